@@ -1,0 +1,49 @@
+// swift-tools-version:6.0
+// PocketCLIP: CLIP on small Linux boards. The import arrows between targets follow
+// ../shared/DESIGN.md and are checked in CI by tools/check-imports.sh.
+import PackageDescription
+
+let package = Package(
+    name: "PocketCLIP",
+    products: [
+        .executable(name: "pocketclip", targets: ["pocketclip"]),
+        .library(name: "CLIPRuntime", targets: ["CLIPRuntime"]),
+        .library(name: "CLIPConvert", targets: ["CLIPConvert"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries (Debian: zlib1g-dev, libpng-dev, libturbojpeg0-dev).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CImageCodecs", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev", "libturbojpeg0-dev"])]),
+
+        // Leaves: each imports nothing of the project.
+        .target(name: "CLIPTokenizer", dependencies: ["CZlib"]),
+        .target(name: "CLIPImage", dependencies: ["CImageCodecs"]),
+        .target(name: "CLIPKernels"),
+
+        // Runtime: config, encoders, zero-shot. Never imports the converter or BLAS.
+        .target(name: "CLIPRuntime", dependencies: ["CLIPKernels", "CLIPTokenizer", "CLIPImage"]),
+
+        // Converter: checkpoint readers (safetensors, HF / OpenCLIP names) into runtime weights.
+        .target(name: "CLIPConvert", dependencies: ["CLIPRuntime"]),
+
+        // The CLI: argument parsing only.
+        .executableTarget(
+            name: "pocketclip",
+            dependencies: [
+                "CLIPRuntime", "CLIPConvert",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+
+        .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
+        .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage"]),
+        .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels"]),
+        .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert"]),
+        .testTarget(name: "CLITests", dependencies: ["pocketclip"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

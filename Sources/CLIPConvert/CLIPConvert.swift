@@ -1,0 +1,1 @@
+// CLIPConvert: placeholder, replaced as the module is written.

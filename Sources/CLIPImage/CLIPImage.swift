@@ -1,0 +1,1 @@
+// CLIPImage: placeholder, replaced as the module is written.

@@ -1,0 +1,1 @@
+// CLIPKernels: placeholder, replaced as the module is written.

@@ -1,0 +1,1 @@
+// CLIPRuntime: placeholder, replaced as the module is written.

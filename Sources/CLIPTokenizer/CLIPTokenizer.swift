@@ -1,0 +1,1 @@
+// CLIPTokenizer: placeholder, replaced as the module is written.

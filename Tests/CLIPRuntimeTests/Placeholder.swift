@@ -1,0 +1,2 @@
+import XCTest
+final class CLIPRuntimeTestsPlaceholder: XCTestCase { func testBuilds() {} }
