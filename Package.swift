@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "CLIPRuntime", dependencies: ["CLIPKernels", "CLIPTokenizer", "CLIPImage"]),
 
         // Converter: checkpoint readers (safetensors, HF / OpenCLIP names) into runtime weights.
-        .target(name: "CLIPConvert", dependencies: ["CLIPRuntime"]),
+        .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPKernels", "CLIPTokenizer", "CLIPImage"]),
 
         // The CLI: argument parsing only.
         .executableTarget(

@@ -1,1 +1,0 @@
-// CLIPConvert: placeholder, replaced as the module is written.

@@ -1,1 +1,0 @@
-// CLIPKernels: placeholder, replaced as the module is written.

@@ -1,0 +1,175 @@
+// Float kernels: the definitions every faster kernel is held to.
+//
+// Free functions over flat row-major buffers with explicit dimensions and no model knowledge
+// (llm.c style). Letters: M rows of activations, K the reduction dimension, N output columns.
+// Linear weights are stored like PyTorch's `nn.Linear`: W is [N, K] and y = x · Wᵀ + b, so each
+// output is a dot product of two contiguous rows. That layout also keeps the int8 path (groups
+// along K) a drop-in replacement later.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]).
+///
+/// Each output is one SIMD dot product over contiguous K (see `dot`). Results do not depend on M
+/// or on which rows are computed together (each output is summed in a fixed order),
+/// which is what makes the text tower's "only the real tokens" path bit-identical to the padded one.
+public func matmulTransposedB(
+    _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    _ y: UnsafeMutablePointer<Float>, m: Int, k: Int, n: Int
+) {
+    for row in 0..<m {
+        let xr = x + row * k
+        let yr = y + row * n
+        for col in 0..<n {
+            var acc = dot(xr, w + col * k, count: k)
+            if let bias { acc += bias[col] }
+            yr[col] = acc
+        }
+    }
+}
+
+/// Σ a[i]·b[i] in a fixed order: 8 lanes of partial sums, then a scalar tail, then the lanes.
+@inline(__always)
+public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var acc0 = SIMD8<Float>(repeating: 0)
+    var acc1 = SIMD8<Float>(repeating: 0)
+    var i = 0
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    while i + 16 <= count {
+        let a0 = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        let b0 = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        let a1 = ra.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+        let b1 = rb.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+        acc0 = acc0.addingProduct(a0, b0)
+        acc1 = acc1.addingProduct(a1, b1)
+        i += 16
+    }
+    while i + 8 <= count {
+        let a0 = ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        let b0 = rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        acc0 = acc0.addingProduct(a0, b0)
+        i += 8
+    }
+    var tail: Float = 0
+    while i < count {
+        tail += a[i] * b[i]
+        i += 1
+    }
+    return (acc0 + acc1).sum() + tail
+}
+
+/// LayerNorm over each of `rows` rows of width `dim`: (x − mean) / sqrt(var + eps) · gamma + beta.
+/// Mean and variance are accumulated in Double: two passes, so large offsets do not cancel.
+public func layerNorm(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
+    rows: Int, dim: Int, eps: Float
+) {
+    for r in 0..<rows {
+        let xr = x + r * dim
+        let yr = y + r * dim
+        var sum = 0.0
+        for i in 0..<dim { sum += Double(xr[i]) }
+        let mean = sum / Double(dim)
+        var sq = 0.0
+        for i in 0..<dim {
+            let d = Double(xr[i]) - mean
+            sq += d * d
+        }
+        let invStd = 1.0 / (sq / Double(dim) + Double(eps)).squareRoot()
+        for i in 0..<dim {
+            yr[i] = Float((Double(xr[i]) - mean) * invStd) * gamma[i] + beta[i]
+        }
+    }
+}
+
+/// In-place softmax over the first `count` entries (max-subtracted for stability).
+public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    guard count > 0 else { return }
+    var maxValue = x[0]
+    for i in 1..<count where x[i] > maxValue { maxValue = x[i] }
+    var sum: Float = 0
+    for i in 0..<count {
+        let e = expf(x[i] - maxValue)
+        x[i] = e
+        sum += e
+    }
+    let inv = 1 / sum
+    for i in 0..<count { x[i] *= inv }
+}
+
+/// The MLP activations CLIP checkpoints use. The weights do not say which: the config must.
+public enum Activation: String, Sendable, Codable, CaseIterable {
+    /// x · σ(1.702 x): OpenAI's original CLIP weights (and HF's `quick_gelu`).
+    case quickGELU = "quick_gelu"
+    /// Exact GELU, x · Φ(x) with erf: most OpenCLIP-trained models (HF's `gelu`).
+    case gelu = "gelu"
+}
+
+/// Applies `activation` in place to `count` values.
+public func activateInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
+    switch activation {
+    case .quickGELU:
+        for i in 0..<count {
+            let v = x[i]
+            x[i] = v / (1 + expf(-1.702 * v))
+        }
+    case .gelu:
+        let invSqrt2: Float = 0.70710678118654752
+        for i in 0..<count {
+            let v = x[i]
+            x[i] = 0.5 * v * (1 + erff(v * invSqrt2))
+        }
+    }
+}
+
+/// y[i] += x[i] for `count` values (the residual connection).
+public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, count: Int) {
+    for i in 0..<count { y[i] += x[i] }
+}
+
+/// Multi-head scaled dot-product attention over one sequence.
+///
+/// qkv: [T, 3·D] with q, k, v side by side in each row (the layout of a fused in-projection);
+/// out: [T, D]; heads split D into H slices of D/H. With `causal`, row t attends to 0...t
+/// only — and the masked columns are never touched, so row t's result is the same whatever T is.
+/// scratch: at least T floats.
+public func attention(
+    qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    tokens t: Int, dim d: Int, heads h: Int, causal: Bool
+) {
+    let headDim = d / h
+    let scale = 1 / Float(headDim).squareRoot()
+    let stride = 3 * d
+    for head in 0..<h {
+        let qOff = head * headDim, kOff = d + head * headDim, vOff = 2 * d + head * headDim
+        for i in 0..<t {
+            let span = causal ? i + 1 : t
+            let q = qkv + i * stride + qOff
+            for j in 0..<span {
+                scratch[j] = dot(q, qkv + j * stride + kOff, count: headDim) * scale
+            }
+            softmaxInPlace(scratch, count: span)
+            let o = out + i * d + qOff
+            for c in 0..<headDim { o[c] = 0 }
+            for j in 0..<span {
+                let p = scratch[j]
+                let v = qkv + j * stride + vOff
+                for c in 0..<headDim { o[c] += p * v[c] }
+            }
+        }
+    }
+}
+
+/// L2-normalizes `count` values in place; a zero vector stays zero.
+public func l2NormalizeInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    var sq: Float = 0
+    for i in 0..<count { sq += x[i] * x[i] }
+    guard sq > 0 else { return }
+    let inv = 1 / sq.squareRoot()
+    for i in 0..<count { x[i] *= inv }
+}

@@ -1,0 +1,109 @@
+// A runnable CLIP: the encoders plus the tokenizer and preprocessing that belong to them.
+// This is the library entry point the CLI (and any other app) uses for embed and classify.
+
+import CLIPImage
+import CLIPKernels
+import CLIPTokenizer
+
+/// One label's zero-shot score.
+public struct LabelScore: Sendable, Equatable {
+    public let label: String
+    public let probability: Float
+    public let logit: Float
+}
+
+/// A CLIP model ready to embed images and texts and classify zero-shot.
+///
+/// ```swift
+/// let model = try CLIPModel(config: c, weights: w, preprocess: p, tokenizer: t)
+/// let scores = try model.classify(imagePath: "cat.png", labels: ["cat", "dog"])
+/// print(scores[0].label, scores[0].probability)
+/// ```
+public final class CLIPModel: Sendable {
+    public let config: CLIPConfig
+    public let preprocess: PreprocessConfig
+    public let tokenizer: CLIPTokenizer?
+    public let logitScale: Float
+    public let vision: VisionEncoder?
+    public let text: TextEncoder?
+
+    /// The prompt of the CLIP paper's single-template zero-shot results.
+    public static let defaultTemplate = "a photo of a {}."
+
+    public init(config: CLIPConfig, weights: CLIPWeights, preprocess: PreprocessConfig, tokenizer: CLIPTokenizer?) throws {
+        try config.validate()
+        guard preprocess.size == config.vision.imageSize else {
+            throw ModelError.invalidConfig("preprocessing makes \(preprocess.size)px images but the vision tower takes \(config.vision.imageSize)px")
+        }
+        self.config = config
+        self.preprocess = preprocess
+        self.tokenizer = tokenizer
+        self.logitScale = weights.logitScale
+        self.vision = try weights.vision.map { try VisionEncoder(config: config, weights: $0) }
+        self.text = try weights.text.map { try TextEncoder(config: config, weights: $0) }
+    }
+
+    private func visionEncoder() throws -> VisionEncoder {
+        guard let vision else { throw ModelError.invalidInput("this model was loaded without its vision tower") }
+        return vision
+    }
+
+    private func textEncoder() throws -> (TextEncoder, CLIPTokenizer) {
+        guard let text else { throw ModelError.invalidInput("this model was loaded without its text tower") }
+        guard let tokenizer else {
+            throw ModelError.invalidInput("the checkpoint has no tokenizer vocabulary; pass one (bpe_simple_vocab_16e6.txt.gz or an HF directory with vocab.json and merges.txt)")
+        }
+        return (text, tokenizer)
+    }
+
+    /// Image file → embedding [embedDim] (not normalized).
+    public func embedImage(path: String) throws -> [Float] {
+        let encoder = try visionEncoder()
+        return try encoder.encode(pixels: try Preprocessor.pixels(path: path, config: preprocess))
+    }
+
+    /// Text → embedding [embedDim] (not normalized). Text past the context length is an error
+    /// unless `truncate` is set (then open_clip's truncation applies).
+    public func embedText(_ text: String, truncate: Bool = false) throws -> [Float] {
+        let (encoder, tokenizer) = try textEncoder()
+        return try encoder.encode(tokens: try tokenizer.tokenize(text, truncate: truncate))
+    }
+
+    /// Builds the prompts for `labels` from `template` ("{}" stands for the label) after checking both.
+    public static func prompts(labels: [String], template: String) throws -> [String] {
+        guard !labels.isEmpty else { throw ModelError.invalidInput("the label list is empty; give at least one label") }
+        var seen = Set<String>()
+        for label in labels {
+            guard !label.allSatisfy(\.isWhitespace) else { throw ModelError.invalidInput("a label is empty") }
+            guard seen.insert(label).inserted else { throw ModelError.invalidInput("label '\(label)' is given twice") }
+        }
+        let pieces = template.split(separator: "{}", omittingEmptySubsequences: false)
+        guard pieces.count == 2 else {
+            throw ModelError.invalidInput("the template '\(template)' must contain '{}' exactly once, where the label goes")
+        }
+        return labels.map { pieces[0] + $0 + pieces[1] }
+    }
+
+    /// One embedding per label: the label put into `template`, tokenized and encoded.
+    public func classEmbeddings(labels: [String], template: String = defaultTemplate,
+                                truncate: Bool = false) throws -> [[Float]] {
+        try Self.prompts(labels: labels, template: template).map { try embedText($0, truncate: truncate) }
+    }
+
+    /// Zero-shot scores of an image embedding against class embeddings, best first.
+    public func scores(image: [Float], classes: [[Float]], labels: [String]) -> [LabelScore] {
+        precondition(classes.count == labels.count, "one class embedding per label")
+        let logits = ZeroShot.logits(image: image, classes: classes, logitScale: logitScale)
+        let probabilities = ZeroShot.softmax(logits)
+        return zip(labels, zip(probabilities, logits))
+            .map { LabelScore(label: $0, probability: $1.0, logit: $1.1) }
+            .sorted { $0.probability > $1.probability }
+    }
+
+    /// Zero-shot classification of one image over `labels`, best first.
+    public func classify(imagePath: String, labels: [String], template: String = defaultTemplate,
+                         truncate: Bool = false) throws -> [LabelScore] {
+        let classes = try classEmbeddings(labels: labels, template: template, truncate: truncate)
+        return scores(image: try embedImage(path: imagePath), classes: classes, labels: labels)
+    }
+}

@@ -1,1 +1,0 @@
-// CLIPRuntime: placeholder, replaced as the module is written.

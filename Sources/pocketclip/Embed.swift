@@ -1,0 +1,59 @@
+// `pocketclip embed`: image and text embeddings as JSON.
+
+import ArgumentParser
+import CLIPConvert
+import CLIPRuntime
+
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Embed images and texts into CLIP's joint space (JSON on stdout).",
+        discussion: """
+            Embeddings are the projected features, not normalized unless --normalize is given.
+            Only the towers needed are loaded.
+
+            Examples:
+              pocketclip embed MODEL --image cat.jpg --image dog.png
+              pocketclip embed MODEL --text "a photo of a cat" --normalize
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(name: .customLong("image"), help: ArgumentHelp("An image file (repeatable).", valueName: "path"))
+    var images: [String] = []
+
+    @Option(name: .customLong("text"), help: ArgumentHelp("A text (repeatable).", valueName: "text"))
+    var texts: [String] = []
+
+    @Flag(help: "L2-normalize the embeddings.")
+    var normalize = false
+
+    @Flag(help: "Truncate texts longer than 77 tokens instead of failing.")
+    var truncate = false
+
+    func validate() throws {
+        if images.isEmpty && texts.isEmpty { throw ValidationError("give at least one --image or --text") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let towers: Towers = texts.isEmpty ? .vision : (images.isEmpty ? .text : .both)
+            let model = try modelOptions.load(towers: towers)
+            let finish: ([Float]) -> [Float] = { normalize ? ZeroShot.normalized($0) : $0 }
+            var imageItems: [String] = []
+            for path in images {
+                let e = finish(try model.embedImage(path: path))
+                imageItems.append("{\"path\": \(jsonString(path)), \"embedding\": \(jsonArray(e))}")
+            }
+            var textItems: [String] = []
+            for text in texts {
+                let e = finish(try model.embedText(text, truncate: truncate))
+                textItems.append("{\"text\": \(jsonString(text)), \"embedding\": \(jsonArray(e))}")
+            }
+            print("""
+                {"model": \(jsonString(modelOptions.model)), "dim": \(model.config.embedDim), "normalized": \(normalize),
+                 "images": [\(imageItems.joined(separator: ",\n  "))],
+                 "texts": [\(textItems.joined(separator: ",\n  "))]}
+                """)
+        }
+    }
+}

@@ -1,0 +1,49 @@
+// Small output helpers: JSON literals written by hand (shortest round-trip floats), text files.
+
+import CLIPConvert
+
+func jsonString(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        default:
+            if scalar.value < 0x20 {
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return out + "\""
+}
+
+/// Floats print in Swift's shortest form that reads back to the same Float; non-finite → null.
+func jsonNumber(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+
+func jsonArray(_ v: [Float]) -> String { "[" + v.map(jsonNumber).joined(separator: ", ") + "]" }
+
+func formatPercent(_ p: Float) -> String {
+    let tenths = Int((Double(p) * 1000).rounded())
+    return "\(tenths / 10).\(tenths % 10)%"
+}
+
+/// A UTF-8 text file (labels lists), bounded in size.
+func readTextFile(_ path: String) throws -> String {
+    let bytes = try ReadOnlyFile(path: path).readAll(limit: 16 << 20)
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,77 @@
+// The `pocketclip` command line: argument parsing and output formatting only. Everything a
+// library user would need lives in CLIPRuntime / CLIPConvert.
+
+import ArgumentParser
+import CLIPConvert
+import CLIPImage
+import CLIPKernels
+import CLIPRuntime
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+@main
+struct PocketCLIP: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pocketclip",
+        abstract: "CLIP on small Linux boards: embed images and text, classify images zero-shot.",
+        discussion: """
+            MODEL is a float checkpoint: an HF CLIPModel directory (config.json + model.safetensors),
+            an OpenCLIP directory (open_clip_model.safetensors + open_clip_config.json), or one
+            .safetensors file in either layout.
+
+            Examples:
+              pocketclip classify MODEL cat.jpg --labels "cat,dog,car"
+              pocketclip embed MODEL --image cat.jpg --text "a photo of a cat"
+            """,
+        subcommands: [Classify.self, Embed.self])
+}
+
+/// How to read a checkpoint: options for what its files may not say.
+struct ModelOptions: ParsableArguments {
+    @Argument(help: "The model: a checkpoint directory or .safetensors file.")
+    var model: String
+
+    @Option(help: ArgumentHelp(
+        "MLP activation, for OpenCLIP files without open_clip_config.json: quick_gelu or gelu.",
+        valueName: "kind"))
+    var activation: Activation?
+
+    @Option(help: ArgumentHelp(
+        "Tokenizer vocabulary if the checkpoint has none: bpe_simple_vocab_16e6.txt.gz or an HF directory.",
+        valueName: "path"))
+    var tokenizer: String?
+
+    @Option(help: ArgumentHelp("Center-crop offset rounding: openclip (default) or hf.", valueName: "rule"))
+    var cropRounding: CropRoundingOption = .openclip
+
+    func load(towers: Towers) throws -> CLIPModel {
+        let options = CheckpointOptions(activation: activation, tokenizerPath: tokenizer, towers: towers,
+                                        cropRounding: cropRounding.rounding)
+        let c = try CheckpointLoader.load(model, options: options)
+        return try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer)
+    }
+}
+
+enum CropRoundingOption: String, ExpressibleByArgument {
+    case openclip, hf
+    var rounding: CropRounding { self == .openclip ? .openCLIP : .huggingFace }
+}
+
+extension Activation: ExpressibleByArgument {}
+
+/// Runs `body`, turning any error into one line on stderr and exit status 1.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        let message = "error: \(error)\n"
+        _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        throw ExitCode.failure
+    }
+}

@@ -1,2 +1,0 @@
-import XCTest
-final class CLIPRuntimeTestsPlaceholder: XCTestCase { func testBuilds() {} }

@@ -1,0 +1,55 @@
+import CLIPConvert
+import CLIPRuntime
+import Foundation
+import XCTest
+
+/// Tests/Fixtures, found from this file's path so tests run from any working directory.
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures").path
+
+func fixture(_ parts: String...) -> String { ([fixtures] + parts).joined(separator: "/") }
+
+/// Golden tensors dumped by tools/make_fixtures.py (all F32).
+final class Golden {
+    let file: SafetensorsFile
+    init(_ path: String) throws { file = try SafetensorsFile(path: path) }
+
+    func tensor(_ name: String) throws -> (shape: [Int], values: [Float]) { try file.floatTensor(name) }
+
+    /// Row `i` of the first dimension.
+    func row(_ name: String, _ i: Int) throws -> [Float] {
+        let t = try tensor(name)
+        let size = t.values.count / t.shape[0]
+        return Array(t.values[(i * size)..<((i + 1) * size)])
+    }
+}
+
+struct Comparison {
+    let maxAbsDiff: Float
+    let cosine: Double
+}
+
+func compare(_ a: [Float], _ b: [Float]) -> Comparison {
+    precondition(a.count == b.count, "compared arrays differ in length: \(a.count) vs \(b.count)")
+    var maxDiff: Float = 0
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for i in a.indices {
+        maxDiff = max(maxDiff, abs(a[i] - b[i]))
+        dot += Double(a[i]) * Double(b[i])
+        na += Double(a[i]) * Double(a[i])
+        nb += Double(b[i]) * Double(b[i])
+    }
+    let cosine = (na == 0 && nb == 0) ? 1 : dot / (na.squareRoot() * nb.squareRoot())
+    return Comparison(maxAbsDiff: maxDiff, cosine: cosine)
+}
+
+func assertClose(_ actual: [Float], _ expected: [Float], maxAbs: Float, minCosine: Double = 0,
+                 _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    guard actual.count == expected.count else {
+        XCTFail("\(what): \(actual.count) values, expected \(expected.count)", file: file, line: line)
+        return
+    }
+    let c = compare(actual, expected)
+    XCTAssertLessThanOrEqual(c.maxAbsDiff, maxAbs, "\(what): max abs diff", file: file, line: line)
+    XCTAssertGreaterThanOrEqual(c.cosine, minCosine, "\(what): cosine", file: file, line: line)
+}
