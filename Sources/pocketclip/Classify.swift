@@ -1,14 +1,15 @@
 // `pocketclip classify`: zero-shot classification of images over labels named in words.
 
 import ArgumentParser
+import CLIPConvert
 import CLIPRuntime
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Classify images zero-shot: name the classes in words, no training.",
         discussion: """
-            Each label is put into the template ("a photo of a {}." by default), embedded by the
-            text tower, and compared with the image embedding: probabilities are the softmax of
+            Each label is put into the template ("a photo of a {}." by default), embedded by the \
+            text tower, and compared with the image embedding: probabilities are the softmax of \
             exp(logit_scale) * cosine, as in the CLIP paper.
 
             Examples:
@@ -49,7 +50,11 @@ struct Classify: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let names = try labelList()
-            _ = try CLIPModel.prompts(labels: names, template: template)  // fail before loading weights
+            // Fail on bad labels or missing images before loading any weights.
+            _ = try CLIPModel.prompts(labels: names, template: template)
+            for path in images where !fileExists(path) {
+                throw ModelError.invalidInput("image '\(path)' does not exist")
+            }
             let model = try modelOptions.load(towers: .both)
             let classes = try model.classEmbeddings(labels: names, template: template, truncate: truncate)
             var results: [(String, [LabelScore])] = []

@@ -8,7 +8,7 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Embed images and texts into CLIP's joint space (JSON on stdout).",
         discussion: """
-            Embeddings are the projected features, not normalized unless --normalize is given.
+            Embeddings are the projected features, not normalized unless --normalize is given. \
             Only the towers needed are loaded.
 
             Examples:

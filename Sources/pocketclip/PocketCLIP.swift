@@ -19,8 +19,8 @@ struct PocketCLIP: ParsableCommand {
         commandName: "pocketclip",
         abstract: "CLIP on small Linux boards: embed images and text, classify images zero-shot.",
         discussion: """
-            MODEL is a float checkpoint: an HF CLIPModel directory (config.json + model.safetensors),
-            an OpenCLIP directory (open_clip_model.safetensors + open_clip_config.json), or one
+            MODEL is a float checkpoint: an HF CLIPModel directory (config.json + model.safetensors), \
+            an OpenCLIP directory (open_clip_model.safetensors + open_clip_config.json), or one \
             .safetensors file in either layout.
 
             Examples:

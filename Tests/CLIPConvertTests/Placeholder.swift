@@ -1,2 +1,0 @@
-import XCTest
-final class CLIPConvertTestsPlaceholder: XCTestCase { func testBuilds() {} }

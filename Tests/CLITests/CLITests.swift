@@ -1,0 +1,111 @@
+// The `pocketclip` executable end to end: run as a user would, check stdout, stderr and the
+// exit status. Bad input must give one line on stderr and a non-zero exit.
+
+import Foundation
+import XCTest
+
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures").path
+
+struct RunResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+/// The built `pocketclip` next to the test bundle.
+func pocketclipPath() -> String {
+    var dir = Bundle.main.bundleURL
+    for _ in 0..<3 {
+        let candidate = dir.appendingPathComponent("pocketclip").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        dir = dir.deletingLastPathComponent()
+    }
+    fatalError("pocketclip executable not found near \(Bundle.main.bundleURL.path); build it first")
+}
+
+func pocketclip(_ arguments: [String]) throws -> RunResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: pocketclipPath())
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return RunResult(status: process.terminationStatus,
+                     stdout: String(decoding: outData, as: UTF8.self),
+                     stderr: String(decoding: errData, as: UTF8.self))
+}
+
+func temporaryDirectory() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pocketclip-cli-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
+}
+
+final class CLIErrorTests: XCTestCase {
+    let model = fixtures + "/tiny-openclip"
+    /// OpenCLIP checkpoints carry no vocabulary: the standard one from the open_clip wheel.
+    let tokenizer = fixtures + "/tokenizer/bpe_simple_vocab_16e6.txt.gz"
+    var image: String { fixtures + "/tiny-openclip/images/rgb_40x54.png" }
+
+    /// A failure: non-zero status, nothing on stdout, exactly one line on stderr that mentions `expected`.
+    func assertOneLineError(_ r: RunResult, mentions expected: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
+        XCTAssertEqual(r.stdout, "", "stdout", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line on stderr, got: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(expected), "stderr '\(r.stderr)' should mention '\(expected)'", file: file, line: line)
+    }
+
+    func testMissingModel() throws {
+        assertOneLineError(try pocketclip(["classify", "/nonexistent/model", image, "--labels", "a,b"]), mentions: "does not exist")
+        assertOneLineError(try pocketclip(["embed", "/nonexistent/model", "--text", "x"]), mentions: "does not exist")
+    }
+
+    func testMissingImage() throws {
+        assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, "/nonexistent/cat.png", "--labels", "a,b"]), mentions: "/nonexistent/cat.png")
+    }
+
+    func testUndecodableImage() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let bogus = dir + "/not-an-image.png"
+        try Data("this is text, not a PNG".utf8).write(to: URL(fileURLWithPath: bogus))
+        assertOneLineError(try pocketclip(["embed", model, "--tokenizer", tokenizer, "--image", bogus]), mentions: "not-an-image.png")
+        assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, bogus, "--labels", "a,b"]), mentions: "not-an-image.png")
+    }
+
+    func testCorruptSafetensorsHeader() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: model + "/open_clip_model.safetensors")).prefix(4096))
+        bytes[8] = UInt8(ascii: "X")  // the header's opening brace
+        try Data(bytes).write(to: URL(fileURLWithPath: dir + "/open_clip_model.safetensors"))
+        try FileManager.default.copyItem(atPath: model + "/open_clip_config.json", toPath: dir + "/open_clip_config.json")
+        assertOneLineError(try pocketclip(["embed", dir, "--text", "a cat"]), mentions: "corrupt safetensors header")
+    }
+
+    func testEmptyLabelList() throws {
+        assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", ""]), mentions: "label")
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("\n  \n".utf8).write(to: URL(fileURLWithPath: dir + "/labels.txt"))
+        assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels-file", dir + "/labels.txt"]), mentions: "empty")
+    }
+
+    func testDuplicateLabelsAndBadTemplate() throws {
+        assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", "cat,cat"]), mentions: "twice")
+        assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", "cat,dog", "--template", "a photo"]), mentions: "{}")
+    }
+
+    func testTextPastContextLength() throws {
+        let long = Array(repeating: "word", count: 100).joined(separator: " ")
+        assertOneLineError(try pocketclip(["embed", model, "--tokenizer", tokenizer, "--text", long]), mentions: "77")
+        let r = try pocketclip(["embed", model, "--tokenizer", tokenizer, "--text", long, "--truncate"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+}
