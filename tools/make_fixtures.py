@@ -76,10 +76,11 @@ def hf_config(a, act):
         text_config=dict(vocab_size=a["vocab"], max_position_embeddings=a["context"],
                          hidden_size=a["t_width"], num_hidden_layers=a["t_layers"],
                          num_attention_heads=a["t_heads"], intermediate_size=4 * a["t_width"],
-                         hidden_act=act),
+                         hidden_act=act, projection_dim=a["embed"]),
         vision_config=dict(image_size=a["image"], patch_size=a["patch"], hidden_size=a["v_width"],
                            num_hidden_layers=a["v_layers"], num_attention_heads=a["v_heads"],
-                           intermediate_size=4 * a["v_width"], hidden_act=act),
+                           intermediate_size=4 * a["v_width"], hidden_act=act,
+                           projection_dim=a["embed"]),
         projection_dim=a["embed"])
 
 
