@@ -232,7 +232,8 @@ def corpus(rng: random.Random):
                 "&#x00041;", "&#0000065;", "&#X1d11e;", "&LT", "&lt", "&gtx", "&Amacr;", "&amacr;",
                 "&#13;", "&#x0d;x", "&#9;tab", "&#10;newline", "&#32;", "&#160;", "&#8232;", "&#x85;",
                 "&Tab;&NewLine;", "&quot;&apos;", "&apos", "&euro;", "&euro", "&#x20AC;", "&lt;&lt;&lt;",
-                "&amp;#38;", "&amp;#x26;amp;", "&amp;&amp;", "&#38;amp;", "&#x26;lt;"]
+                "&amp;#38;", "&amp;#x26;amp;", "&amp;&amp;", "&#38;amp;", "&#x26;lt;",
+                "a&NewLine;b", "x&Tab;y", "&NewLine;&NewLine;", "a&nbsp;b", "&ensp;&emsp;&thinsp;"]
     add("html", entities)
     names = [k for k in sorted(html.entities.html5)]
     add("html", [" ".join("&" + rng.choice(names) for _ in range(rng.randint(1, 4))) for _ in range(60)])
@@ -301,6 +302,29 @@ def corpus(rng: random.Random):
                 s.append(c)
         mixed.append("".join(s))
     add("random", mixed)
+
+    # Random mixes of the fragments the cleaner treats specially.
+    frags = ["&", "&#", "&#x", ";", "amp;", "lt;", "<", "'", "'s", "'ll", "Σ", "σ", " ", "\n", "\r", "\t",
+             "\x1b[", "1m", "\u0301", "\u0345", "\u0323", "ſ", "İ", "ﬁ", "“", "’", "\x85", "\x92", "\ufeff",
+             "\u3000", "Ａ", "ｶ", "ﾞ", "\u1100", "\u1161", "\u11a8", "<start_of_text>", "<end_of_text>", "a",
+             "B", "7", "!", "🙂", "\u200d", "é", "e"]
+    frag_mixes = []
+    for _ in range(200):
+        parts = []
+        for _ in range(rng.randint(1, 12)):
+            r = rng.random()
+            if r < 0.5:
+                parts.append(rng.choice(frags))
+            elif r < 0.65:
+                parts.append("&" + rng.choice(names))
+            elif r < 0.75:
+                parts.append("&#" + str(rng.randint(0, 0x11000)) + rng.choice([";", ""]))
+            elif r < 0.8:
+                parts.append("&#x" + format(rng.randint(0, 0x110100), "x") + rng.choice([";", ""]))
+            else:
+                parts.append(chr(rng.randint(0x20, 0x2FF)))
+        frag_mixes.append("".join(parts))
+    add("random-fragments", frag_mixes)
 
     # Far past 77 tokens.
     words = [w for c in IMAGENET_CLASSNAMES for w in c.split()]

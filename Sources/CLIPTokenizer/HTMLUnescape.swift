@@ -19,8 +19,11 @@ enum HTMLUnescape {
     private static func parseTable(_ table: String) -> [String: [Unicode.Scalar]] {
         var map: [String: [Unicode.Scalar]] = [:]
         for line in table.split(separator: "\n") {
-            guard let tab = line.firstIndex(of: "\t") else { continue }
-            map[String(line[..<tab])] = Array(line[line.index(after: tab)...].unicodeScalars)
+            let fields = line.split(separator: "\t")
+            guard fields.count == 2 else { continue }
+            map[String(fields[0])] = fields[1].split(separator: " ").compactMap {
+                UInt32($0, radix: 16).flatMap(Unicode.Scalar.init)
+            }
         }
         return map
     }
