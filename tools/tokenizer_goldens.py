@@ -154,6 +154,49 @@ def write_vocab_fixtures():
 # Corpus
 # ----------------------------------------------------------------------------------------------
 
+FRAGMENTS = ["&", "&#", "&#x", ";", "amp;", "lt;", "<", "'", "'s", "'ll", "Σ", "σ", " ", "\n", "\r", "\t",
+             "\x1b[", "1m", "\u0301", "\u0345", "\u0323", "ſ", "İ", "ﬁ", "“", "’", "\x85", "\x92", "\ufeff",
+             "\u3000", "Ａ", "ｶ", "ﾞ", "\u1100", "\u1161", "\u11a8", "<start_of_text>", "<end_of_text>", "a",
+             "B", "7", "!", "🙂", "\u200d", "é", "e"]
+ENTITY_NAMES = sorted(html.entities.html5)
+
+
+def fragment_mix(rng: random.Random) -> str:
+    """1-12 pieces: special fragments, named/decimal/hex references (some without `;`), Latin."""
+    parts = []
+    for _ in range(rng.randint(1, 12)):
+        r = rng.random()
+        if r < 0.5:
+            parts.append(rng.choice(FRAGMENTS))
+        elif r < 0.65:
+            parts.append("&" + rng.choice(ENTITY_NAMES))
+        elif r < 0.75:
+            parts.append("&#" + str(rng.randint(0, 0x11000)) + rng.choice([";", ""]))
+        elif r < 0.8:
+            parts.append("&#x" + format(rng.randint(0, 0x110100), "x") + rng.choice([";", ""]))
+        else:
+            parts.append(chr(rng.randint(0x20, 0x2FF)))
+    return "".join(parts)
+
+
+def keeps_without_mojibake_repair(text: str) -> bool:
+    """False when ftfy's mojibake repair (not ported) changes the text."""
+    return ftfy.fix_text(text) == ftfy.fix_text(text, fix_encoding=False)
+
+
+def write_stress(path: str, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    tok = oc_tok.SimpleTokenizer()
+    out = []
+    while len(out) < count:
+        text = fragment_mix(rng)
+        if keeps_without_mojibake_repair(text):
+            out.append({"text": text, "clean": tok.clean_fn(text), "encode": tok.encode(text)})
+    with open(path, "w", encoding="ascii") as f:
+        json.dump(out, f, ensure_ascii=True)
+    print(f"wrote {count} stress strings to {path}")
+
+
 def corpus(rng: random.Random):
     cases = []
 
@@ -304,27 +347,7 @@ def corpus(rng: random.Random):
     add("random", mixed)
 
     # Random mixes of the fragments the cleaner treats specially.
-    frags = ["&", "&#", "&#x", ";", "amp;", "lt;", "<", "'", "'s", "'ll", "Σ", "σ", " ", "\n", "\r", "\t",
-             "\x1b[", "1m", "\u0301", "\u0345", "\u0323", "ſ", "İ", "ﬁ", "“", "’", "\x85", "\x92", "\ufeff",
-             "\u3000", "Ａ", "ｶ", "ﾞ", "\u1100", "\u1161", "\u11a8", "<start_of_text>", "<end_of_text>", "a",
-             "B", "7", "!", "🙂", "\u200d", "é", "e"]
-    frag_mixes = []
-    for _ in range(200):
-        parts = []
-        for _ in range(rng.randint(1, 12)):
-            r = rng.random()
-            if r < 0.5:
-                parts.append(rng.choice(frags))
-            elif r < 0.65:
-                parts.append("&" + rng.choice(names))
-            elif r < 0.75:
-                parts.append("&#" + str(rng.randint(0, 0x11000)) + rng.choice([";", ""]))
-            elif r < 0.8:
-                parts.append("&#x" + format(rng.randint(0, 0x110100), "x") + rng.choice([";", ""]))
-            else:
-                parts.append(chr(rng.randint(0x20, 0x2FF)))
-        frag_mixes.append("".join(parts))
-    add("random-fragments", frag_mixes)
+    add("random-fragments", [fragment_mix(rng) for _ in range(200)])
 
     # Far past 77 tokens.
     words = [w for c in IMAGENET_CLASSNAMES for w in c.split()]
@@ -347,7 +370,7 @@ def main():
 
     kept, excluded = [], []
     for cat, text in cases:
-        if ftfy.fix_text(text) != ftfy.fix_text(text, fix_encoding=False):
+        if not keeps_without_mojibake_repair(text):
             excluded.append((cat, text))
         else:
             kept.append((cat, text))
@@ -376,34 +399,62 @@ def main():
 
 
 def compare_hf(kept, padded):
-    """How transformers' CLIPTokenizer differs from open_clip over the corpus (for docs/tokenizer.md)."""
+    """How transformers' CLIPTokenizer differs from open_clip over the corpus (for docs/tokenizer.md).
+
+    Each string whose ids differ is attributed to a cause: HF given open_clip's *cleaned* text
+    gives open_clip's ids -> the difference is cleaning only (split into ftfy, html.unescape, both,
+    and the rest: strip/whitespace/lowercase); otherwise the pre-tokenizer or special tokens differ.
+    """
     try:
-        from transformers import CLIPTokenizer
         import transformers
+        from transformers import CLIPTokenizer
     except ImportError:
         print("transformers not installed: HF comparison skipped")
         return
     hf = CLIPTokenizer.from_pretrained(os.path.join(FIX, "hf"))
+    oc = oc_tok.SimpleTokenizer()
     texts = [t for _, t in kept]
     enc = hf(texts, padding="max_length", max_length=77, truncation=True)["input_ids"]
-    n_pad = n_content = 0
-    by_cat = {}
-    examples = []
-    for (cat, text), oc, h in zip(kept, padded, enc):
-        oc = oc + [0] * (77 - len(oc))
-        n_eot = oc.index(49407) + 1
-        if oc[:n_eot] != h[:n_eot]:
-            n_content += 1
-            by_cat[cat] = by_cat.get(cat, 0) + 1
-            if len(examples) < 12:
-                examples.append(text)
-        elif oc != h:
-            n_pad += 1
-    print(f"HF transformers {transformers.__version__} CLIPTokenizer vs open_clip over {len(texts)} strings:")
-    print(f"  differ only in padding (HF pads with 49407, open_clip with 0): {n_pad}")
-    print(f"  differ in the ids up to EOT: {n_content}, by category: {by_cat}")
-    print(f"  examples: {examples!r}")
+    n_pad = 0
+    causes, by_cat, examples = {}, {}, {}
+    for (cat, text), ocr, h in zip(kept, padded, enc):
+        ocr = ocr + [0] * (77 - len(ocr))
+        n_eot = ocr.index(49407) + 1
+        if ocr[:n_eot] == h[:n_eot]:
+            n_pad += ocr != h
+            continue
+        by_cat[cat] = by_cat.get(cat, 0) + 1
+        cleaned = oc.clean_fn(text)
+        h2 = hf(cleaned, padding="max_length", max_length=77, truncation=True)["input_ids"]
+        if h2[:n_eot] == ocr[:n_eot]:
+            fixed = ftfy.fix_text(text)
+            ftfy_changes = ftfy.fix_text(text, unescape_html=False) != text
+            entity_changes = fixed != ftfy.fix_text(text, unescape_html=False) or \
+                html.unescape(html.unescape(fixed)) != fixed
+            cause = ("cleaning: HTML entities and other ftfy fixes" if ftfy_changes and entity_changes else
+                     "cleaning: ftfy fixes (quotes, width, ligatures, controls, line breaks, NFC)"
+                     if ftfy_changes else
+                     "cleaning: HTML entities" if entity_changes else "cleaning: other")
+        else:
+            cause = "pre-tokenizer / special tokens"
+        causes[cause] = causes.get(cause, 0) + 1
+        examples.setdefault(cause, []).append(text)
+    print(f"HF transformers {transformers.__version__} CLIPTokenizer vs open_clip over {len(texts)} strings "
+          "(HF called with padding='max_length', max_length=77, truncation=True):")
+    print(f"  identical ids: {len(texts) - n_pad - sum(causes.values())}")
+    print(f"  differ only in the padding (HF pads with 49407, open_clip with 0): {n_pad}")
+    print(f"  differ in the ids up to open_clip's EOT: {sum(causes.values())}, by category: {by_cat}")
+    for cause, n in sorted(causes.items()):
+        print(f"    {cause}: {n}, e.g. {examples[cause][:6]!r}")
+    if os.environ.get("HF_SHOW_ALL"):
+        for cause, texts in examples.items():
+            print(cause, texts)
 
 
 if __name__ == "__main__":
-    main()
+    if "--stress" in sys.argv:
+        args = sys.argv[1:]
+        opt = lambda name, default: args[args.index(name) + 1] if name in args else default
+        write_stress(opt("--stress", None), int(opt("--count", 30000)), int(opt("--seed", 7)))
+    else:
+        main()
