@@ -1,9 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-
 // open_clip's default text cleaning (`clean="lower"`, `_clean_lower`):
 //
 //     ftfy.fix_text -> html.unescape(html.unescape(.)) -> strip -> " ".join(split()) -> lower()

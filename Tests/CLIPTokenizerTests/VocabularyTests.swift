@@ -5,6 +5,12 @@
 import Foundation
 import XCTest
 
+/// Lets concurrent test workers write disjoint slots of one buffer.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
 final class VocabularyTests: XCTestCase {
     var scratch: URL!
 
@@ -142,6 +148,24 @@ final class VocabularyTests: XCTestCase {
         let t = Fixtures.tokenizer
         XCTAssertEqual(t.decode(t.encode("a photo of a cat.")), "a photo of a cat . ")
         XCTAssertEqual(t.decode(t.encode("猫の写真 🙂")), "猫の写真 🙂 ")
+    }
+
+    func testConcurrentUseGivesTheSameIds() {
+        // The BPE cache is shared; a fresh tokenizer makes every thread fill it at once.
+        let t = try! CLIPTokenizer.load(bpeFile: Fixtures.bpePath)
+        let cases = Array(Fixtures.goldens.cases.prefix(400))
+        let results = UnsafeMutableBufferPointer<[Int32]>.allocate(capacity: cases.count * 4)
+        results.initialize(repeating: [])
+        defer { results.deallocate() }
+        let box = UncheckedBox(results)
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            for (i, c) in cases.enumerated() { box.value[worker * cases.count + i] = t.encode(c.text) }
+        }
+        for worker in 0..<4 {
+            for (i, c) in cases.enumerated() where results[worker * cases.count + i] != c.encode {
+                XCTFail("worker \(worker), \(show(c.text)): \(results[worker * cases.count + i]) vs \(c.encode)")
+            }
+        }
     }
 
     // MARK: - Errors
