@@ -1,8 +1,3 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Synchronization
 
 // CLIPTokenizer: text -> token ids, exactly as open_clip 3.3's `SimpleTokenizer` /
@@ -171,7 +166,7 @@ public final class CLIPTokenizer: @unchecked Sendable {
     /// Loads open_clip's merges file (`bpe_simple_vocab_16e6.txt.gz`, gzip or plain text): the
     /// first line is a header, the next 48,894 lines are the merges open_clip uses.
     public static func load(bpeFile path: String) throws -> CLIPTokenizer {
-        let bytes = try readFile(path, expected: "open_clip's bpe_simple_vocab_16e6.txt.gz (a merges file)")
+        let bytes = try VocabularyFiles.readWholeFile(path, expected: "open_clip's bpe_simple_vocab_16e6.txt.gz (a merges file)")
         let text = try utf8(Gunzip.isGzip(bytes) ? Gunzip.decompress(bytes, path: path) : bytes, path: path)
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         guard lines.count >= 2 else {
@@ -187,16 +182,11 @@ public final class CLIPTokenizer: @unchecked Sendable {
     public static func load(huggingFaceDirectory path: String) throws -> CLIPTokenizer {
         let vocabPath = path + "/vocab.json"
         let mergesPath = path + "/merges.txt"
-        let vocabBytes = try readFile(vocabPath, expected: "an HF CLIP tokenizer's vocab.json (token -> id)")
+        let vocabBytes = try VocabularyFiles.readWholeFile(
+            vocabPath, expected: "an HF CLIP tokenizer's vocab.json (token -> id)")
         let mergesText = try utf8(
-            readFile(mergesPath, expected: "an HF CLIP tokenizer's merges.txt"), path: mergesPath)
-        let vocabulary: [String: Int32]
-        do {
-            vocabulary = try JSONDecoder().decode([String: Int32].self, from: Data(vocabBytes))
-        } catch {
-            throw TokenizerError.malformedVocabulary(
-                source: vocabPath, reason: "expected a JSON object of token -> integer id (\(error))")
-        }
+            VocabularyFiles.readWholeFile(mergesPath, expected: "an HF CLIP tokenizer's merges.txt"), path: mergesPath)
+        let vocabulary = try VocabularyFiles.parseVocabulary(vocabBytes, source: vocabPath)
         var merges = mergesText.split(separator: "\n").map { line -> String in
             line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
         }
@@ -206,17 +196,6 @@ public final class CLIPTokenizer: @unchecked Sendable {
             return try CLIPTokenizer(vocabulary: vocabulary, merges: merges)
         } catch TokenizerError.malformedVocabulary(let source, let reason) {
             throw TokenizerError.malformedVocabulary(source: "\(path) (\(source))", reason: reason)
-        }
-    }
-
-    static func readFile(_ path: String, expected: String) throws -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw TokenizerError.fileNotFound(path: path, expected: expected)
-        }
-        do {
-            return [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            throw TokenizerError.unreadableFile(path: path, reason: "\(error)")
         }
     }
 

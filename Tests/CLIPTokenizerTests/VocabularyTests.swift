@@ -170,12 +170,21 @@ final class VocabularyTests: XCTestCase {
 
     // MARK: - Errors
 
+    func testVocabularyJSONParserAgreesWithFoundation() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Fixtures.hfPath + "/vocab.json"))
+        XCTAssertEqual(try VocabularyFiles.parseVocabulary([UInt8](data), source: "vocab.json"),
+                       try JSONDecoder().decode([String: Int32].self, from: data))
+    }
+
     func testMissingFiles() {
         assertThrows("fileNotFound", mentioning: "/nonexistent/bpe.txt.gz") {
             try CLIPTokenizer.load(bpeFile: "/nonexistent/bpe.txt.gz")
         }
         assertThrows("fileNotFound", mentioning: "vocab.json") {
             try CLIPTokenizer.load(huggingFaceDirectory: self.scratch.path)
+        }
+        assertThrows("unreadableFile", mentioning: "not a regular file") {
+            try CLIPTokenizer.load(bpeFile: self.scratch.path)
         }
     }
 
@@ -206,10 +215,19 @@ final class VocabularyTests: XCTestCase {
         let merges = try String(contentsOfFile: Fixtures.hfPath + "/merges.txt", encoding: .utf8)
         try merges.write(to: dir.appendingPathComponent("merges.txt"), atomically: true, encoding: .utf8)
 
-        try "[1, 2, 3]".write(to: dir.appendingPathComponent("vocab.json"), atomically: true, encoding: .utf8)
-        assertThrows("malformedVocabulary", mentioning: "JSON object") {
-            try CLIPTokenizer.load(huggingFaceDirectory: dir.path)
+        for (json, mention) in [("[1, 2, 3]", "JSON object"), ("{\"a\": 1.5}", "',' or '}'"),
+                                ("{\"a\": 1", "end of the file"), ("{\"a\" 1}", "':'"),
+                                ("{\"\\ud800\": 1}", "low surrogate"), ("{\"a\": 99999999999}", "32 bits"),
+                                ("{\"a\": 1} x", "nothing after")] {
+            try json.write(to: dir.appendingPathComponent("vocab.json"), atomically: true, encoding: .utf8)
+            assertThrows("malformedVocabulary", mentioning: mention) {
+                try CLIPTokenizer.load(huggingFaceDirectory: dir.path)
+            }
         }
+        // Every JSON escape, against Foundation's decoder.
+        let escaped = #"{"a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude42": 7, "": 0}"#
+        XCTAssertEqual(try VocabularyFiles.parseVocabulary(Array(escaped.utf8), source: "test"),
+                       try JSONDecoder().decode([String: Int32].self, from: Data(escaped.utf8)))
 
         let vocabData = try Data(contentsOf: URL(fileURLWithPath: Fixtures.hfPath + "/vocab.json"))
         var vocab = try JSONDecoder().decode([String: Int32].self, from: vocabData)
