@@ -1,5 +1,3 @@
-import Synchronization
-
 // CLIPTokenizer: text -> token ids, exactly as open_clip 3.3's `SimpleTokenizer` /
 // `open_clip.tokenize` (which follows OpenAI CLIP's tokenizer).
 //
@@ -9,8 +7,9 @@ import Synchronization
 //   PreTokenizer    open_clip's regex, by hand (specials, contractions, letter runs, single
 //                   digits, runs of other symbols)
 //   BytePairEncoder byte-level BPE with the merge ranks, cached per piece
-//   CLIPTokenizer   vocabulary loading (open_clip's .txt.gz or an HF vocab.json + merges.txt),
-//                   <start_of_text> 49406 ... <end_of_text> 49407, context 77
+//   CLIPTokenizer   vocabulary (open_clip's .txt.gz or an HF vocab.json + merges.txt, read by
+//                   Gunzip / VocabularyFiles without Foundation), <start_of_text> 49406 ...
+//                   <end_of_text> 49407, context 77 with open_clip's truncation
 //
 // Handles: any valid Unicode text, including HTML entities (the full HTML5 table, numeric,
 // without `;`, nested), curly quotes, full-width forms, ligatures, control characters, terminal
@@ -20,6 +19,8 @@ import Synchronization
 // surrogates (impossible in a Swift String), and open_clip's optional `clean="canonicalize"`
 // / "whitespace" modes and reduction masks. See docs/tokenizer.md for the measured differences
 // from HF transformers' CLIPTokenizer.
+
+import Synchronization
 
 /// Errors from loading a vocabulary or tokenizing text.
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
@@ -168,7 +169,8 @@ public final class CLIPTokenizer: @unchecked Sendable {
     public static func load(bpeFile path: String) throws -> CLIPTokenizer {
         let bytes = try VocabularyFiles.readWholeFile(path, expected: "open_clip's bpe_simple_vocab_16e6.txt.gz (a merges file)")
         let text = try utf8(Gunzip.isGzip(bytes) ? Gunzip.decompress(bytes, path: path) : bytes, path: path)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // The file holds 262k lines; split only the header and the merges open_clip reads.
+        let lines = text.split(separator: "\n", maxSplits: standardMergeCount + 1, omittingEmptySubsequences: false)
         guard lines.count >= 2 else {
             throw TokenizerError.malformedVocabulary(
                 source: path, reason: "expected a header line followed by merge rules, found \(lines.count) line(s)")
