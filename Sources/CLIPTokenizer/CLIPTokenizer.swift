@@ -55,7 +55,7 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
 /// let ids = tokenizer.tokenizePadded("a photo of a cat.")  // 77 ids: 49406, 320, 1125, ..., 49407, 0, ...
 /// ```
 /// Thread-safe: the only mutable state is the per-piece BPE cache behind a lock.
-public final class CLIPTokenizer: @unchecked Sendable {
+public final class CLIPTokenizer: Sendable {
     /// Context length of every CLIP text encoder.
     public static let contextLength = 77
     /// Number of merges open_clip reads from its `.txt.gz` (`49152 - 256 - 2`).
