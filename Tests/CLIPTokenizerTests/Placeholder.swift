@@ -1,2 +1,0 @@
-import XCTest
-final class CLIPTokenizerTestsPlaceholder: XCTestCase { func testBuilds() {} }
