@@ -9,7 +9,7 @@ Deterministic (seeded); writes
                                                `SimpleTokenizer.encode` ids and `open_clip.tokenize`
                                                (77 ids, trailing zero padding trimmed)
   Tests/Fixtures/tokenizer/bpe_simple_vocab_16e6.txt.gz   copied from the open_clip wheel (MIT)
-  Tests/Fixtures/tokenizer/hf/{vocab.json,merges.txt}     the same vocabulary in the HF layout,
+  Tests/Fixtures/tiny-hf/{vocab.json,merges.txt}     the same vocabulary in the HF layout,
                                                checked to load in transformers' CLIPTokenizer
   Sources/CLIPTokenizer/ReferenceTables.generated.swift   the few tables the Swift port takes from
                                                the reference rather than from Swift's own Unicode data
@@ -38,6 +38,7 @@ from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES, OPENAI_IMAGENET_TE
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "Tests", "Fixtures", "tokenizer")
+HF_VOCAB_DIR = os.path.join(ROOT, "Tests", "Fixtures", "tiny-hf")
 TABLES = os.path.join(ROOT, "Sources", "CLIPTokenizer", "ReferenceTables.generated.swift")
 SEED = 20240229
 
@@ -141,7 +142,9 @@ def write_vocab_fixtures():
     # The HF layout names the specials <|startoftext|> / <|endoftext|> (same ids).
     vocab["<|startoftext|>"] = vocab.pop("<start_of_text>")
     vocab["<|endoftext|>"] = vocab.pop("<end_of_text>")
-    hf = os.path.join(FIX, "hf")
+    # The HF-layout copy lives with the tiny HF checkpoint (tools/make_fixtures.py writes the
+    # same bytes there); written here too so this script alone can rebuild it.
+    hf = HF_VOCAB_DIR
     os.makedirs(hf, exist_ok=True)
     with open(os.path.join(hf, "vocab.json"), "w", encoding="utf-8") as f:
         json.dump(vocab, f, ensure_ascii=False, separators=(",", ":"))
@@ -411,7 +414,7 @@ def compare_hf(kept, padded):
     except ImportError:
         print("transformers not installed: HF comparison skipped")
         return
-    hf = CLIPTokenizer.from_pretrained(os.path.join(FIX, "hf"))
+    hf = CLIPTokenizer.from_pretrained(HF_VOCAB_DIR)
     oc = oc_tok.SimpleTokenizer()
     texts = [t for _, t in kept]
     enc = hf(texts, padding="max_length", max_length=77, truncation=True)["input_ids"]

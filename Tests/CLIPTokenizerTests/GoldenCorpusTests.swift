@@ -29,7 +29,9 @@ enum Fixtures {
         .deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Fixtures/tokenizer")
     static var bpePath: String { directory.appendingPathComponent("bpe_simple_vocab_16e6.txt.gz").path }
-    static var hfPath: String { directory.appendingPathComponent("hf").path }
+    /// The same vocabulary in the HF layout: the tiny HF checkpoint's vocab.json + merges.txt
+    /// (written by tools/make_fixtures.py; identical to what tools/tokenizer_goldens.py would make).
+    static var hfPath: String { directory.deletingLastPathComponent().appendingPathComponent("tiny-hf").path }
 
     /// One tokenizer for all tests: loading parses 48,894 merges.
     static let tokenizer: CLIPTokenizer = try! CLIPTokenizer.load(bpeFile: bpePath)
