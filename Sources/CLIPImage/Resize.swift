@@ -1,0 +1,207 @@
+// Resize.swift — Pillow's Image.resize for 8-bit images: BICUBIC (and NEAREST for "1"/"P").
+//
+// Reference: Pillow 13 libImaging/Resample.c (`precompute_coeffs`, `normalize_coeffs_8bpc`,
+// `ImagingResampleHorizontal_8bpc` / `Vertical_8bpc`, `ImagingResampleInner`) and
+// libImaging/Geometry.c (`ImagingScaleAffine`, used by resize(NEAREST)).
+//
+// BICUBIC, per axis: scale = in / out; the filter support (2, for a = -0.5) is widened by the
+// scale when downscaling (Pillow's antialiasing); output pixel i is centred at (i + 0.5) * scale
+// and reads inputs [int(center - support + 0.5), int(center + support + 0.5)) clipped to the
+// image, with weights filter((j - center + 0.5) / filterscale) normalized to sum 1 and then
+// rounded to fixed point with 22 fractional bits. Horizontal pass first, then vertical; each
+// pass rounds (+ 1/2 before the shift) and clips to 0...255. An axis whose size does not change
+// is not filtered at all.
+//
+// Every output pixel depends only on its own taps, so computing just a window of the output (the
+// center crop) is bit-identical to resizing everything and cropping — and avoids allocating the
+// full resized image (32000 x 224 for a 1000 x 7 input at 224).
+
+/// A rectangle of the resized image: columns `x ..< x + width`, rows `y ..< y + height`.
+public struct PixelWindow: Sendable, Equatable {
+    public var x: Int, y: Int, width: Int, height: Int
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+}
+
+/// Precomputed taps for one axis: for output index i (relative to the window), inputs
+/// `start[i] ..< start[i] + count[i]` with weights `weights[i * ksize ..< i * ksize + count[i]]`.
+struct AxisCoefficients {
+    var ksize: Int
+    var start: [Int]
+    var count: [Int]
+    var weights: [Int32]
+}
+
+/// Fractional bits of the fixed-point weights: 32 - 8 (sample) - 2 (headroom), as in Pillow.
+let resamplePrecisionBits = 22
+
+@inline(__always) private func bicubicFilter(_ x: Double) -> Double {
+    let a = -0.5
+    let x = abs(x)
+    if x < 1.0 { return ((a + 2.0) * x - (a + 3.0)) * x * x + 1 }
+    if x < 2.0 { return (((x - 5) * x + 8) * x - 4) * a }
+    return 0.0
+}
+
+/// Pillow's `precompute_coeffs` + `normalize_coeffs_8bpc` for outputs `outRange` of `outSize`.
+func bicubicCoefficients(inSize: Int, outSize: Int, outRange: Range<Int>) -> AxisCoefficients {
+    let support0 = 2.0  // bicubic filter support
+    let scale = Double(inSize) / Double(outSize)
+    let filterscale = max(scale, 1.0)
+    let support = support0 * filterscale
+    let ksize = Int(support.rounded(.up)) * 2 + 1
+    let n = outRange.count
+    var start = [Int](repeating: 0, count: n)
+    var count = [Int](repeating: 0, count: n)
+    var weights = [Int32](repeating: 0, count: n * ksize)
+    var k = [Double](repeating: 0, count: ksize)
+    let ss = 1.0 / filterscale
+    let one = Double(1 << resamplePrecisionBits)
+    for (i, xx) in outRange.enumerated() {
+        let center = (Double(xx) + 0.5) * scale
+        // C casts truncate toward zero; Swift's Int(Double) does the same.
+        let xmin = max(Int(center - support + 0.5), 0)
+        let xmax = min(Int(center + support + 0.5), inSize) - xmin
+        var ww = 0.0
+        for x in 0..<xmax {
+            let w = bicubicFilter((Double(x + xmin) - center + 0.5) * ss)
+            k[x] = w
+            ww += w
+        }
+        for x in 0..<xmax {
+            let w = ww != 0.0 ? k[x] / ww : k[x]
+            weights[i * ksize + x] = Int32(w < 0 ? -0.5 + w * one : 0.5 + w * one)
+        }
+        start[i] = xmin
+        count[i] = xmax
+    }
+    return AxisCoefficients(ksize: ksize, start: start, count: count, weights: weights)
+}
+
+@inline(__always) private func clip8(_ acc: Int) -> UInt8 {
+    let v = acc >> resamplePrecisionBits
+    return v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
+}
+
+/// Pillow's `Image.resize((outWidth, outHeight), BICUBIC)` for interleaved 8-bit samples
+/// (`channels` 1...4), returning only `window` of the result (default: all of it), row-major.
+///
+/// ```swift
+/// let small = resizeBicubic(rgb, width: 640, height: 480, channels: 3, outWidth: 298, outHeight: 224)
+/// ```
+public func resizeBicubic(_ src: [UInt8], width: Int, height: Int, channels: Int, outWidth: Int, outHeight: Int,
+                          window: PixelWindow? = nil) -> [UInt8] {
+    let win = window ?? PixelWindow(x: 0, y: 0, width: outWidth, height: outHeight)
+    precondition(src.count == width * height * channels, "source buffer size does not match its dimensions")
+    precondition(win.x >= 0 && win.y >= 0 && win.x + win.width <= outWidth && win.y + win.height <= outHeight,
+                 "window outside the resized image")
+    let c = channels
+    let needHorizontal = outWidth != width
+    let needVertical = outHeight != height
+
+    // Rows of the source the vertical pass will read (Pillow's ybox_first ..< ybox_last).
+    var vertical: AxisCoefficients?
+    var rowFirst = win.y, rowEnd = win.y + win.height
+    if needVertical && win.height > 0 {
+        let v = bicubicCoefficients(inSize: height, outSize: outHeight, outRange: win.y..<(win.y + win.height))
+        rowFirst = v.start.min()!
+        rowEnd = zip(v.start, v.count).map { $0 + $1 }.max()!
+        vertical = v
+    }
+    let tempRows = rowEnd - rowFirst
+
+    // Horizontal pass: source rows rowFirst ..< rowEnd -> temp [tempRows, win.width, c].
+    var temp = [UInt8](repeating: 0, count: tempRows * win.width * c)
+    src.withUnsafeBufferPointer { s in
+        temp.withUnsafeMutableBufferPointer { t in
+            if needHorizontal {
+                let h = bicubicCoefficients(inSize: width, outSize: outWidth, outRange: win.x..<(win.x + win.width))
+                h.weights.withUnsafeBufferPointer { kk in
+                    for row in 0..<tempRows {
+                        let inRow = (rowFirst + row) * width * c
+                        let outRow = row * win.width * c
+                        for xx in 0..<win.width {
+                            let k = xx * h.ksize, xmin = h.start[xx], n = h.count[xx]
+                            for ch in 0..<c {
+                                var acc = 1 << (resamplePrecisionBits - 1)
+                                var p = inRow + xmin * c + ch
+                                for x in 0..<n {
+                                    acc &+= Int(s[p]) &* Int(kk[k + x])
+                                    p += c
+                                }
+                                t[outRow + xx * c + ch] = clip8(acc)
+                            }
+                        }
+                    }
+                }
+            } else {
+                for row in 0..<tempRows {
+                    let inRow = ((rowFirst + row) * width + win.x) * c
+                    for i in 0..<(win.width * c) { t[row * win.width * c + i] = s[inRow + i] }
+                }
+            }
+        }
+    }
+    guard let v = vertical else { return temp }
+
+    // Vertical pass: temp -> out [win.height, win.width, c].
+    let rowLen = win.width * c
+    var out = [UInt8](repeating: 0, count: win.height * rowLen)
+    temp.withUnsafeBufferPointer { t in
+        out.withUnsafeMutableBufferPointer { o in
+            v.weights.withUnsafeBufferPointer { kk in
+                for yy in 0..<win.height {
+                    let k = yy * v.ksize, base = (v.start[yy] - rowFirst) * rowLen, n = v.count[yy]
+                    for i in 0..<rowLen {
+                        var acc = 1 << (resamplePrecisionBits - 1)
+                        var p = base + i
+                        for y in 0..<n {
+                            acc &+= Int(t[p]) &* Int(kk[k + y])
+                            p += rowLen
+                        }
+                        o[yy * rowLen + i] = clip8(acc)
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Pillow's `Image.resize(size, NEAREST)` (what "1" and "P" images get whatever filter is asked),
+/// returning `window` of the result. Positions follow `ImagingScaleAffine`: a running double sum
+/// starting at scale / 2, truncated; positions outside the source give 0 (Pillow's fill).
+public func resizeNearest(_ src: [UInt8], width: Int, height: Int, channels: Int, outWidth: Int, outHeight: Int,
+                          window: PixelWindow? = nil) -> [UInt8] {
+    let win = window ?? PixelWindow(x: 0, y: 0, width: outWidth, height: outHeight)
+    precondition(src.count == width * height * channels, "source buffer size does not match its dimensions")
+    func positions(inSize: Int, outSize: Int, range: Range<Int>) -> [Int] {
+        let a = Double(inSize) / Double(outSize)
+        var o = a * 0.5
+        var table = [Int](repeating: -1, count: range.count)
+        // Accumulate from 0 exactly as Pillow does, so rounding drift matches bit for bit.
+        for i in 0..<range.upperBound {
+            if i >= range.lowerBound {
+                let p = o < 0 ? -1 : Int(o)
+                table[i - range.lowerBound] = p < inSize ? p : -1
+            }
+            o += a
+        }
+        return table
+    }
+    let xs = positions(inSize: width, outSize: outWidth, range: win.x..<(win.x + win.width))
+    let ys = positions(inSize: height, outSize: outHeight, range: win.y..<(win.y + win.height))
+    var out = [UInt8](repeating: 0, count: win.width * win.height * channels)
+    for (row, sy) in ys.enumerated() where sy >= 0 {
+        for (col, sx) in xs.enumerated() where sx >= 0 {
+            for ch in 0..<channels {
+                out[(row * win.width + col) * channels + ch] = src[(sy * width + sx) * channels + ch]
+            }
+        }
+    }
+    return out
+}
