@@ -155,6 +155,9 @@ pil_save("rgb_1000x7.png", Image.fromarray(pattern(1000, 7, 3), "RGB"))
 pil_save("rgb_7x1000.png", Image.fromarray(pattern(7, 1000, 3), "RGB"))
 pil_save("rgb_10x13.png", Image.fromarray(pattern(10, 13, 3), "RGB"))
 pil_save("rgb_128x206.png", Image.fromarray(pattern(128, 206, 3), "RGB"))
+# Height shrinks more than twice as much as width: Pillow 13 runs the vertical pass first.
+pil_save("rgb_150x700.png", Image.fromarray(pattern(150, 700, 3), "RGB"))
+pil_save("rgba_120x600.png", Image.fromarray(pattern(120, 600, 4), "RGBA"))
 pil_save("rgba_224x224.png", Image.fromarray(pattern(224, 224, 4), "RGBA"))  # same size: copy path
 pil_save("rgba_180x150.png", Image.fromarray(pattern(180, 150, 4), "RGBA"))
 pil_save("la_150x97.png", Image.fromarray(pattern(150, 97, 2), "LA"))
@@ -176,7 +179,8 @@ png("g16_110x90.png", pattern(110, 90, 1, 16), 0, 16)
 png("rgb16_100x75.png", pattern(100, 75, 3, 16), 2, 16)
 png("rgba16_90x120.png", pattern(90, 120, 4, 16), 6, 16)
 png("la16_80x66.png", pattern(80, 66, 2, 16), 4, 16)
-png("rgb_trns_96x64.png", pattern(96, 64, 3), 2, 8, trns=struct.pack(">HHH", 0, 0, 0))
+trns_rgb = pattern(96, 64, 3)
+png("rgb_trns_96x64.png", trns_rgb, 2, 8, trns=struct.pack(">HHH", *trns_rgb[20, 40]))  # a colour inside the box
 png("l_trns_64x96.png", pattern(64, 96, 1), 0, 8, trns=struct.pack(">H", 255))
 subprocess.run(["convert", os.path.join(IN, "rgb_300x200.png"), "-crop", "150x113+10+20", "+repage",
                 "-interlace", "PNG", os.path.join(IN, "rgb_interlaced_150x113.png")], check=True)
@@ -275,6 +279,7 @@ for src, sname in ((src_rgb, "src_rgb_97x61.png"), (src_l, "src_l_61x97.png")):
         "up": (w * 3 + 1, h * 2 + 3), "down": (w // 3, h // 4), "half": (w // 2, h // 2),
         "double": (w * 2, h * 2), "xonly": (w + 40, h), "yonly": (w, h // 3),
         "nonint": (int(w / 1.37), int(h * 1.61)), "tiny": (1, 1), "mixed": (w * 2, h // 2),
+        "vfirst": (w - 1, h // 2), "hfirst": (w // 2, h // 3),
     }.items():
         out = np.asarray(src.resize((nw, nh), Image.Resampling.BICUBIC))
         rname = f"{os.path.splitext(sname)[0]}_{label}_{nw}x{nh}.raw"

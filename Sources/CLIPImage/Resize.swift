@@ -8,9 +8,9 @@
 // scale when downscaling (Pillow's antialiasing); output pixel i is centred at (i + 0.5) * scale
 // and reads inputs [int(center - support + 0.5), int(center + support + 0.5)) clipped to the
 // image, with weights filter((j - center + 0.5) / filterscale) normalized to sum 1 and then
-// rounded to fixed point with 22 fractional bits. Horizontal pass first, then vertical; each
-// pass rounds (+ 1/2 before the shift) and clips to 0...255. An axis whose size does not change
-// is not filtered at all.
+// rounded to fixed point with 22 fractional bits. Two passes (order below); each pass rounds
+// (+ 1/2 before the shift) and clips to 0...255. An axis whose size does not change is not
+// filtered at all.
 //
 // Every output pixel depends only on its own taps, so computing just a window of the output (the
 // center crop) is bit-identical to resizing everything and cropping — and avoids allocating the
@@ -87,8 +87,68 @@ func bicubicCoefficients(inSize: Int, outSize: Int, outRange: Range<Int>) -> Axi
     return v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
 }
 
+/// Horizontal pass: rows `rowStart ..< rowStart + rowCount` of `s` (rows of `rowPixels` pixels)
+/// -> [rowCount, taps.start.count, c]. Tap positions are shifted left by `colOffset`.
+private func horizontalPass(_ s: UnsafeBufferPointer<UInt8>, rowPixels: Int, rowStart: Int, rowCount: Int,
+                            colOffset: Int, _ taps: AxisCoefficients, channels c: Int) -> [UInt8] {
+    let outCols = taps.start.count
+    var out = [UInt8](repeating: 0, count: rowCount * outCols * c)
+    out.withUnsafeMutableBufferPointer { o in
+        taps.weights.withUnsafeBufferPointer { kk in
+            for row in 0..<rowCount {
+                let inRow = (rowStart + row) * rowPixels * c
+                let outRow = row * outCols * c
+                for xx in 0..<outCols {
+                    let k = xx * taps.ksize, first = inRow + (taps.start[xx] - colOffset) * c, n = taps.count[xx]
+                    for ch in 0..<c {
+                        var acc = 1 << (resamplePrecisionBits - 1)
+                        var p = first + ch
+                        for x in 0..<n {
+                            acc &+= Int(s[p]) &* Int(kk[k + x])
+                            p += c
+                        }
+                        o[outRow + xx * c + ch] = clip8(acc)
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Vertical pass: columns `colStart ..< colStart + colCount` of `s` (rows of `rowPixels` pixels)
+/// -> [taps.start.count, colCount, c]. Tap positions are shifted up by `rowOffset`.
+private func verticalPass(_ s: UnsafeBufferPointer<UInt8>, rowPixels: Int, rowOffset: Int, colStart: Int,
+                          colCount: Int, _ taps: AxisCoefficients, channels c: Int) -> [UInt8] {
+    let outRows = taps.start.count
+    let rowLen = colCount * c, stride = rowPixels * c
+    var out = [UInt8](repeating: 0, count: outRows * rowLen)
+    out.withUnsafeMutableBufferPointer { o in
+        taps.weights.withUnsafeBufferPointer { kk in
+            for yy in 0..<outRows {
+                let k = yy * taps.ksize, n = taps.count[yy]
+                let base = (taps.start[yy] - rowOffset) * stride + colStart * c
+                for i in 0..<rowLen {
+                    var acc = 1 << (resamplePrecisionBits - 1)
+                    var p = base + i
+                    for y in 0..<n {
+                        acc &+= Int(s[p]) &* Int(kk[k + y])
+                        p += stride
+                    }
+                    o[yy * rowLen + i] = clip8(acc)
+                }
+            }
+        }
+    }
+    return out
+}
+
 /// Pillow's `Image.resize((outWidth, outHeight), BICUBIC)` for interleaved 8-bit samples
 /// (`channels` 1...4), returning only `window` of the result (default: all of it), row-major.
+///
+/// Pass order follows Pillow 13 (`ImagingResampleInner`): vertical first when the height shrinks
+/// by more than twice as many pixels as the width does, horizontal first otherwise. The order
+/// changes the result (each pass rounds to 8 bits), so it must be the same.
 ///
 /// ```swift
 /// let small = resizeBicubic(rgb, width: 640, height: 480, channels: 3, outWidth: 298, outHeight: 224)
@@ -102,74 +162,46 @@ public func resizeBicubic(_ src: [UInt8], width: Int, height: Int, channels: Int
     let c = channels
     let needHorizontal = outWidth != width
     let needVertical = outHeight != height
+    let horizontalFirst = !((height - outHeight) > 0 && (height - outHeight) > (width - outWidth) * 2)
+    guard win.width > 0 && win.height > 0 else { return [] }
+    let cols = win.x..<(win.x + win.width), rows = win.y..<(win.y + win.height)
 
-    // Rows of the source the vertical pass will read (Pillow's ybox_first ..< ybox_last).
-    var vertical: AxisCoefficients?
-    var rowFirst = win.y, rowEnd = win.y + win.height
-    if needVertical && win.height > 0 {
-        let v = bicubicCoefficients(inSize: height, outSize: outHeight, outRange: win.y..<(win.y + win.height))
-        rowFirst = v.start.min()!
-        rowEnd = zip(v.start, v.count).map { $0 + $1 }.max()!
-        vertical = v
-    }
-    let tempRows = rowEnd - rowFirst
-
-    // Horizontal pass: source rows rowFirst ..< rowEnd -> temp [tempRows, win.width, c].
-    var temp = [UInt8](repeating: 0, count: tempRows * win.width * c)
-    src.withUnsafeBufferPointer { s in
-        temp.withUnsafeMutableBufferPointer { t in
-            if needHorizontal {
-                let h = bicubicCoefficients(inSize: width, outSize: outWidth, outRange: win.x..<(win.x + win.width))
-                h.weights.withUnsafeBufferPointer { kk in
-                    for row in 0..<tempRows {
-                        let inRow = (rowFirst + row) * width * c
-                        let outRow = row * win.width * c
-                        for xx in 0..<win.width {
-                            let k = xx * h.ksize, xmin = h.start[xx], n = h.count[xx]
-                            for ch in 0..<c {
-                                var acc = 1 << (resamplePrecisionBits - 1)
-                                var p = inRow + xmin * c + ch
-                                for x in 0..<n {
-                                    acc &+= Int(s[p]) &* Int(kk[k + x])
-                                    p += c
-                                }
-                                t[outRow + xx * c + ch] = clip8(acc)
-                            }
-                        }
-                    }
+    return src.withUnsafeBufferPointer { s -> [UInt8] in
+        switch (needHorizontal, needVertical) {
+        case (false, false):
+            var out: [UInt8] = []
+            out.reserveCapacity(win.width * win.height * c)
+            for y in rows { out += s[((y * width + win.x) * c)..<((y * width + win.x + win.width) * c)] }
+            return out
+        case (true, false):
+            let h = bicubicCoefficients(inSize: width, outSize: outWidth, outRange: cols)
+            return horizontalPass(s, rowPixels: width, rowStart: win.y, rowCount: win.height, colOffset: 0, h, channels: c)
+        case (false, true):
+            let v = bicubicCoefficients(inSize: height, outSize: outHeight, outRange: rows)
+            return verticalPass(s, rowPixels: width, rowOffset: 0, colStart: win.x, colCount: win.width, v, channels: c)
+        case (true, true):
+            let h = bicubicCoefficients(inSize: width, outSize: outWidth, outRange: cols)
+            let v = bicubicCoefficients(inSize: height, outSize: outHeight, outRange: rows)
+            if horizontalFirst {
+                // Only the source rows the vertical pass reads (Pillow's ybox_first ..< ybox_last).
+                let first = v.start.min()!, end = zip(v.start, v.count).map { $0 + $1 }.max()!
+                let temp = horizontalPass(s, rowPixels: width, rowStart: first, rowCount: end - first, colOffset: 0,
+                                          h, channels: c)
+                return temp.withUnsafeBufferPointer {
+                    verticalPass($0, rowPixels: win.width, rowOffset: first, colStart: 0, colCount: win.width, v, channels: c)
                 }
             } else {
-                for row in 0..<tempRows {
-                    let inRow = ((rowFirst + row) * width + win.x) * c
-                    for i in 0..<(win.width * c) { t[row * win.width * c + i] = s[inRow + i] }
+                // Only the source columns the horizontal pass reads.
+                let first = h.start.min()!, end = zip(h.start, h.count).map { $0 + $1 }.max()!
+                let temp = verticalPass(s, rowPixels: width, rowOffset: 0, colStart: first, colCount: end - first, v,
+                                        channels: c)
+                return temp.withUnsafeBufferPointer {
+                    horizontalPass($0, rowPixels: end - first, rowStart: 0, rowCount: win.height, colOffset: first, h,
+                                   channels: c)
                 }
             }
         }
     }
-    guard let v = vertical else { return temp }
-
-    // Vertical pass: temp -> out [win.height, win.width, c].
-    let rowLen = win.width * c
-    var out = [UInt8](repeating: 0, count: win.height * rowLen)
-    temp.withUnsafeBufferPointer { t in
-        out.withUnsafeMutableBufferPointer { o in
-            v.weights.withUnsafeBufferPointer { kk in
-                for yy in 0..<win.height {
-                    let k = yy * v.ksize, base = (v.start[yy] - rowFirst) * rowLen, n = v.count[yy]
-                    for i in 0..<rowLen {
-                        var acc = 1 << (resamplePrecisionBits - 1)
-                        var p = base + i
-                        for y in 0..<n {
-                            acc &+= Int(t[p]) &* Int(kk[k + y])
-                            p += rowLen
-                        }
-                        o[yy * rowLen + i] = clip8(acc)
-                    }
-                }
-            }
-        }
-    }
-    return out
 }
 
 /// Pillow's `Image.resize(size, NEAREST)` (what "1" and "P" images get whatever filter is asked),
