@@ -89,26 +89,62 @@ func bicubicCoefficients(inSize: Int, outSize: Int, outRange: Range<Int>) -> Axi
 
 /// Horizontal pass: rows `rowStart ..< rowStart + rowCount` of `s` (rows of `rowPixels` pixels)
 /// -> [rowCount, taps.start.count, c]. Tap positions are shifted left by `colOffset`.
+/// The tap loop is written out for 1, 3 and 4 channels (gray, RGB, RGBA/CMYK): keeping every
+/// channel's sum in a register is ~2x faster than a loop over channels.
 private func horizontalPass(_ s: UnsafeBufferPointer<UInt8>, rowPixels: Int, rowStart: Int, rowCount: Int,
                             colOffset: Int, _ taps: AxisCoefficients, channels c: Int) -> [UInt8] {
     let outCols = taps.start.count
+    let half = 1 << (resamplePrecisionBits - 1)
     var out = [UInt8](repeating: 0, count: rowCount * outCols * c)
     out.withUnsafeMutableBufferPointer { o in
         taps.weights.withUnsafeBufferPointer { kk in
             for row in 0..<rowCount {
                 let inRow = (rowStart + row) * rowPixels * c
-                let outRow = row * outCols * c
+                var q = row * outCols * c
                 for xx in 0..<outCols {
-                    let k = xx * taps.ksize, first = inRow + (taps.start[xx] - colOffset) * c, n = taps.count[xx]
-                    for ch in 0..<c {
-                        var acc = 1 << (resamplePrecisionBits - 1)
-                        var p = first + ch
+                    let k = xx * taps.ksize, n = taps.count[xx]
+                    var p = inRow + (taps.start[xx] - colOffset) * c
+                    switch c {
+                    case 1:
+                        var a0 = half
                         for x in 0..<n {
-                            acc &+= Int(s[p]) &* Int(kk[k + x])
-                            p += c
+                            a0 &+= Int(s[p + x]) &* Int(kk[k + x])
                         }
-                        o[outRow + xx * c + ch] = clip8(acc)
+                        o[q] = clip8(a0)
+                    case 3:
+                        var a0 = half, a1 = half, a2 = half
+                        for x in 0..<n {
+                            let w = Int(kk[k + x])
+                            a0 &+= Int(s[p]) &* w
+                            a1 &+= Int(s[p + 1]) &* w
+                            a2 &+= Int(s[p + 2]) &* w
+                            p += 3
+                        }
+                        o[q] = clip8(a0)
+                        o[q + 1] = clip8(a1)
+                        o[q + 2] = clip8(a2)
+                    case 4:
+                        var a0 = half, a1 = half, a2 = half, a3 = half
+                        for x in 0..<n {
+                            let w = Int(kk[k + x])
+                            a0 &+= Int(s[p]) &* w
+                            a1 &+= Int(s[p + 1]) &* w
+                            a2 &+= Int(s[p + 2]) &* w
+                            a3 &+= Int(s[p + 3]) &* w
+                            p += 4
+                        }
+                        o[q] = clip8(a0)
+                        o[q + 1] = clip8(a1)
+                        o[q + 2] = clip8(a2)
+                        o[q + 3] = clip8(a3)
+                    default:
+                        for ch in 0..<c {
+                            var a = half
+                            for x in 0..<n { a &+= Int(s[p + x * c + ch]) &* Int(kk[k + x]) }
+                            o[q + ch] = clip8(a)
+                        }
                     }
+                    q += c
                 }
             }
         }
@@ -118,24 +154,28 @@ private func horizontalPass(_ s: UnsafeBufferPointer<UInt8>, rowPixels: Int, row
 
 /// Vertical pass: columns `colStart ..< colStart + colCount` of `s` (rows of `rowPixels` pixels)
 /// -> [taps.start.count, colCount, c]. Tap positions are shifted up by `rowOffset`.
+/// Accumulates whole rows into one reusable sum buffer, so the inner loop walks memory linearly.
 private func verticalPass(_ s: UnsafeBufferPointer<UInt8>, rowPixels: Int, rowOffset: Int, colStart: Int,
                           colCount: Int, _ taps: AxisCoefficients, channels c: Int) -> [UInt8] {
     let outRows = taps.start.count
     let rowLen = colCount * c, stride = rowPixels * c
+    let half = Int32(1 << (resamplePrecisionBits - 1))
     var out = [UInt8](repeating: 0, count: outRows * rowLen)
+    // Int32 sums, as in Pillow: |sum| <= 255 * sum(|w|) * 2^22 stays below 2^31 for bicubic.
+    var acc = [Int32](repeating: 0, count: rowLen)
     out.withUnsafeMutableBufferPointer { o in
-        taps.weights.withUnsafeBufferPointer { kk in
-            for yy in 0..<outRows {
-                let k = yy * taps.ksize, n = taps.count[yy]
-                let base = (taps.start[yy] - rowOffset) * stride + colStart * c
-                for i in 0..<rowLen {
-                    var acc = 1 << (resamplePrecisionBits - 1)
-                    var p = base + i
+        acc.withUnsafeMutableBufferPointer { a in
+            taps.weights.withUnsafeBufferPointer { kk in
+                for yy in 0..<outRows {
+                    let k = yy * taps.ksize, n = taps.count[yy]
+                    let base = (taps.start[yy] - rowOffset) * stride + colStart * c
+                    for i in 0..<rowLen { a[i] = half }
                     for y in 0..<n {
-                        acc &+= Int(s[p]) &* Int(kk[k + y])
-                        p += stride
+                        let w = kk[k + y], line = base + y * stride
+                        for i in 0..<rowLen { a[i] &+= Int32(s[line + i]) &* w }
                     }
-                    o[yy * rowLen + i] = clip8(acc)
+                    let q = yy * rowLen
+                    for i in 0..<rowLen { o[q + i] = clip8(Int(a[i])) }
                 }
             }
         }
