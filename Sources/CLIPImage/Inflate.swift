@@ -27,6 +27,15 @@ private struct BitReader {
     /// Tops the buffer up to at least 32 bits when input remains (past the end it adds nothing,
     /// and `need` reports the truncation).
     @inline(__always) mutating func refill() {
+        if position + 8 <= bytes.count {
+            // Fast path: one unaligned 8-byte load, keeping only the whole bytes that fit.
+            let take = (63 - bitCount) >> 3
+            let word = UInt64(littleEndian: UnsafeRawPointer(bytes.baseAddress! + position).loadUnaligned(as: UInt64.self))
+            bitBuffer |= (word & ((1 << UInt64(take * 8)) - 1)) << UInt64(bitCount)
+            position += take
+            bitCount += take * 8
+            return
+        }
         while bitCount <= 56 && position < bytes.count {
             bitBuffer |= UInt64(bytes[position]) << UInt64(bitCount)
             position += 1
@@ -57,9 +66,15 @@ private struct BitReader {
     }
 }
 
-/// A canonical Huffman code as a direct lookup table: entry = symbol << 4 | length (0 = invalid).
+/// A canonical Huffman code. Codes of up to `primaryBits` bits decode with one lookup in `table`
+/// (indexed by the next bits, LSB first as DEFLATE stores them; entry = symbol << 4 | length,
+/// 0 = longer code or invalid). Longer codes (rare by construction) are decoded canonically one
+/// bit at a time from `count` and `sorted`, which keeps table building cheap for every block.
 private struct HuffmanTable {
+    static let primaryBits = 10
     var table: [UInt32]
+    var count: [Int]
+    var sorted: [Int]
     var maxLength: Int
 
     init(lengths: ArraySlice<UInt8>) throws {
@@ -67,6 +82,7 @@ private struct HuffmanTable {
         for l in lengths { count[Int(l)] += 1 }
         count[0] = 0
         maxLength = (1...15).last(where: { count[$0] > 0 }) ?? 0
+        self.count = count
         // Check the code is not over-subscribed (an incomplete code is allowed, as zlib does).
         var left = 1
         for len in 1...15 {
@@ -74,18 +90,27 @@ private struct HuffmanTable {
             left -= count[len]
             if left < 0 { throw InflateError(message: "invalid Huffman code (over-subscribed)") }
         }
+        var offsets = [Int](repeating: 0, count: 16)
+        for len in 1..<15 { offsets[len + 1] = offsets[len] + count[len] }
+        sorted = [Int](repeating: 0, count: lengths.count)
+        for (i, l) in lengths.enumerated() where l > 0 {
+            sorted[offsets[Int(l)]] = i
+            offsets[Int(l)] += 1
+        }
         var nextCode = [Int](repeating: 0, count: 16)
         var code = 0
         for len in 1...15 {
             code = (code + count[len - 1]) << 1
             nextCode[len] = code
         }
-        let size = 1 << max(maxLength, 1)
+        let bits = min(max(maxLength, 1), HuffmanTable.primaryBits)
+        let size = 1 << bits
         table = [UInt32](repeating: 0, count: size)
         for (i, l) in lengths.enumerated() where l > 0 {
             let len = Int(l)
             var c = nextCode[len]
             nextCode[len] += 1
+            guard len <= bits else { continue }
             // Reverse the code: DEFLATE sends Huffman codes most-significant bit first.
             var rev = 0
             for _ in 0..<len {
@@ -105,12 +130,26 @@ private struct HuffmanTable {
         if r.bitCount < maxLength { r.refill() }
         let entry = table[Int(r.bitBuffer & UInt64(table.count - 1))]
         let len = Int(entry & 15)
-        if len == 0 || len > r.bitCount {
-            throw InflateError(message: len == 0 ? "invalid Huffman code in data" : "compressed data ends early", truncated: len != 0)
+        if len != 0 && len <= r.bitCount {
+            r.bitBuffer >>= UInt64(len)
+            r.bitCount -= len
+            return Int(entry >> 4)
         }
-        r.bitBuffer >>= UInt64(len)
-        r.bitCount -= len
-        return Int(entry >> 4)
+        return try decodeSlow(&r)
+    }
+
+    /// Canonical decoding bit by bit (codes longer than the table, or errors).
+    func decodeSlow(_ r: inout BitReader) throws -> Int {
+        var code = 0, first = 0, index = 0
+        for len in 1...15 {
+            code |= try r.bits(1)
+            let n = count[len]
+            if code - first < n { return sorted[index + code - first] }
+            index += n
+            first = (first + n) << 1
+            code <<= 1
+        }
+        throw InflateError(message: "invalid Huffman code in data")
     }
 }
 
@@ -207,33 +246,54 @@ private func inflateBlocks(_ r: inout BitReader, _ out: UnsafeMutableBufferPoint
 }
 
 /// The hot loop of PNG decoding: literals and back-references until end-of-block.
+/// Table lookups go through raw pointers (no bounds checks: every index is masked to the table
+/// size) and non-overlapping back-references are copied in bulk.
 private func inflateHuffman(_ r: inout BitReader, _ out: UnsafeMutableBufferPointer<UInt8>, _ start: Int,
                             _ lit: HuffmanTable, _ dist: HuffmanTable) throws -> Int {
     var n = start
     let capacity = out.count
-    while true {
-        let sym = try lit.decode(&r)
-        if sym < 256 {
-            guard n < capacity else { throw InflateError(message: "image data is longer than the image") }
-            out[n] = UInt8(truncatingIfNeeded: sym)
-            n += 1
-        } else if sym == 256 {
-            return n
-        } else {
-            let li = sym - 257
-            guard li < 29 else { throw InflateError(message: "invalid length code \(sym)") }
-            let length = lengthBase[li] + (try r.bits(lengthExtra[li]))
-            let di = try dist.decode(&r)
-            guard di < 30 else { throw InflateError(message: "invalid distance code \(di)") }
-            let distance = distBase[di] + (try r.bits(distExtra[di]))
-            guard distance <= n else { throw InflateError(message: "invalid back-reference distance") }
-            guard n + length <= capacity else { throw InflateError(message: "image data is longer than the image") }
-            // Byte by byte: the source may overlap the destination (run-length style copies).
-            var src = n - distance
-            for _ in 0..<length {
-                out[n] = out[src]
+    let base = out.baseAddress!
+    return try lit.table.withUnsafeBufferPointer { litTable in
+        let litMask = UInt64(litTable.count - 1)
+        while true {
+            // Inline fast path of HuffmanTable.decode for the literal/length code.
+            if r.bitCount < 15 { r.refill() }
+            let entry = litTable[Int(r.bitBuffer & litMask)]
+            let len = Int(entry & 15)
+            let sym: Int
+            if len != 0 && len <= r.bitCount {
+                r.bitBuffer >>= UInt64(len)
+                r.bitCount -= len
+                sym = Int(entry >> 4)
+            } else {
+                sym = try lit.decodeSlow(&r)
+            }
+            if sym < 256 {
+                guard n < capacity else { throw InflateError(message: "image data is longer than the image") }
+                base[n] = UInt8(truncatingIfNeeded: sym)
                 n += 1
-                src += 1
+            } else if sym == 256 {
+                return n
+            } else {
+                let li = sym - 257
+                guard li < 29 else { throw InflateError(message: "invalid length code \(sym)") }
+                let length = lengthBase[li] + (try r.bits(lengthExtra[li]))
+                let di = try dist.decode(&r)
+                guard di < 30 else { throw InflateError(message: "invalid distance code \(di)") }
+                let distance = distBase[di] + (try r.bits(distExtra[di]))
+                guard distance <= n else { throw InflateError(message: "invalid back-reference distance") }
+                guard n + length <= capacity else { throw InflateError(message: "image data is longer than the image") }
+                if distance >= length {
+                    (base + n).update(from: base + n - distance, count: length)
+                } else {
+                    // Overlapping (run-length style) copy: byte by byte, reading what was just written.
+                    var src = n - distance
+                    for i in 0..<length {
+                        base[n + i] = base[src]
+                        src += 1
+                    }
+                }
+                n += length
             }
         }
     }

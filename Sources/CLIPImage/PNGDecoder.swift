@@ -129,6 +129,14 @@ enum PNGDecoder {
                     try unfilter(buf, filter: buf[start], at: start + 1, prev: prev, count: rowBytes, bpp: bpp)
                     let line = start + 1
                     let y = p.y0 + row * p.dy
+                    if h.depth == 8 && !h.interlaced {
+                        // Fast path: an unfiltered 8-bit row is exactly the pixel row.
+                        pixels.withUnsafeMutableBufferPointer { px in
+                            _ = UnsafeMutableBufferPointer(rebasing: px[(y * rowBytes)..<((y + 1) * rowBytes)])
+                                .update(fromContentsOf: UnsafeBufferPointer(rebasing: buf[line..<(line + rowBytes)]))
+                        }
+                        continue
+                    }
                     for i in 0..<s.w {
                         let o = y * h.width + p.x0 + i * p.dx
                         switch (h.colorType, h.depth) {
@@ -214,15 +222,34 @@ enum PNGDecoder {
         }
     }
 
-    private static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
+    /// CRC-32 tables for slicing by 4 (four bytes per step): the CRC covers every byte of the file.
+    private static let crcTables: [[UInt32]] = {
+        var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 4)
+        for n in 0..<256 {
+            var c = UInt32(n)
+            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            t[0][n] = c
+        }
+        for n in 0..<256 {
+            for k in 1..<4 { t[k][n] = t[0][Int(t[k - 1][n] & 0xFF)] ^ (t[k - 1][n] >> 8) }
+        }
+        return t
+    }()
 
     private static func crc32(_ data: [UInt8], from start: Int, count: Int) -> UInt32 {
+        let t0 = crcTables[0], t1 = crcTables[1], t2 = crcTables[2], t3 = crcTables[3]
         var c: UInt32 = 0xFFFF_FFFF
-        for i in start..<(start + count) { c = crcTable[Int((c ^ UInt32(data[i])) & 0xFF)] ^ (c >> 8) }
+        var i = start
+        let end = start + count
+        while i + 4 <= end {
+            c ^= UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2]) << 16 | UInt32(data[i + 3]) << 24
+            c = t3[Int(c & 0xFF)] ^ t2[Int((c >> 8) & 0xFF)] ^ t1[Int((c >> 16) & 0xFF)] ^ t0[Int(c >> 24)]
+            i += 4
+        }
+        while i < end {
+            c = t0[Int((c ^ UInt32(data[i])) & 0xFF)] ^ (c >> 8)
+            i += 1
+        }
         return c ^ 0xFFFF_FFFF
     }
 }
