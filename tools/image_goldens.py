@@ -158,6 +158,8 @@ pil_save("rgb_128x206.png", Image.fromarray(pattern(128, 206, 3), "RGB"))
 # Height shrinks more than twice as much as width: Pillow 13 runs the vertical pass first.
 pil_save("rgb_150x700.png", Image.fromarray(pattern(150, 700, 3), "RGB"))
 pil_save("rgba_120x600.png", Image.fromarray(pattern(120, 600, 4), "RGBA"))
+pil_save("rgb_stored_40x30.png", Image.fromarray(pattern(40, 30, 3), "RGB"), compress_level=0)  # stored blocks
+pil_save("rgb_tiny_3x2.png", Image.fromarray(pattern(3, 2, 3), "RGB"))  # fixed-Huffman block
 pil_save("rgba_224x224.png", Image.fromarray(pattern(224, 224, 4), "RGBA"))  # same size: copy path
 pil_save("rgba_180x150.png", Image.fromarray(pattern(180, 150, 4), "RGBA"))
 pil_save("la_150x97.png", Image.fromarray(pattern(150, 97, 2), "LA"))
@@ -210,6 +212,19 @@ def pil_open(path):
     return im
 
 
+def decoded_crcs(path):
+    """CRC-32 of the samples Pillow decodes (its in-memory layout: "1" as 0/255, I;16 as LE u16)."""
+    im = Image.open(path)
+    im.load()
+    a = np.asarray(im)
+    if im.mode == "1":
+        a = a.astype(np.uint8) * 255
+    elif im.mode.startswith("I;16"):
+        a = a.astype("<u2")
+    pal = im.getpalette() if im.mode == "P" else None
+    return zlib.crc32(a.tobytes()) & 0xFFFFFFFF, (zlib.crc32(bytes(pal)) & 0xFFFFFFFF) if pal else None
+
+
 def openclip_uint8(im, size):
     t = open_clip.image_transform(size, is_train=False)
     return np.asarray(Compose(t.transforms[:3])(im))
@@ -252,7 +267,7 @@ for name, path in sorted(inputs.items()):
             exp.tofile(os.path.join(OUT, case + ".rgb"))
             nw, nh = crop_offsets(*im.size, size)
             entry = {"name": case, "input": "in/" + name, "size": size, "order": order,
-                     "expected": "out/" + case + ".rgb", "jpeg": is_jpeg, "mode": im.mode,
+                     "expected": "out/" + case + ".rgb", "jpeg": is_jpeg, "mode": Image.open(path).mode,
                      "resized": [nw, nh], "cropRoundingDiffers": (nh - size) % 4 == 3 or (nw - size) % 4 == 3}
             if order == "openclip" and size == 64 and name in ("rgb_300x200.png", "la_150x97.png", "jpeg_420_320x240.jpg"):
                 openclip_float(im, size).tofile(os.path.join(OUT, case + ".f32"))
@@ -261,6 +276,7 @@ for name, path in sorted(inputs.items()):
                 fast = hf_uint8(im, size, fast=True)
                 entry["hfTorchvisionMaxDiff"] = int(np.abs(fast.astype(int) - exp.astype(int)).max())
             cases.append(entry)
+    cases[-1]["decodedCRC"], cases[-1]["paletteCRC"] = decoded_crcs(path)
 
 # Crop-rounding cases: sizes where the resized long side minus size is 3 mod 4, both roundings.
 for name, size in (("rgb_224x227.png", 224), ("rgb_128x206.png", 64), ("l_97x150.png", 64)):

@@ -18,18 +18,9 @@ final class ErrorTests: XCTestCase {
 
     // MARK: PNG building blocks (with valid CRCs, so only the tested defect is wrong)
 
-    static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
-        var c = UInt32(n)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-
     func chunk(_ type: String, _ body: [UInt8]) -> [UInt8] {
         let typed = Array(type.utf8) + body
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in typed { c = Self.crcTable[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        c ^= 0xFFFF_FFFF
-        return be32(body.count) + typed + be32(Int(c))
+        return be32(body.count) + typed + be32(Int(crc32(typed)))
     }
 
     func be32(_ v: Int) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: v >> $0) } }
