@@ -185,7 +185,8 @@ trns_rgb = pattern(96, 64, 3)
 png("rgb_trns_96x64.png", trns_rgb, 2, 8, trns=struct.pack(">HHH", *trns_rgb[20, 40]))  # a colour inside the box
 png("l_trns_64x96.png", pattern(64, 96, 1), 0, 8, trns=struct.pack(">H", 255))
 subprocess.run(["convert", os.path.join(IN, "rgb_300x200.png"), "-crop", "150x113+10+20", "+repage",
-                "-interlace", "PNG", os.path.join(IN, "rgb_interlaced_150x113.png")], check=True)
+                "-interlace", "PNG", "-strip", "-define", "png:exclude-chunks=date,time",
+                os.path.join(IN, "rgb_interlaced_150x113.png")], check=True)
 add("rgb_interlaced_150x113.png", os.path.join(IN, "rgb_interlaced_150x113.png"))
 
 jsrc = Image.fromarray(pattern(320, 240, 3), "RGB")
