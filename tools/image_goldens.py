@@ -199,6 +199,12 @@ pil_save("jpeg_cmyk_160x120.jpg", Image.fromarray(pattern(160, 120, 4), "CMYK"),
 subprocess.run(["convert", os.path.join(IN, "rgb_300x200.png"), "-colorspace", "CMYK", "-quality", "90",
                 os.path.join(IN, "jpeg_cmyk_magick_300x200.jpg")], check=True)
 add("jpeg_cmyk_magick_300x200.jpg", os.path.join(IN, "jpeg_cmyk_magick_300x200.jpg"))
+# Chroma layouts Pillow cannot write: 4:4:0 (vertical-only subsampling) and 4:1:1.
+for factor, label in (("1x2", "440"), ("4x1", "411")):
+    out = os.path.join(IN, f"jpeg_{label}_magick_203x157.jpg")
+    subprocess.run(["convert", os.path.join(IN, "rgb_300x200.png"), "-crop", "203x157+50+21", "+repage",
+                    "-sampling-factor", factor, "-quality", "88", "-strip", out], check=True)
+    add(os.path.basename(out), out)
 
 
 # ---------------------------------------------------------------- references

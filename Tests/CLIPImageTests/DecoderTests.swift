@@ -3,13 +3,15 @@ import XCTest
 @testable import CLIPImage
 
 final class DecoderTests: XCTestCase {
-    /// Every input's full decoded sample buffer is compared with Pillow's through a CRC-32 stored
-    /// by tools/image_goldens.py (the crops in GoldenPreprocessTests see only part of each image).
-    func testDecodedSamplesEqualPillow() throws {
+    /// Every PNG input's full decoded sample buffer is compared with Pillow's through a CRC-32
+    /// stored by tools/image_goldens.py (the crops in GoldenPreprocessTests see only part of each
+    /// image). JPEGs are left to GoldenPreprocessTests' one-level tolerance: the system
+    /// libjpeg-turbo need not be the one in Pillow's wheel (here 2.1.5 vs 3.2.0 agree exactly).
+    func testDecodedPNGSamplesEqualPillow() throws {
         var seen = Set<String>()
         var failures: [String] = []
         for c in try Fixtures.manifest().cases {
-            guard let want = c.decodedCRC, seen.insert(c.input).inserted else { continue }
+            guard !c.jpeg, let want = c.decodedCRC, seen.insert(c.input).inserted else { continue }
             let image = try ImageDecoder.decode(path: Fixtures.path(c.input))
             let bytes: [UInt8] = image.mode == .gray16
                 ? image.samples16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
