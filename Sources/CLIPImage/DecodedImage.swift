@@ -66,6 +66,19 @@ public struct DecodedImage: Sendable, Equatable {
     }
 }
 
+extension DecodedImage {
+    /// Checks that the buffers match the dimensions (a hand-built image may not).
+    func validate() throws {
+        try checkDimensions(width: width, height: height, maxPixels: ImageLimits.maxPixelCount)
+        let n = width * height
+        let ok = mode == .gray16 ? samples16.count == n : pixels.count == n * mode.channels
+        guard ok else {
+            throw ImageError.invalidArgument("\(mode.rawValue) image \(width)x\(height) has \(pixels.count) bytes and "
+                + "\(samples16.count) 16-bit samples; expected \(mode == .gray16 ? n : n * mode.channels)")
+        }
+    }
+}
+
 /// Limits checked from the file header before any pixel buffer is allocated.
 public enum ImageLimits {
     /// Largest accepted width * height. Pillow warns above 89,478,485 pixels (a quarter GiB of
@@ -85,6 +98,7 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     case zeroDimensions(width: Int, height: Int)
     case tooManyPixels(width: Int, height: Int, limit: Int)
     case invalidConfig(String)
+    case invalidArgument(String)
 
     public var description: String {
         switch self {
@@ -108,6 +122,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
                 + "(ImageLimits.maxPixelCount); this guards against decompression bombs. Downscale the image first."
         case .invalidConfig(let what):
             return "invalid preprocessing config: \(what)"
+        case .invalidArgument(let what):
+            return "invalid argument: \(what)"
         }
     }
 }

@@ -6,11 +6,6 @@
 // HF CLIPImageProcessor (PIL backend) instead converts to RGB first (compositing transparency onto
 // white), then resizes, crops with floor offsets, rescales and normalizes. See docs/preprocessing.md.
 
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -174,16 +169,18 @@ public enum Preprocessor {
     /// crop and `convert("RGB")`, before normalization (what the bit-exact tests compare).
     public static func rgb8(_ image: DecodedImage, config: PreprocessConfig) throws -> [UInt8] {
         try config.validate()
+        try image.validate()
         var img = image
-        var keyMask: [Bool]?
+        var keyMask: [Bool]?  // pixels matching a PNG tRNS colour key; only the HF order uses it
+        let wantsKey = config.order == .convertThenResize
         if img.mode == .gray16 {
             // Deviation from Pillow (docs/preprocessing.md): 16-bit gray keeps its high byte,
             // as Pillow does for 16-bit RGB/RGBA/LA PNGs, instead of convert("RGB") clipping it.
-            if let key = img.transparentKey?.first { keyMask = img.samples16.map { Int($0) == key } }
+            if wantsKey, let key = img.transparentKey?.first { keyMask = img.samples16.map { Int($0) == key } }
             img.pixels = img.samples16.map { UInt8(truncatingIfNeeded: $0 >> 8) }
             img.samples16 = []
             img.mode = .gray
-        } else if let key = img.transparentKey, img.mode == .gray || img.mode == .bilevel || img.mode == .rgb {
+        } else if wantsKey, let key = img.transparentKey, img.mode == .gray || img.mode == .bilevel || img.mode == .rgb {
             let c = img.mode.channels
             keyMask = (0..<(img.width * img.height)).map { i in (0..<c).allSatisfy { Int(img.pixels[i * c + $0]) == key[$0] } }
         }
@@ -201,22 +198,22 @@ public enum Preprocessor {
         switch config.order {
         case .convertThenResize:
             let rgb = convertToRGBOnWhite(img, keyMask: keyMask)
-            samples = resizeBicubic(rgb, width: img.width, height: img.height, channels: 3, outWidth: nw,
+            samples = try resizeBicubic(rgb, width: img.width, height: img.height, channels: 3, outWidth: nw,
                                     outHeight: nh, window: window)
             mode = .rgb
         case .resizeThenConvert:
             let c = mode.channels
             if mode == .palette || mode == .bilevel {
-                samples = resizeNearest(img.pixels, width: img.width, height: img.height, channels: c,
+                samples = try resizeNearest(img.pixels, width: img.width, height: img.height, channels: c,
                                         outWidth: nw, outHeight: nh, window: window)
             } else if (mode == .grayAlpha || mode == .rgba) && !sameSize {
                 // Pillow resizes LA/RGBA as premultiplied La/RGBa and converts back.
                 let pre = premultiply(img.pixels, channels: c)
-                samples = resizeBicubic(pre, width: img.width, height: img.height, channels: c, outWidth: nw,
+                samples = try resizeBicubic(pre, width: img.width, height: img.height, channels: c, outWidth: nw,
                                         outHeight: nh, window: window)
                 unpremultiply(&samples, channels: c)
             } else {
-                samples = resizeBicubic(img.pixels, width: img.width, height: img.height, channels: c,
+                samples = try resizeBicubic(img.pixels, width: img.width, height: img.height, channels: c,
                                         outWidth: nw, outHeight: nh, window: window)
             }
         }

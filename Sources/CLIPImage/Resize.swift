@@ -87,6 +87,23 @@ func bicubicCoefficients(inSize: Int, outSize: Int, outRange: Range<Int>) -> Axi
     return v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
 }
 
+/// Validates the public resize entry points' arguments (a mismatch is a caller bug, reported
+/// as an error rather than a crash or an out-of-bounds read).
+private func checkResizeArguments(_ count: Int, _ width: Int, _ height: Int, _ channels: Int, _ outWidth: Int,
+                                  _ outHeight: Int, _ win: PixelWindow) throws {
+    guard (1...4).contains(channels), width > 0, height > 0, outWidth > 0, outHeight > 0 else {
+        throw ImageError.invalidArgument("resize needs 1...4 channels and positive sizes; got \(channels) channels, "
+            + "\(width)x\(height) -> \(outWidth)x\(outHeight)")
+    }
+    guard width.multipliedReportingOverflow(by: height).partialValue * channels == count else {
+        throw ImageError.invalidArgument("source has \(count) bytes, expected \(width)x\(height)x\(channels)")
+    }
+    guard win.x >= 0, win.y >= 0, win.width >= 0, win.height >= 0, win.x + win.width <= outWidth,
+          win.y + win.height <= outHeight else {
+        throw ImageError.invalidArgument("window \(win) is not inside the \(outWidth)x\(outHeight) output")
+    }
+}
+
 /// Horizontal pass: rows `rowStart ..< rowStart + rowCount` of `s` (rows of `rowPixels` pixels)
 /// -> [rowCount, taps.start.count, c]. Tap positions are shifted left by `colOffset`.
 /// The tap loop is written out for 1, 3 and 4 channels (gray, RGB, RGBA/CMYK): keeping every
@@ -194,11 +211,9 @@ private func verticalPass(_ s: UnsafeBufferPointer<UInt8>, rowPixels: Int, rowOf
 /// let small = resizeBicubic(rgb, width: 640, height: 480, channels: 3, outWidth: 298, outHeight: 224)
 /// ```
 public func resizeBicubic(_ src: [UInt8], width: Int, height: Int, channels: Int, outWidth: Int, outHeight: Int,
-                          window: PixelWindow? = nil) -> [UInt8] {
+                          window: PixelWindow? = nil) throws -> [UInt8] {
     let win = window ?? PixelWindow(x: 0, y: 0, width: outWidth, height: outHeight)
-    precondition(src.count == width * height * channels, "source buffer size does not match its dimensions")
-    precondition(win.x >= 0 && win.y >= 0 && win.x + win.width <= outWidth && win.y + win.height <= outHeight,
-                 "window outside the resized image")
+    try checkResizeArguments(src.count, width, height, channels, outWidth, outHeight, win)
     let c = channels
     let needHorizontal = outWidth != width
     let needVertical = outHeight != height
@@ -248,9 +263,9 @@ public func resizeBicubic(_ src: [UInt8], width: Int, height: Int, channels: Int
 /// returning `window` of the result. Positions follow `ImagingScaleAffine`: a running double sum
 /// starting at scale / 2, truncated; positions outside the source give 0 (Pillow's fill).
 public func resizeNearest(_ src: [UInt8], width: Int, height: Int, channels: Int, outWidth: Int, outHeight: Int,
-                          window: PixelWindow? = nil) -> [UInt8] {
+                          window: PixelWindow? = nil) throws -> [UInt8] {
     let win = window ?? PixelWindow(x: 0, y: 0, width: outWidth, height: outHeight)
-    precondition(src.count == width * height * channels, "source buffer size does not match its dimensions")
+    try checkResizeArguments(src.count, width, height, channels, outWidth, outHeight, win)
     func positions(inSize: Int, outSize: Int, range: Range<Int>) -> [Int] {
         let a = Double(inSize) / Double(outSize)
         var o = a * 0.5

@@ -153,6 +153,13 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    func testInconsistentHandBuiltImage() {
+        let image = DecodedImage(mode: .rgb, width: 4, height: 4, pixels: [UInt8](repeating: 0, count: 47))
+        assertThrows(try Preprocessor.pixels(image, config: .openAI(size: 8))) {
+            if case .invalidArgument = $0 { return true } else { return false }
+        }
+    }
+
     func testConfigRoundTripsThroughCodable() throws {
         let c = PreprocessConfig.huggingFace(size: 336)
         XCTAssertEqual(try JSONDecoder().decode(PreprocessConfig.self, from: JSONEncoder().encode(c)), c)

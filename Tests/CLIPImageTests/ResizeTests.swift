@@ -12,7 +12,7 @@ final class ResizeTests: XCTestCase {
         for c in cases {
             let src = try ImageDecoder.decode(path: Fixtures.path(c.source))
             XCTAssertEqual(src.mode.channels, c.channels)
-            let got = resizeBicubic(src.pixels, width: src.width, height: src.height, channels: c.channels,
+            let got = try resizeBicubic(src.pixels, width: src.width, height: src.height, channels: c.channels,
                                     outWidth: c.width, outHeight: c.height)
             let want = try Fixtures.bytes(c.expected)
             XCTAssertEqual(got.count, want.count, c.expected)
@@ -25,16 +25,16 @@ final class ResizeTests: XCTestCase {
     func testWindowEqualsFullResizeCropped() throws {
         let src = try ImageDecoder.decode(path: Fixtures.path("resize/src_rgb_97x61.png"))
         for (ow, oh) in [(150, 40), (97, 200), (31, 61), (300, 190)] {
-            let full = resizeBicubic(src.pixels, width: 97, height: 61, channels: 3, outWidth: ow, outHeight: oh)
+            let full = try resizeBicubic(src.pixels, width: 97, height: 61, channels: 3, outWidth: ow, outHeight: oh)
             let win = PixelWindow(x: ow / 5, y: oh / 7, width: ow / 2, height: oh / 3)
-            let part = resizeBicubic(src.pixels, width: 97, height: 61, channels: 3, outWidth: ow, outHeight: oh, window: win)
+            let part = try resizeBicubic(src.pixels, width: 97, height: 61, channels: 3, outWidth: ow, outHeight: oh, window: win)
             var cropped: [UInt8] = []
             for y in win.y..<(win.y + win.height) {
                 cropped += full[((y * ow + win.x) * 3)..<((y * ow + win.x + win.width) * 3)]
             }
             XCTAssertEqual(part, cropped, "\(ow)x\(oh)")
-            let nearFull = resizeNearest(src.pixels, width: 97, height: 61, channels: 3, outWidth: ow, outHeight: oh)
-            let nearPart = resizeNearest(src.pixels, width: 97, height: 61, channels: 3, outWidth: ow, outHeight: oh, window: win)
+            let nearFull = try resizeNearest(src.pixels, width: 97, height: 61, channels: 3, outWidth: ow, outHeight: oh)
+            let nearPart = try resizeNearest(src.pixels, width: 97, height: 61, channels: 3, outWidth: ow, outHeight: oh, window: win)
             var nearCropped: [UInt8] = []
             for y in win.y..<(win.y + win.height) {
                 nearCropped += nearFull[((y * ow + win.x) * 3)..<((y * ow + win.x + win.width) * 3)]
@@ -43,18 +43,25 @@ final class ResizeTests: XCTestCase {
         }
     }
 
-    func testSameSizeIsIdentity() {
+    func testSameSizeIsIdentity() throws {
         let px = (0..<(5 * 4 * 2)).map { UInt8($0 * 7 % 256) }
-        XCTAssertEqual(resizeBicubic(px, width: 5, height: 4, channels: 2, outWidth: 5, outHeight: 4), px)
+        XCTAssertEqual(try resizeBicubic(px, width: 5, height: 4, channels: 2, outWidth: 5, outHeight: 4), px)
     }
 
     /// Weights are normalized per output pixel: a constant image stays constant at any scale.
-    func testConstantImageStaysConstant() {
+    func testConstantImageStaysConstant() throws {
         let px = [UInt8](repeating: 173, count: 37 * 23)
         for (w, h) in [(5, 3), (200, 90), (37, 1), (1, 23)] {
-            let out = resizeBicubic(px, width: 37, height: 23, channels: 1, outWidth: w, outHeight: h)
+            let out = try resizeBicubic(px, width: 37, height: 23, channels: 1, outWidth: w, outHeight: h)
             XCTAssertEqual(Set(out), [173], "\(w)x\(h)")
         }
+    }
+
+    func testBadArgumentsThrowInsteadOfCrashing() {
+        XCTAssertThrowsError(try resizeBicubic([1, 2, 3], width: 2, height: 2, channels: 1, outWidth: 4, outHeight: 4))
+        XCTAssertThrowsError(try resizeBicubic([1, 2, 3, 4], width: 2, height: 2, channels: 1, outWidth: 0, outHeight: 4))
+        XCTAssertThrowsError(try resizeNearest([1, 2, 3, 4], width: 2, height: 2, channels: 1, outWidth: 3, outHeight: 3,
+                                               window: PixelWindow(x: 2, y: 0, width: 2, height: 1)))
     }
 
     func testResizedSizeTruncatesLikeTorchvision() {
