@@ -103,6 +103,12 @@ enum PNGDecoder {
             let s = passSize(p)
             if s.w > 0 && s.h > 0 { expected += s.h * (1 + (s.w * bitsPerPixel + 7) / 8) }
         }
+        // DEFLATE cannot expand more than ~1032:1, so a tiny file cannot really hold a huge image:
+        // refuse before allocating the output (a bomb header with a few bytes of data).
+        guard expected <= idat.count * 1032 + 1024 else {
+            throw sawEnd ? ImageError.corrupt(format: "PNG", detail: "\(idat.count) bytes of image data cannot hold \(h.width)x\(h.height) pixels")
+                : ImageError.truncated(format: "PNG", detail: "only \(idat.count) bytes of image data for \(h.width)x\(h.height) pixels")
+        }
         var raw: [UInt8]
         do {
             raw = try zlibInflate(idat, expectedSize: expected)

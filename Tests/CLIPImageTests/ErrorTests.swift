@@ -128,6 +128,13 @@ final class ErrorTests: XCTestCase {
         }
     }
 
+    /// Within the pixel limit but with 8 bytes of data: refused before the 120 MB buffer exists.
+    func testPNGClaimingMoreThanItsDataCanHoldIsRefused() {
+        assertThrows(try ImageDecoder.decode(bytes: png(width: 8000, height: 5000))) {
+            if case .corrupt(_, let detail) = $0 { return detail.contains("cannot hold") } else { return false }
+        }
+    }
+
     func testCallerPixelLimit() {
         assertThrows(try ImageDecoder.decode(path: Fixtures.path("in/rgb_300x200.png"), maxPixels: 1000)) {
             if case .tooManyPixels(300, 200, 1000) = $0 { return true } else { return false }
