@@ -159,6 +159,8 @@ pil_save("rgb_128x206.png", Image.fromarray(pattern(128, 206, 3), "RGB"))
 pil_save("rgb_150x700.png", Image.fromarray(pattern(150, 700, 3), "RGB"))
 pil_save("rgba_120x600.png", Image.fromarray(pattern(120, 600, 4), "RGBA"))
 pil_save("rgb_stored_40x30.png", Image.fromarray(pattern(40, 30, 3), "RGB"), compress_level=0)  # stored blocks
+pil_save("rgb_1x1.png", Image.fromarray(pattern(1, 1, 3), "RGB"))
+pil_save("rgba_1x300.png", Image.fromarray(pattern(1, 300, 4), "RGBA"))
 pil_save("rgb_tiny_3x2.png", Image.fromarray(pattern(3, 2, 3), "RGB"))  # fixed-Huffman block
 pil_save("rgba_224x224.png", Image.fromarray(pattern(224, 224, 4), "RGBA"))  # same size: copy path
 pil_save("rgba_180x150.png", Image.fromarray(pattern(180, 150, 4), "RGBA"))
