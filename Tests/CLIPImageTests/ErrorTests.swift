@@ -172,3 +172,55 @@ final class ErrorTests: XCTestCase {
         XCTAssertEqual(try JSONDecoder().decode(PreprocessConfig.self, from: JSONEncoder().encode(c)), c)
     }
 }
+
+/// Deterministic mutation smoke test: damaged files must decode or throw, never trap.
+final class MutationTests: XCTestCase {
+    static let iterationsPerFile = 150
+
+    func testRandomlyDamagedFilesNeverCrash() throws {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {  // splitmix64: reproducible without Foundation's random
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
+        }
+        let files = ["in/p4_trns_133x71.png", "in/rgb_interlaced_150x113.png", "in/g16_110x90.png",
+                     "in/jpeg_progressive_300x225.jpg", "in/jpeg_cmyk_160x120.jpg"]
+        var decoded = 0, refused = 0
+        for name in files {
+            let original = try Fixtures.bytes(name)
+            for _ in 0..<Self.iterationsPerFile {
+                var bytes = original
+                for _ in 0..<(1 + next() % 4) { bytes[next() % bytes.count] = UInt8(truncatingIfNeeded: next()) }
+                if next() % 3 == 0 { bytes = Array(bytes.prefix(next() % bytes.count)) }
+                // Half the time repair PNG chunk CRCs, so the damage reaches inflate and the filters.
+                if name.hasSuffix(".png") && next() % 2 == 0 { bytes = Self.fixCRCs(bytes) }
+                do {
+                    let image = try ImageDecoder.decode(bytes: bytes)
+                    _ = try Preprocessor.rgb8(image, config: .openAI(size: 16))
+                    decoded += 1
+                } catch is ImageError {
+                    refused += 1
+                }
+            }
+        }
+        XCTAssertEqual(decoded + refused, files.count * Self.iterationsPerFile)
+        XCTAssertGreaterThan(refused, 0)
+    }
+
+    /// Recomputes every complete chunk's CRC (chunk layout: length, type, data, CRC).
+    static func fixCRCs(_ input: [UInt8]) -> [UInt8] {
+        var b = input
+        var pos = 8
+        while pos + 12 <= b.count {
+            let len = Int(b[pos]) << 24 | Int(b[pos + 1]) << 16 | Int(b[pos + 2]) << 8 | Int(b[pos + 3])
+            guard pos + 12 + len <= b.count else { break }
+            let c = crc32(Array(b[(pos + 4)..<(pos + 8 + len)]))
+            for i in 0..<4 { b[pos + 8 + len + i] = UInt8(truncatingIfNeeded: c >> UInt32(24 - 8 * i)) }
+            pos += 12 + len
+        }
+        return b
+    }
+}
