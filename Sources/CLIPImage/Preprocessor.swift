@@ -180,7 +180,8 @@ public enum Preprocessor {
             img.pixels = img.samples16.map { UInt8(truncatingIfNeeded: $0 >> 8) }
             img.samples16 = []
             img.mode = .gray
-        } else if wantsKey, let key = img.transparentKey, img.mode == .gray || img.mode == .bilevel || img.mode == .rgb {
+        } else if wantsKey, let key = img.transparentKey, key.count >= img.mode.channels,
+                  img.mode == .gray || img.mode == .bilevel || img.mode == .rgb {
             let c = img.mode.channels
             keyMask = (0..<(img.width * img.height)).map { i in (0..<c).allSatisfy { Int(img.pixels[i * c + $0]) == key[$0] } }
         }

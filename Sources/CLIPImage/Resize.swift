@@ -270,8 +270,16 @@ public func resizeNearest(_ src: [UInt8], width: Int, height: Int, channels: Int
         let a = Double(inSize) / Double(outSize)
         var o = a * 0.5
         var table = [Int](repeating: -1, count: range.count)
-        // Accumulate from 0 exactly as Pillow does, so rounding drift matches bit for bit.
-        for i in 0..<range.upperBound {
+        // Accumulate from 0 exactly as Pillow does, so rounding drift matches bit for bit. For a
+        // window starting past 2^24 outputs (only degenerate strips, e.g. 10^7 x 1 at 224) start
+        // from the closed form instead, so the loop cannot run for minutes; positions may then
+        // differ from Pillow's drifted sum by one source pixel.
+        var first = 0
+        if range.lowerBound > 1 << 24 {
+            first = range.lowerBound
+            o = a * 0.5 + a * Double(first)
+        }
+        for i in first..<range.upperBound {
             if i >= range.lowerBound {
                 let p = o < 0 ? -1 : Int(o)
                 table[i - range.lowerBound] = p < inSize ? p : -1
