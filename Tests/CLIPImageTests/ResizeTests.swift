@@ -64,6 +64,18 @@ final class ResizeTests: XCTestCase {
                                                window: PixelWindow(x: 2, y: 0, width: 2, height: 1)))
     }
 
+    /// A 5,000,000 x 1 palette strip resizes to 1.1e9 x 224: only the crop is computed and the
+    /// NEAREST positions start from the closed form, so this takes milliseconds, not minutes.
+    func testDegenerateStripIsCheap() throws {
+        var image = DecodedImage(mode: .palette, width: 5_000_000, height: 1,
+                                 pixels: (0..<5_000_000).map { UInt8(truncatingIfNeeded: $0 / 1000) })
+        image.palette = (0..<768).map { UInt8(truncatingIfNeeded: $0) }
+        let rgb = try Preprocessor.rgb8(image, config: .openAI(size: 224))
+        XCTAssertEqual(rgb.count, 224 * 224 * 3)
+        // The middle of the strip: source pixel ~2,500,000 has index 2500 % 256 = 196.
+        XCTAssertEqual(rgb[(112 * 224 + 112) * 3], image.palette[Int(image.pixels[2_500_000]) * 3])
+    }
+
     func testResizedSizeTruncatesLikeTorchvision() {
         // int(224 * 1000 / 7) = 32000; int(64 * 427 / 480)... long side uses the truncated double quotient.
         for (w, h, s) in [(1000, 7, 224), (7, 1000, 224), (480, 321, 224), (224, 227, 64), (3, 3, 5)] {
