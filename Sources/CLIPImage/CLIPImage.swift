@@ -1,1 +1,0 @@
-// CLIPImage: placeholder, replaced as the module is written.

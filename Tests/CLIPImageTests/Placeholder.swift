@@ -1,2 +1,0 @@
-import XCTest
-final class CLIPImageTestsPlaceholder: XCTestCase { func testBuilds() {} }
