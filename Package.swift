@@ -14,15 +14,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // System libraries (Debian: zlib1g-dev, libpng-dev, libturbojpeg0-dev).
+        // System libraries (Debian: zlib1g-dev, libturbojpeg0-dev). PNG is parsed in Swift with
+        // zlib for DEFLATE (Sources/CLIPImage/Inflate.swift says why not libpng).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(
-            name: "CImageCodecs", pkgConfig: "libpng",
-            providers: [.apt(["libpng-dev", "libturbojpeg0-dev"])]),
+            name: "CImageCodecs", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
         // Leaves: each imports nothing of the project.
         .target(name: "CLIPTokenizer", dependencies: ["CZlib"]),
-        .target(name: "CLIPImage", dependencies: ["CImageCodecs"]),
+        .target(name: "CLIPImage", dependencies: ["CImageCodecs", "CZlib"]),
         .target(name: "CLIPKernels"),
 
         // Runtime: config, encoders, zero-shot. Never imports the converter or BLAS.

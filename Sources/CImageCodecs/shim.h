@@ -1,3 +1,2 @@
 #include <stdio.h>
-#include <png.h>
 #include <turbojpeg.h>

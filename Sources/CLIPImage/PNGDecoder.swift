@@ -6,8 +6,9 @@
 //   gray+alpha 8 -> "LA"; gray+alpha 16 -> "RGBA" (gray replicated, high bytes); RGBA 8/16 -> "RGBA".
 // Raw samples only: gAMA, cHRM, sRGB and iCCP are ignored, as Pillow ignores them.
 //
-// Pure Swift on purpose (see Inflate.swift): libpng's classic API reports errors by longjmp and
-// its simplified API converts gamma/alpha. Every malformed input throws `ImageError`.
+// Chunks, filters and interlacing in Swift, DEFLATE by the system zlib (see Inflate.swift):
+// libpng's classic API reports errors by longjmp and its simplified API converts gamma/alpha.
+// Every malformed input throws `ImageError`.
 
 enum PNGDecoder {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]

@@ -59,7 +59,13 @@ public final class CLIPModel: Sendable {
     /// Image file → embedding [embedDim] (not normalized).
     public func embedImage(path: String) throws -> [Float] {
         let encoder = try visionEncoder()
-        return try encoder.encode(pixels: try Preprocessor.pixels(path: path, config: preprocess))
+        let pixels: [Float]
+        do {
+            pixels = try Preprocessor.pixels(path: path, config: preprocess)
+        } catch {
+            throw ModelError.badImage(path: path, reason: "\(error)")
+        }
+        return try encoder.encode(pixels: pixels)
     }
 
     /// Text → embedding [embedDim] (not normalized). Text past the context length is an error

@@ -99,6 +99,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case missingTensor(String)
     case shapeMismatch(tensor: String, expected: [Int], found: [Int])
     case invalidInput(String)
+    case badImage(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -107,6 +108,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .shapeMismatch(let name, let expected, let found):
             return "tensor '\(name)' has shape \(found), expected \(expected) from the model config"
         case .invalidInput(let what): return what
+        case let .badImage(path, reason): return "cannot use image '\(path)': \(reason)"
         }
     }
 }
