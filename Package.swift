@@ -17,6 +17,7 @@ let package = Package(
         // System libraries (Debian: zlib1g-dev, libturbojpeg0-dev). PNG is parsed in Swift with
         // zlib for DEFLATE (Sources/CLIPImage/Inflate.swift says why not libpng).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(
             name: "CImageCodecs", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
 
@@ -24,25 +25,27 @@ let package = Package(
         .target(name: "CLIPTokenizer", dependencies: ["CZlib"]),
         .target(name: "CLIPImage", dependencies: ["CImageCodecs", "CZlib"]),
         .target(name: "CLIPKernels"),
+        // The .pclip container: reader, writer, reference quantizer (formats/pclip.md).
+        .target(name: "CLIPFormat", dependencies: ["CZstd", "CZlib"]),
 
         // Runtime: config, encoders, zero-shot. Never imports the converter or BLAS.
-        .target(name: "CLIPRuntime", dependencies: ["CLIPKernels", "CLIPTokenizer", "CLIPImage"]),
+        .target(name: "CLIPRuntime", dependencies: ["CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"]),
 
         // Converter: checkpoint readers (safetensors, HF / OpenCLIP names) into runtime weights.
-        .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPKernels", "CLIPTokenizer", "CLIPImage"]),
+        .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"]),
 
         // The CLI: argument parsing only.
         .executableTarget(
             name: "pocketclip",
             dependencies: [
-                "CLIPRuntime", "CLIPConvert",
+                "CLIPRuntime", "CLIPConvert", "CLIPFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
         .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage"]),
-        .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels"]),
-        .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert"]),
+        .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels", "CLIPFormat"]),
+        .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip"]),
     ],
     swiftLanguageModes: [.v5]

@@ -15,12 +15,14 @@ system="Glibc Musl Darwin FoundationEssentials Dispatch Synchronization"
 declare -A allowed=(
   [CZlib]=""
   [CImageCodecs]=""
+  [CZstd]=""
+  [CLIPFormat]="CZstd CZlib"
   [CLIPKernels]=""
   [CLIPTokenizer]="CZlib"
   [CLIPImage]="CImageCodecs CZlib"
-  [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage"
-  [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage"
-  [pocketclip]="CLIPRuntime CLIPConvert CLIPKernels CLIPTokenizer CLIPImage ArgumentParser Foundation"
+  [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
+  [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
+  [pocketclip]="CLIPRuntime CLIPConvert CLIPFormat CLIPKernels CLIPTokenizer CLIPImage ArgumentParser"
 )
 
 status=0

@@ -9,17 +9,11 @@
 //   HF-hub open_clip repos, and optionally `bpe_simple_vocab_16e6.txt.gz`);
 // - a single `.safetensors` file in either layout (configs are looked for beside it).
 
+import CLIPFormat
 import CLIPImage
 import CLIPKernels
 import CLIPRuntime
 import CLIPTokenizer
-
-/// Which towers to load: commands that need one never pay for the other.
-public enum Towers: Sendable {
-    case both, vision, text
-    var vision: Bool { self != .text }
-    var text: Bool { self != .vision }
-}
 
 /// Choices a checkpoint cannot always make for itself.
 public struct CheckpointOptions: Sendable {

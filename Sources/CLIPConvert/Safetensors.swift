@@ -8,6 +8,8 @@
 // dtype, every span must lie inside the data section, and no two spans may overlap. Tensor
 // data is read only on request, one tensor at a time.
 
+import CLIPFormat
+
 /// Element types a safetensors header may declare.
 public enum SafetensorsDType: String, Sendable, CaseIterable {
     case f64 = "F64", f32 = "F32", f16 = "F16", bf16 = "BF16"
@@ -204,17 +206,4 @@ public final class SafetensorsFile: @unchecked Sendable {
             throw SafetensorsError.notFloat(path: path, tensor: name, dtype: info.dtype.rawValue)
         }
     }
-}
-
-/// IEEE 754 binary16 → binary32, exact for every input (subnormals, infinities, NaN payloads).
-/// Written out rather than using `Float16`, which is not available on every Swift platform.
-public func floatFromHalf(_ h: UInt16) -> Float {
-    let sign = UInt32(h & 0x8000) << 16
-    let exponent = UInt32(h >> 10) & 0x1F
-    let mantissa = UInt32(h) & 0x3FF
-    if exponent == 0x1F { return Float(bitPattern: sign | 0x7F80_0000 | (mantissa << 13)) }
-    if exponent != 0 { return Float(bitPattern: sign | ((exponent + 112) << 23) | (mantissa << 13)) }
-    // Zero or subnormal: mantissa · 2^-24, exact in binary32.
-    let magnitude = Float(mantissa) * Float(sign: .plus, exponent: -24, significand: 1)
-    return sign != 0 ? -magnitude : magnitude
 }

@@ -71,6 +71,17 @@ public final class CLIPTokenizer: Sendable {
     /// Number of ids, i.e. rows of the token embedding (49408 for the standard vocabulary).
     public var vocabularySize: Int { tokens.count }
 
+    /// Every token string in id order (what a model file stores to rebuild this tokenizer).
+    public var vocabulary: [String] { tokens }
+
+    /// The merge rules `"left right"` in rank order, rebuilt from the merge table (so they are
+    /// not kept twice in memory).
+    public var mergeRules: [String] {
+        encoder.merges.sorted { $0.value.rank < $1.value.rank }.map { key, _ in
+            tokens[Int(key >> 32)] + " " + tokens[Int(key & 0xFFFF_FFFF)]
+        }
+    }
+
     let encoder: BytePairEncoder
     /// id -> token string (as written in the vocabulary), for `decode`.
     let tokens: [String]

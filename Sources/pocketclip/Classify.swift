@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import CLIPConvert
+import CLIPFormat
 import CLIPRuntime
 
 struct Classify: ParsableCommand {

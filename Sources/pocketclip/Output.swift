@@ -1,27 +1,9 @@
 // Small output helpers: JSON literals written by hand (shortest round-trip floats), text files.
 
 import CLIPConvert
+import CLIPFormat
 
-func jsonString(_ s: String) -> String {
-    var out = "\""
-    for scalar in s.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                out.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return out + "\""
-}
+func jsonString(_ s: String) -> String { jsonQuoted(s) }
 
 /// Floats print in Swift's shortest form that reads back to the same Float; non-finite → null.
 func jsonNumber(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }

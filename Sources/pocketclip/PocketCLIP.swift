@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import CLIPConvert
+import CLIPFormat
 import CLIPImage
 import CLIPKernels
 import CLIPRuntime
@@ -19,20 +20,22 @@ struct PocketCLIP: ParsableCommand {
         commandName: "pocketclip",
         abstract: "CLIP on small Linux boards: embed images and text, classify images zero-shot.",
         discussion: """
-            MODEL is a float checkpoint: an HF CLIPModel directory (config.json + model.safetensors), \
-            an OpenCLIP directory (open_clip_model.safetensors + open_clip_config.json), or one \
-            .safetensors file in either layout.
+            MODEL is a .pclip file (made by `pocketclip convert`) or a float checkpoint: an HF \
+            CLIPModel directory (config.json + model.safetensors), an OpenCLIP directory \
+            (open_clip_model.safetensors + open_clip_config.json), or one .safetensors file.
 
             Examples:
-              pocketclip classify MODEL cat.jpg --labels "cat,dog,car"
-              pocketclip embed MODEL --image cat.jpg --text "a photo of a cat"
+              pocketclip convert ./clip-vit-base-patch32 -o vit-b32.pclip
+              pocketclip classify vit-b32.pclip cat.jpg --labels "cat,dog,car"
+              pocketclip embed vit-b32.pclip --image cat.jpg --text "a photo of a cat"
+              pocketclip inspect vit-b32.pclip
             """,
-        subcommands: [Classify.self, Embed.self])
+        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self])
 }
 
 /// How to read a checkpoint: options for what its files may not say.
 struct ModelOptions: ParsableArguments {
-    @Argument(help: "The model: a checkpoint directory or .safetensors file.")
+    @Argument(help: "The model: a .pclip file, a checkpoint directory or a .safetensors file.")
     var model: String
 
     @Option(help: ArgumentHelp(
@@ -48,9 +51,15 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Center-crop offset rounding: openclip (default) or hf.", valueName: "rule"))
     var cropRounding: CropRoundingOption = .openclip
 
+    /// The checkpoint options these flags give.
+    var checkpointOptions: CheckpointOptions {
+        CheckpointOptions(activation: activation, tokenizerPath: tokenizer, cropRounding: cropRounding.rounding)
+    }
+
     func load(towers: Towers) throws -> CLIPModel {
-        let options = CheckpointOptions(activation: activation, tokenizerPath: tokenizer, towers: towers,
-                                        cropRounding: cropRounding.rounding)
+        if CLIPModel.isPclip(model) { return try CLIPModel.load(pclip: model, towers: towers) }
+        var options = checkpointOptions
+        options.towers = towers
         let c = try CheckpointLoader.load(model, options: options)
         return try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer)
     }

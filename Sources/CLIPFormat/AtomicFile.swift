@@ -1,0 +1,93 @@
+// Writing a file so that the target path only ever holds a complete file: write to a hidden
+// temporary name in the same directory, fsync, rename over the target, fsync the directory.
+// A failure (disk full, read-only target, bad input) removes the temporary file; so does
+// SIGINT/SIGTERM/SIGHUP while a write is in progress. Only SIGKILL or a power cut can leave the
+// temporary behind — never a partial file at the target path.
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The temporary file to delete if a signal arrives mid-write (one writer per process at a time).
+nonisolated(unsafe) private var pendingTemporaryPath: UnsafeMutablePointer<CChar>?
+
+private func removePendingAndReraise(_ signal: Int32) {
+    if let path = pendingTemporaryPath { unlink(path) }  // async-signal-safe
+    Glibc.signal(signal, SIG_DFL)
+    raise(signal)
+}
+
+public final class AtomicFileWriter {
+    public let path: String
+    public let temporaryPath: String
+    private var fd: Int32
+    private var finished = false
+
+    /// Creates the temporary file next to `path`.
+    public init(path: String) throws {
+        self.path = path
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { String(path[...$0]) } ?? ""
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        temporaryPath = "\(dir).\(name).tmp-\(getpid())"
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw PclipError.writeFailed(path: path, reason: systemError()) }
+        pendingTemporaryPath = strdup(temporaryPath)
+        for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, removePendingAndReraise) }
+    }
+
+    deinit { if !finished { abort() } }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                let reason = systemError()
+                abort()
+                throw PclipError.writeFailed(path: path, reason: reason)
+            }
+            done += n
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+
+    public func writeZeros(_ count: Int) throws {
+        guard count > 0 else { return }
+        try write([UInt8](repeating: 0, count: count))
+    }
+
+    /// Makes the file durable and moves it to the target path.
+    public func commit() throws {
+        guard fsync(fd) == 0 else { let r = systemError(); abort(); throw PclipError.writeFailed(path: path, reason: r) }
+        guard close(fd) == 0 else { let r = systemError(); fd = -1; abort(); throw PclipError.writeFailed(path: path, reason: r) }
+        fd = -1
+        guard rename(temporaryPath, path) == 0 else {
+            let r = systemError()
+            abort()
+            throw PclipError.writeFailed(path: path, reason: r)
+        }
+        finished = true
+        clearPending()
+        let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+        let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+
+    /// Removes the temporary file; the target path is untouched.
+    public func abort() {
+        if fd >= 0 { close(fd); fd = -1 }
+        unlink(temporaryPath)
+        finished = true
+        clearPending()
+    }
+
+    private func clearPending() {
+        if let p = pendingTemporaryPath { pendingTemporaryPath = nil; free(p) }
+        for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, SIG_DFL) }
+    }
+}

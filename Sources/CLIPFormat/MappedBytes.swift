@@ -1,0 +1,79 @@
+// Read-only bytes of a whole file, memory-mapped (so raw tensors are used in place and count
+// as file-backed, reclaimable pages), or copied from an array (tests and fuzzing).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+public final class MappedBytes: @unchecked Sendable {
+    public let base: UnsafeRawPointer?
+    public let count: Int
+    private let mapped: Bool
+
+    /// Maps `path` read-only. An empty file maps to an empty buffer.
+    public init(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: systemError()) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw FileError.cannotOpen(path: path, reason: systemError()) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw FileError.cannotOpen(path: path, reason: "not a regular file") }
+        count = Int(st.st_size)
+        mapped = count > 0
+        guard count > 0 else { base = nil; return }
+        let p = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0)
+        guard let p, p != MAP_FAILED else { throw FileError.cannotOpen(path: path, reason: "mmap: \(systemError())") }
+        base = UnsafeRawPointer(p)
+    }
+
+    /// A private copy of `bytes`.
+    public init(bytes: [UInt8]) {
+        count = bytes.count
+        mapped = false
+        guard !bytes.isEmpty else { base = nil; return }
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: Pclip.alignment)
+        bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        base = UnsafeRawPointer(p)
+    }
+
+    deinit {
+        guard let base else { return }
+        if mapped { munmap(UnsafeMutableRawPointer(mutating: base), count) } else { base.deallocate() }
+    }
+
+    /// The bytes in `range`, which the caller has checked lies inside the buffer.
+    public func slice(_ range: Range<Int>) -> UnsafeRawBufferPointer {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count, "slice \(range) outside \(count) bytes")
+        guard let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
+    }
+
+    public var all: UnsafeRawBufferPointer { slice(0..<count) }
+}
+
+/// Little-endian reads from a byte range, each checked against its end.
+struct ByteCursor {
+    let bytes: UnsafeRawBufferPointer
+    var position = 0
+    /// Builds the error for a read past the end.
+    let overrun: (String) -> Error
+
+    var remaining: Int { bytes.count - position }
+
+    mutating func take(_ n: Int, _ what: String) throws -> UnsafeRawBufferPointer {
+        guard n >= 0, n <= remaining else { throw overrun(what) }
+        defer { position += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[position..<(position + n)])
+    }
+
+    mutating func u8(_ what: String) throws -> UInt8 { try take(1, what)[0] }
+
+    mutating func uint<T: FixedWidthInteger & UnsignedInteger>(_: T.Type, _ what: String) throws -> T {
+        let b = try take(MemoryLayout<T>.size, what)
+        var v: T = 0
+        for i in 0..<MemoryLayout<T>.size { v |= T(b[i]) << (8 * i) }
+        return v
+    }
+}

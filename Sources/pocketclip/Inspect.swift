@@ -1,0 +1,127 @@
+// `pocketclip inspect` and `pocketclip verify`: what a .pclip file holds, and whether it is intact.
+
+import ArgumentParser
+import CLIPFormat
+import CLIPImage
+import CLIPRuntime
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show a .pclip file's config, tokenizer and tensors.",
+        discussion: """
+            Prints the architecture, preprocessing and tokenizer the file carries, then every \\
+            tensor's dtype, shape, stored and decoded bytes and compression. --load also decodes \\
+            every tensor into memory as a board would (int8 kept as int8; raw tensors mapped in \\
+            place) and reports the in-memory bytes and the process's peak RSS.
+
+            Examples:
+              pocketclip inspect model.pclip
+              pocketclip inspect model.pclip --json | jq .tensors[0]
+              pocketclip inspect model.pclip --load
+            """)
+
+    @Argument(help: "A .pclip file.")
+    var file: String
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    @Flag(help: "Decode every tensor into memory and report memory use.")
+    var load = false
+
+    func run() throws {
+        try reportingErrors {
+            let f = try PclipFile(path: file)
+            let (config, logitScale) = try CLIPConfig.fromMetadata(f.metadata)
+            let preprocess = try PreprocessConfig.fromMetadata(f.metadata)
+            var memory: (decoded: Int, mapped: Int, peakRSS: Int)?
+            if load {
+                var kept: [PclipTensorData] = []
+                var decoded = 0, mapped = 0
+                for t in f.tensors {
+                    let d = try f.data(t.name)
+                    if d.isMapped { mapped += t.decodedSize } else { decoded += t.decodedSize }
+                    kept.append(d)
+                }
+                memory = (decoded, mapped, peakRSSBytes())
+                withExtendedLifetime(kept) {}
+            }
+            if json {
+                print(inspectJSON(f, memory: memory))
+                return
+            }
+            let v = config.vision, t = config.text
+            print("\(file): .pclip 1.\(f.versionMinor), \(formatBytes(f.fileSize)), \(f.tensors.count) tensors")
+            print("  vision: \(v.imageSize)px, patch \(v.patchSize), width \(v.tower.width), \(v.tower.layers) layers, \(v.tower.heads) heads, MLP \(v.tower.mlpWidth)")
+            print("  text:   vocabulary \(t.vocabularySize), context \(t.contextLength), width \(t.tower.width), \(t.tower.layers) layers, \(t.tower.heads) heads, MLP \(t.tower.mlpWidth)")
+            print("  embed \(config.embedDim), \(config.activation.rawValue), logit scale \(logitScale) (×\(expf(logitScale)))")
+            print("  preprocess: \(preprocess.size)px, mean \(preprocess.mean), std \(preprocess.std), crop rounding \(preprocess.cropRounding.rawValue)")
+            if let merges = try? f.info(PclipNames.merges) {
+                print("  tokenizer: CLIP BPE, \(t.vocabularySize) tokens, merges \(formatBytes(merges.decodedSize))")
+            }
+            let width = f.tensors.map(\.name.count).max() ?? 0
+            for info in f.tensors {
+                let pad = String(repeating: " ", count: width - info.name.count)
+                let group = info.dtype == .q8 ? (info.groupSize == info.dims.last ? " per-channel" : " group \(info.groupSize)") : ""
+                print("  \(info.name)\(pad)  \(info.dtype)\(group) \(info.dims)  \(info.compression) \(info.storedSize) → \(info.decodedSize) B")
+            }
+            if let m = memory {
+                print("loaded: \(formatBytes(m.decoded)) decoded in memory + \(formatBytes(m.mapped)) mapped in place; peak RSS \(formatBytes(m.peakRSS))")
+            }
+        }
+    }
+}
+
+func inspectJSON(_ f: PclipFile, memory: (decoded: Int, mapped: Int, peakRSS: Int)?) -> String {
+    let tensors = f.tensors.map { t in
+        "{\"name\": \(jsonString(t.name)), \"dtype\": \"\(t.dtype)\", \"dims\": \(t.dims), \"group_size\": \(t.groupSize), \"compression\": \"\(t.compression)\", \"offset\": \(t.offset), \"stored_bytes\": \(t.storedSize), \"decoded_bytes\": \(t.decodedSize), \"crc32\": \(t.crc32)}"
+    }
+    var fields = [
+        "\"file_bytes\": \(f.fileSize)",
+        "\"version\": \"1.\(f.versionMinor)\"",
+        "\"metadata\": \(f.metadata.serialized())",
+        "\"tensors\": [\n  \(tensors.joined(separator: ",\n  "))]",
+    ]
+    if let m = memory {
+        fields.append("\"memory\": {\"decoded_bytes\": \(m.decoded), \"mapped_bytes\": \(m.mapped), \"peak_rss_bytes\": \(m.peakRSS)}")
+    }
+    return "{" + fields.joined(separator: ",\n") + "}"
+}
+
+/// Peak resident set size of this process (ru_maxrss, KiB on Linux).
+func peakRSSBytes() -> Int {
+    var ru = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
+    return Int(ru.ru_maxrss) * 1024
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check every checksum of a .pclip file and that every tensor decodes.",
+        discussion: """
+            Checks the header, metadata and directory CRCs, each tensor's CRC-32, that each zstd \\
+            frame decompresses to exactly its declared size, and that the tensors match the \\
+            model the metadata describes. Exit status 0 when all is well, 1 with the first fault.
+
+            Example:
+              pocketclip verify model.pclip && scp model.pclip board:
+            """)
+
+    @Argument(help: "A .pclip file.")
+    var file: String
+
+    func run() throws {
+        try reportingErrors {
+            let f = try PclipFile(path: file)
+            try f.verifyAll()
+            _ = try CLIPModel.load(pclip: file, towers: .both)
+            print("\(file): OK (\(f.tensors.count) tensors, \(formatBytes(f.fileSize)), every checksum matches)")
+        }
+    }
+}
