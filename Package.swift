@@ -45,6 +45,7 @@ let package = Package(
         .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
         .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage"]),
         .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels", "CLIPFormat"]),
+        .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip"]),
     ],

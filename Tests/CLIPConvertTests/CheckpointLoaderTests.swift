@@ -1,6 +1,7 @@
 // Checkpoint discovery and the errors for checkpoints that cannot be run as given.
 
 import CLIPConvert
+import CLIPFormat
 import CLIPKernels
 import CLIPRuntime
 import Foundation

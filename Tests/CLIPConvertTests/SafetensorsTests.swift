@@ -2,6 +2,7 @@
 // specific error — never a crash or a huge allocation — for each kind of corrupt header.
 
 import CLIPConvert
+import CLIPFormat
 import Foundation
 import XCTest
 

@@ -1,4 +1,4 @@
-import CLIPConvert
+import CLIPFormat
 import XCTest
 
 final class JSONTests: XCTestCase {
