@@ -4,6 +4,7 @@
 Run from the repository root (needs numpy and zstandard; /work/venv has both):
 
     /work/venv/bin/python tools/make_pclip_vectors.py
+    /work/venv/bin/python tools/make_pclip_vectors.py --check model.pclip   # validate any file
 
 Deterministic: every value is either listed here or drawn from a seeded numpy generator, and
 the zstd frames come from python-zstandard at level 19 with the content size in the frame header
@@ -576,7 +577,26 @@ def verify_quantize(path):
 # ---------------------------------------------------------------------------------------------
 # Driver
 # ---------------------------------------------------------------------------------------------
+def check_file(path):
+    """--check: run the independent reader's container steps (1, 2, 4, 6) on any .pclip file."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        header, meta, entries = read_pclip(data)
+    except (PclipError, UnicodeDecodeError, ValueError, zstandard.ZstdError) as err:
+        print("%s: INVALID: %s" % (path, err))
+        return 1
+    print("%s: valid .pclip %d.%d container, %d bytes, %d tensors (metadata %d B at %d, "
+          "directory %d B at %d); every CRC and zstd frame checked"
+          % (path, header["version_major"], header["version_minor"], len(data), len(entries),
+             header["metadata_size"], header["metadata_offset"], header["directory_size"],
+             header["directory_offset"]))
+    return 0
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--check":
+        sys.exit(check_file(sys.argv[2]))
     os.makedirs(OUT_DIR, exist_ok=True)
     pclip_path = os.path.join(OUT_DIR, "tensors.pclip")
     json_path = os.path.join(OUT_DIR, "tensors.json")
