@@ -40,6 +40,7 @@ public struct ConvertSummary: Sendable {
 public enum ConvertError: Error, CustomStringConvertible, Equatable {
     case noTokenizer(String)
     case badGroupSize(Int)
+    case nonFinite(tensor: String)
 
     public var description: String {
         switch self {
@@ -47,6 +48,8 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
             return "'\(path)' has a text tower but no tokenizer vocabulary; pass --tokenizer bpe_simple_vocab_16e6.txt.gz (or an HF directory with vocab.json and merges.txt)"
         case .badGroupSize(let g):
             return "--group \(g) is invalid: give 0 (one scale per output channel) or a positive group size such as 64"
+        case .nonFinite(let tensor):
+            return "checkpoint tensor '\(tensor)' holds NaN or infinity; the checkpoint is damaged (or a training run diverged)"
         }
     }
 }
@@ -81,6 +84,7 @@ public enum PclipConverter {
         for (i, t) in tensors.enumerated() {
             progress?(i, total, t.name)
             floatBytes += 4 * t.tensor.count
+            guard t.tensor.values.allSatisfy(\.isFinite) else { throw ConvertError.nonFinite(tensor: t.name) }
             let dims = t.tensor.shape.isEmpty ? [] : t.tensor.shape
             guard t.isMatrix && options.dtype != .f32 else {
                 try writer.add(name: t.name, dtype: .f32, dims: dims, compression: compression, decoded: f32Bytes(t.tensor.values))
