@@ -75,6 +75,8 @@ public enum PclipConverter {
                                progress: ((Int, Int, String) -> Void)? = nil) throws -> ConvertSummary {
         guard options.groupSize >= 0 else { throw ConvertError.badGroupSize(options.groupSize) }
         if checkpoint.weights.text != nil && checkpoint.tokenizer == nil { throw ConvertError.noTokenizer(checkpoint.path) }
+        // Open the output first: an unwritable target fails before minutes of encoding.
+        let out = try AtomicFileWriter(path: path)
         let writer = PclipWriter(metadata: metadata(checkpoint, options: options), zstdLevel: options.zstdLevel)
         let tensors = PclipNames.tensors(of: checkpoint.weights)
         let total = tensors.count + (checkpoint.tokenizer == nil ? 0 : 2)
@@ -110,7 +112,7 @@ public enum PclipConverter {
                 try writer.add(name: name, dtype: .bytes, dims: [bytes.count], compression: .zstd, decoded: bytes)
             }
         }
-        let written = try writer.write(to: path)
+        let written = try writer.write(into: out)
         progress?(total, total, "")
         return ConvertSummary(tensorCount: written.tensorCount, floatBytes: floatBytes, decodedBytes: written.decodedBytes,
                               fileBytes: written.fileBytes, perChannelFallbacks: fallbacks)
