@@ -26,11 +26,16 @@ public final class CLIPModel: Sendable {
     public let logitScale: Float
     public let vision: VisionEncoder?
     public let text: TextEncoder?
+    /// Identifies the weights of a model loaded from a .pclip file (a CRC-32 over every
+    /// tensor's CRC-32), so a class head built from one model is refused by another. Nil for
+    /// models loaded straight from checkpoints.
+    public let fingerprint: UInt32?
 
     /// The prompt of the CLIP paper's single-template zero-shot results.
     public static let defaultTemplate = "a photo of a {}."
 
-    public init(config: CLIPConfig, weights: CLIPWeights, preprocess: PreprocessConfig, tokenizer: CLIPTokenizer?) throws {
+    public init(config: CLIPConfig, weights: CLIPWeights, preprocess: PreprocessConfig, tokenizer: CLIPTokenizer?,
+                fingerprint: UInt32? = nil) throws {
         try config.validate()
         guard preprocess.size == config.vision.imageSize else {
             throw ModelError.invalidConfig("preprocessing makes \(preprocess.size)px images but the vision tower takes \(config.vision.imageSize)px")
@@ -41,6 +46,7 @@ public final class CLIPModel: Sendable {
         self.logitScale = weights.logitScale
         self.vision = try weights.vision.map { try VisionEncoder(config: config, weights: $0) }
         self.text = try weights.text.map { try TextEncoder(config: config, weights: $0) }
+        self.fingerprint = fingerprint
     }
 
     private func visionEncoder() throws -> VisionEncoder {
@@ -78,6 +84,9 @@ public final class CLIPModel: Sendable {
     /// Builds the prompts for `labels` from `template` ("{}" stands for the label) after checking both.
     public static func prompts(labels: [String], template: String) throws -> [String] {
         guard !labels.isEmpty else { throw ModelError.invalidInput("the label list is empty; give at least one label") }
+        guard labels.count <= PromptTemplates.maxLabels else {
+            throw ModelError.invalidInput("\(labels.count) labels (limit \(PromptTemplates.maxLabels))")
+        }
         var seen = Set<String>()
         for label in labels {
             guard !label.allSatisfy(\.isWhitespace) else { throw ModelError.invalidInput("a label is empty") }
@@ -93,7 +102,18 @@ public final class CLIPModel: Sendable {
     /// One embedding per label: the label put into `template`, tokenized and encoded.
     public func classEmbeddings(labels: [String], template: String = defaultTemplate,
                                 truncate: Bool = false) throws -> [[Float]] {
-        try Self.prompts(labels: labels, template: template).map { try embedText($0, truncate: truncate) }
+        try classEmbeddings(labels: labels, templates: [template], truncate: truncate)
+    }
+
+    /// One embedding per label, ensembled over `templates` as in the CLIP paper: each prompt's
+    /// embedding normalized, averaged per label, renormalized. One template gives its
+    /// normalized embedding.
+    public func classEmbeddings(labels: [String], templates: [String], truncate: Bool = false) throws -> [[Float]] {
+        guard !templates.isEmpty else { throw ModelError.invalidInput("no prompt template given") }
+        let perTemplate = try templates.map { try Self.prompts(labels: labels, template: $0) }
+        return try labels.indices.map { i in
+            ZeroShot.ensemble(try perTemplate.map { try embedText($0[i], truncate: truncate) })
+        }
     }
 
     /// Zero-shot scores of an image embedding against class embeddings, best first.
@@ -107,9 +127,9 @@ public final class CLIPModel: Sendable {
     }
 
     /// Zero-shot classification of one image over `labels`, best first.
-    public func classify(imagePath: String, labels: [String], template: String = defaultTemplate,
+    public func classify(imagePath: String, labels: [String], templates: [String] = [defaultTemplate],
                          truncate: Bool = false) throws -> [LabelScore] {
-        let classes = try classEmbeddings(labels: labels, template: template, truncate: truncate)
+        let classes = try classEmbeddings(labels: labels, templates: templates, truncate: truncate)
         return scores(image: try embedImage(path: imagePath), classes: classes, labels: labels)
     }
 }

@@ -227,7 +227,15 @@ extension CLIPModel {
                                   logitScale: logitScale)
         try weights.visitTensors { name, t, _ in t = try tensor(name) }
         let tokenizer = towers.text ? try loadTokenizer(file) : nil
-        return try CLIPModel(config: config, weights: weights, preprocess: preprocess, tokenizer: tokenizer)
+        return try CLIPModel(config: config, weights: weights, preprocess: preprocess, tokenizer: tokenizer,
+                             fingerprint: fingerprint(of: file))
+    }
+
+    /// CRC-32 over every tensor's CRC-32 in directory order: changes with any weight.
+    static func fingerprint(of file: PclipFile) -> UInt32 {
+        var bytes: [UInt8] = []
+        for t in file.tensors { for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: t.crc32 >> (8 * i))) } }
+        return crc32(bytes)
     }
 
     static func loadTokenizer(_ file: PclipFile) throws -> CLIPTokenizer {
