@@ -34,8 +34,20 @@ public final class CLIPModel: Sendable {
     /// The prompt of the CLIP paper's single-template zero-shot results.
     public static let defaultTemplate = "a photo of a {}."
 
-    public init(config: CLIPConfig, weights: CLIPWeights, preprocess: PreprocessConfig, tokenizer: CLIPTokenizer?,
-                fingerprint: UInt32? = nil) throws {
+    /// Threads each forward pass uses.
+    public let pool: WorkerPool
+
+    /// A float model from float weights (a checkpoint).
+    public convenience init(config: CLIPConfig, weights: CLIPWeights, preprocess: PreprocessConfig, tokenizer: CLIPTokenizer?,
+                            fingerprint: UInt32? = nil, threads: Int = 1) throws {
+        try self.init(config: config, vision: try weights.vision.map { try VisionEncoder(config: config, weights: $0) },
+                      text: try weights.text.map { try TextEncoder(config: config, weights: $0) },
+                      logitScale: weights.logitScale, preprocess: preprocess, tokenizer: tokenizer,
+                      fingerprint: fingerprint, threads: threads)
+    }
+
+    init(config: CLIPConfig, vision: VisionEncoder?, text: TextEncoder?, logitScale: Float, preprocess: PreprocessConfig,
+         tokenizer: CLIPTokenizer?, fingerprint: UInt32?, threads: Int) throws {
         try config.validate()
         guard preprocess.size == config.vision.imageSize else {
             throw ModelError.invalidConfig("preprocessing makes \(preprocess.size)px images but the vision tower takes \(config.vision.imageSize)px")
@@ -43,11 +55,15 @@ public final class CLIPModel: Sendable {
         self.config = config
         self.preprocess = preprocess
         self.tokenizer = tokenizer
-        self.logitScale = weights.logitScale
-        self.vision = try weights.vision.map { try VisionEncoder(config: config, weights: $0) }
-        self.text = try weights.text.map { try TextEncoder(config: config, weights: $0) }
+        self.logitScale = logitScale
+        self.vision = vision
+        self.text = text
         self.fingerprint = fingerprint
+        self.pool = WorkerPool(threads: threads)
     }
+
+    /// Bytes of weights held by the loaded towers (int8 stays int8).
+    public var weightBytes: Int { (vision?.weightBytes ?? 0) + (text?.weightBytes ?? 0) }
 
     private func visionEncoder() throws -> VisionEncoder {
         guard let vision else { throw ModelError.invalidInput("this model was loaded without its vision tower") }
@@ -71,14 +87,25 @@ public final class CLIPModel: Sendable {
         } catch {
             throw ModelError.badImage(path: path, reason: "\(error)")
         }
-        return try encoder.encode(pixels: pixels)
+        return try encoder.encode(pixels: pixels, pool: pool)
+    }
+
+    /// Image files → embeddings, run as one batch through the vision tower.
+    public func embedImages(paths: [String]) throws -> [[Float]] {
+        let encoder = try visionEncoder()
+        let batch = try paths.map { path -> [Float] in
+            do { return try Preprocessor.pixels(path: path, config: preprocess) } catch {
+                throw ModelError.badImage(path: path, reason: "\(error)")
+            }
+        }
+        return try encoder.encode(batch: batch, pool: pool)
     }
 
     /// Text → embedding [embedDim] (not normalized). Text past the context length is an error
     /// unless `truncate` is set (then open_clip's truncation applies).
     public func embedText(_ text: String, truncate: Bool = false) throws -> [Float] {
         let (encoder, tokenizer) = try textEncoder()
-        return try encoder.encode(tokens: try tokenizer.tokenize(text, truncate: truncate))
+        return try encoder.encode(tokens: try tokenizer.tokenize(text, truncate: truncate), pool: pool)
     }
 
     /// Builds the prompts for `labels` from `template` ("{}" stands for the label) after checking both.
