@@ -73,7 +73,10 @@ func residualBlock(
     causal: Bool, activation: Activation, eps: Float, scratch sc: inout BlockScratch, pool: WorkerPool
 ) {
     let d = c.width, rows = s * t
+    // Move the quantization scratch out (leaving an empty one) so it stays uniquely referenced:
+    // mutating a shared copy would reallocate it in every block.
     var quant = sc.quant
+    sc.quant = QuantScratch(rows: 0, width: 0)
     defer { sc.quant = quant }
     sc.normed.withUnsafeMutableBufferPointer { normed in
     sc.qkv.withUnsafeMutableBufferPointer { qkv in

@@ -30,7 +30,7 @@ struct PocketCLIP: ParsableCommand {
               pocketclip embed vit-b32.pclip --image cat.jpg --text "a photo of a cat"
               pocketclip inspect vit-b32.pclip
             """,
-        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self])
+        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self])
 }
 
 /// How to read a checkpoint: options for what its files may not say.
@@ -51,17 +51,24 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Center-crop offset rounding: openclip (default) or hf.", valueName: "rule"))
     var cropRounding: CropRoundingOption = .openclip
 
+    @Option(help: ArgumentHelp("Threads per forward pass (default: the cores this process may use).", valueName: "n"))
+    var threads: Int?
+
+    var threadCount: Int { threads ?? WorkerPool.availableCores }
+
     /// The checkpoint options these flags give.
     var checkpointOptions: CheckpointOptions {
         CheckpointOptions(activation: activation, tokenizerPath: tokenizer, cropRounding: cropRounding.rounding)
     }
 
     func load(towers: Towers) throws -> CLIPModel {
-        if CLIPModel.isPclip(model) { return try CLIPModel.load(pclip: model, towers: towers) }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if CLIPModel.isPclip(model) { return try CLIPModel.load(pclip: model, towers: towers, threads: threadCount) }
         var options = checkpointOptions
         options.towers = towers
         let c = try CheckpointLoader.load(model, options: options)
-        return try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer)
+        return try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer,
+                             threads: threadCount)
     }
 }
 

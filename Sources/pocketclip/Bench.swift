@@ -1,0 +1,83 @@
+// `pocketclip bench`: wall time of the encoders alone, for side-by-side peer benchmarks
+// (tools/bench_peers.py). Preprocessing and tokenization happen once, outside the timed runs.
+
+import ArgumentParser
+import CLIPImage
+import CLIPRuntime
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the image or text encoder (medians over repeated runs).",
+        discussion: """
+            Preprocesses the image (or tokenizes the text) once, then times --runs forward passes \\
+            after --warmup untimed ones. With --batch B the same image is encoded B times as one \\
+            batch. Prints per-run milliseconds, the median and p90, and the embedding.
+
+            Examples:
+              pocketclip bench model.pclip --image cat.png --threads 1 --runs 20 --json
+              pocketclip bench model.pclip --image cat.png --batch 8 --threads 2
+              pocketclip bench model.pclip --text "a photo of a cat" --threads 1
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+
+    @Option(help: ArgumentHelp("An image to encode.", valueName: "path"))
+    var image: String?
+
+    @Option(help: "A text to encode.")
+    var text: String?
+
+    @Option(help: "Images per forward pass.")
+    var batch: Int = 1
+
+    @Option(help: "Timed runs.")
+    var runs: Int = 20
+
+    @Option(help: "Untimed runs first.")
+    var warmup: Int = 3
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func validate() throws {
+        if (image == nil) == (text == nil) { throw ValidationError("give exactly one of --image or --text") }
+        if batch < 1 || runs < 1 || warmup < 0 { throw ValidationError("--batch and --runs must be positive, --warmup not negative") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let model = try modelOptions.load(towers: image != nil ? .vision : .text)
+            var times: [Double] = []
+            var embedding: [Float] = []
+            if let image {
+                guard let vision = model.vision else { throw ValidationError("the model has no vision tower") }
+                let pixels = try Preprocessor.pixels(path: image, config: model.preprocess)
+                let batch = [[Float]](repeating: pixels, count: self.batch)
+                for i in 0..<(warmup + runs) {
+                    let start = monotonicSeconds()
+                    embedding = try vision.encode(batch: batch, pool: model.pool)[0]
+                    if i >= warmup { times.append((monotonicSeconds() - start) * 1000) }
+                }
+            } else if let text {
+                guard let encoder = model.text, let tokenizer = model.tokenizer else { throw ValidationError("the model has no text tower") }
+                let tokens = try tokenizer.tokenize(text, truncate: true)
+                for i in 0..<(warmup + runs) {
+                    let start = monotonicSeconds()
+                    embedding = try encoder.encode(tokens: tokens, pool: model.pool)
+                    if i >= warmup { times.append((monotonicSeconds() - start) * 1000) }
+                }
+            }
+            let sorted = times.sorted()
+            let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            let p90 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.9).rounded(.up)) - 1)]
+            let key = image != nil ? "image_ms" : "text_ms"
+            if json {
+                print("{\"\(key)\": [\(times.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"median_ms\": \(jsonNumber(Float(median))), \"p90_ms\": \(jsonNumber(Float(p90))), \"threads\": \(model.pool.threads), \"batch\": \(batch), \"embedding\": \(jsonArray(embedding))}")
+            } else {
+                print("\(image != nil ? "image, batch \(batch)" : "text"), \(model.pool.threads) thread(s): median \(formatMs(median)), p90 \(formatMs(p90)) over \(runs) runs")
+            }
+        }
+    }
+}
+
+func formatMs(_ ms: Double) -> String { "\(Double(Int(ms * 100)) / 100) ms" }
