@@ -1,0 +1,65 @@
+// The int8 runtime against the float path over 600+ image × label-set cases: every image and
+// class embedding stays close, and the top-1 agreement is reported.
+
+import CLIPConvert
+import CLIPRuntime
+import Foundation
+import XCTest
+
+/// Per-channel q8 weights + per-row int8 activations on the tiny random models (whose every
+/// block is active: weights N(0, 1/fan_in)). Measured ≥ 0.9990 here; ViT-B/32 is measured by
+/// tools/bench_peers.py against the same bar as ONNX Runtime int8.
+let minCosineQ8TinyEmbedding = 0.998
+
+final class ZeroShotAgreementTests: XCTestCase {
+    static let labelSets: [[String]] = [
+        ["cat", "dog", "car", "tree"],
+        ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+        ["a red square", "a blue circle", "a green triangle"],
+        ["t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"],
+        ["day", "night"],
+        ["indoor scene", "outdoor scene", "close-up", "aerial view", "portrait"],
+        ["apple", "banana", "orange", "grape", "strawberry", "lemon"],
+        ["a photo", "a drawing", "a painting", "a sketch", "a cartoon", "a rendering"],
+        ["black and white", "colorful", "blurry", "sharp"],
+        ["mountain", "beach", "forest", "desert", "city", "lake", "river"],
+        ["one object", "two objects", "many objects"],
+        ["text", "noise", "gradient", "stripes", "checkerboard"],
+        ["happy", "sad", "angry", "surprised"],
+        ["piano", "guitar", "violin", "drum", "flute"],
+    ]
+
+    func testInt8AgreesWithFloat() throws {
+        let imagesDir = fixture("images", "in")
+        let images = try FileManager.default.contentsOfDirectory(atPath: imagesDir).sorted().map { imagesDir + "/" + $0 }
+            + ["rgb_40x54.png", "gray_31x31.png", "rgba_67x20.png"].map { fixture("tiny-openclip", "images", $0) }
+        let c = try CheckpointLoader.load(fixture("tiny-hf"))
+        let float = try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer, threads: 2)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agree-\(UUID().uuidString).pclip").path
+        defer { unlink(path) }
+        try PclipConverter.convert(c, to: path)
+        let q8 = try CLIPModel.load(pclip: path, threads: 2)
+
+        let floatImages = try float.embedImages(paths: images), q8Images = try q8.embedImages(paths: images)
+        var worst = 1.0
+        for (a, b) in zip(floatImages, q8Images) { worst = min(worst, compare(a, b).cosine) }
+        var cases = 0, agree = 0
+        for labels in Self.labelSets {
+            let floatClasses = try float.classEmbeddings(labels: labels), q8Classes = try q8.classEmbeddings(labels: labels)
+            for (a, b) in zip(floatClasses, q8Classes) { worst = min(worst, compare(a, b).cosine) }
+            for i in images.indices {
+                cases += 1
+                let f = float.scores(image: floatImages[i], classes: floatClasses, labels: labels)[0].label
+                let q = q8.scores(image: q8Images[i], classes: q8Classes, labels: labels)[0].label
+                if f == q { agree += 1 }
+            }
+        }
+        // Reported, not asserted: on random weights most label sets are near-ties (the float
+        // top-1/top-2 logit margin is below 1 in ~96% of cases), so agreement measures the
+        // fixture, not the quantizer (95.8% here). The bar (≥ 99%) is for models whose
+        // classes are separated: the project's trained default model.
+        print("q8 vs float: top-1 agreed on \(agree) of \(cases) cases; worst embedding cosine \(worst)")
+        XCTAssertGreaterThanOrEqual(cases, 500)
+        XCTAssertGreaterThanOrEqual(worst, minCosineQ8TinyEmbedding, "worst embedding cosine")
+    }
+}
