@@ -1,0 +1,197 @@
+// The committed bad-file corpus (formats/bad/, made by tools/make_pclip_bad_corpus.py) against the
+// container reader: each file must give the error its manifest names, with the named text in its
+// message, never crash, and never allocate more than a small bound however large the sizes it
+// declares. Model-level cases (layer "model") must pass the whole container, verifyAll included:
+// Tests/CLIPRuntimeTests/BadModelFileTests.swift checks that CLIPModel.load catches them.
+
+import CLIPFormat
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One row of formats/bad/manifest.json.
+struct BadCase: Decodable {
+    let name: String
+    let file: String
+    let group: String
+    let what: String
+    let expect: String
+    let error: String?
+    let messageContains: String?
+    let layer: String?
+    let stage: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name = "case", file, group, what, expect, error, messageContains = "message_contains", layer, stage
+    }
+
+    var path: String { BadCorpus.directory + "/" + file }
+    var isValid: Bool { expect == "valid" }
+    /// What the failure message shows: the case, what was done to the file, what must be thrown.
+    var label: String { "[\(name)] (\(what))" }
+    var expected: String { "\(error ?? "no error") whose message contains '\(messageContains ?? "")'" }
+}
+
+enum BadCorpus {
+    /// formats/bad, found from this file's path (Tests/CLIPFormatTests/ → the package root).
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("formats/bad").path
+
+    static func cases() throws -> [BadCase] {
+        struct Manifest: Decodable { let cases: [BadCase] }
+        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
+        return try JSONDecoder().decode(Manifest.self, from: data).cases
+    }
+}
+
+/// "PclipError.badSection" for `PclipError.badSection(...)`: the enum case a test expects.
+func errorCaseName(_ error: Error) -> String {
+    let type = String(describing: Swift.type(of: error))
+    if let label = Mirror(reflecting: error).children.first?.label { return "\(type).\(label)" }
+    if let e = error as? PclipError, e == .badMagic { return "PclipError.badMagic" }  // the one case without a payload
+    return type
+}
+
+/// Runs `body` and checks it throws the case's error with the case's text in its message.
+func assertThrowsExpected(_ c: BadCase, _ step: String, _ body: () throws -> Void,
+                          file: StaticString = #filePath, line: UInt = #line) {
+    do {
+        try body()
+        XCTFail("\(c.label): \(step) threw nothing; expected \(c.expected)", file: file, line: line)
+    } catch {
+        let thrown = errorCaseName(error), message = "\(error)"
+        if thrown != c.error || !message.contains(c.messageContains ?? "") {
+            XCTFail("\(c.label): \(step)\n  expected \(c.expected)\n  thrown   \(thrown): \(message)", file: file, line: line)
+        }
+    }
+}
+
+/// Peak resident memory, reset before each case where the kernel allows it, so that a case that
+/// allocates too much is named rather than hidden behind an earlier peak.
+enum PeakMemory {
+    /// Resets the high-water mark to the current RSS (Linux ≥ 4.0: `echo 5 > /proc/self/clear_refs`).
+    static func reset() -> Bool {
+        let fd = open("/proc/self/clear_refs", O_WRONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return write(fd, "5", 1) == 1
+    }
+
+    /// VmHWM from /proc/self/status when it can be reset, else ru_maxrss (never decreases).
+    static func bytes() -> Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+           let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+            return kib * 1024
+        }
+        var ru = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
+        return Int(ru.ru_maxrss) * 1024
+    }
+}
+
+final class BadFileCorpusTests: XCTestCase {
+    /// Peak-RSS growth allowed while reading one bad file. The largest file is 26 KB and the
+    /// largest tensor any of them really holds decodes to 1.6 KB; 32 MiB leaves room for the
+    /// allocator and XCTest while failing any attempt to honour a declared size (the corpus
+    /// declares up to 2^64 - 1 bytes, 4 TiB tensors and 4 MiB zstd expansions).
+    static let maxPeakGrowthBytes = 32 << 20
+
+    func testManifestNamesEveryFileOnce() throws {
+        let cases = try BadCorpus.cases()
+        XCTAssertGreaterThan(cases.count, 150, "the corpus should cover the issue's list (see the generator)")
+        XCTAssertEqual(Set(cases.map(\.name)).count, cases.count, "case names must be unique")
+        let listed = Set(cases.map(\.file))
+        let present = Set(try FileManager.default.contentsOfDirectory(atPath: BadCorpus.directory).filter { $0.hasSuffix(".pclip") })
+        XCTAssertEqual(present.subtracting(listed), [], "files in formats/bad missing from manifest.json")
+        XCTAssertEqual(listed.subtracting(present), [], "manifest.json names files that do not exist")
+        for c in cases where !c.isValid {
+            XCTAssertNotNil(c.error, "\(c.label): no expected error")
+            XCTAssertFalse((c.messageContains ?? "").isEmpty, "\(c.label): no expected message text")
+            XCTAssertTrue(["container", "model"].contains(c.layer ?? ""), "\(c.label): layer \(c.layer ?? "nil")")
+            XCTAssertTrue(["open", "payload", "model"].contains(c.stage ?? ""), "\(c.label): stage \(c.stage ?? "nil")")
+        }
+        // The base the corpus mutates must be there, and valid (testValidFilesOpenAndVerify).
+        XCTAssertTrue(cases.contains { $0.name == "base-valid" && $0.isValid })
+    }
+
+    func testValidFilesOpenAndVerify() throws {
+        for c in try BadCorpus.cases() where c.isValid {
+            do {
+                let f = try PclipFile(path: c.path)
+                try f.verifyAll()
+                XCTAssertEqual(f.tensors.count, 20, "\(c.label): the micro vision tower has 20 tensors")
+                XCTAssertEqual(f.metadata["model"]?["vision"]?["width"]?.int, 8, c.label)
+                if c.name == "valid-minor-1.5" { XCTAssertEqual(f.versionMinor, 5, c.label) }
+            } catch {
+                XCTFail("\(c.label): a valid file was refused: \(errorCaseName(error)): \(error)")
+            }
+        }
+    }
+
+    func testOpenStageCasesAreRefusedWhenOpened() throws {
+        let cases = try BadCorpus.cases().filter { $0.layer == "container" && $0.stage == "open" }
+        XCTAssertGreaterThan(cases.count, 0)
+        for c in cases {
+            assertThrowsExpected(c, "PclipFile(path:)") { _ = try PclipFile(path: c.path) }
+        }
+    }
+
+    func testPayloadStageCasesOpenThenFailVerification() throws {
+        let cases = try BadCorpus.cases().filter { $0.layer == "container" && $0.stage == "payload" }
+        XCTAssertGreaterThan(cases.count, 0)
+        for c in cases {
+            let f: PclipFile
+            do { f = try PclipFile(path: c.path) } catch {
+                XCTFail("\(c.label): a payload fault must pass opening (only verifyAll reads payloads), but it threw \(errorCaseName(error)): \(error)")
+                continue
+            }
+            assertThrowsExpected(c, "verifyAll()") { try f.verifyAll() }
+        }
+    }
+
+    /// Model-level faults live in a sound container: otherwise the model check is never reached.
+    func testModelStageCasesPassTheWholeContainer() throws {
+        let cases = try BadCorpus.cases().filter { $0.layer == "model" }
+        XCTAssertGreaterThan(cases.count, 0)
+        for c in cases {
+            do {
+                try PclipFile(path: c.path).verifyAll()
+            } catch {
+                XCTFail("\(c.label): the container should accept this file (the model must catch it), but it threw \(errorCaseName(error)): \(error)")
+            }
+        }
+    }
+
+    /// The meter the bound relies on sees a 2 × bound allocation (so the bound test can fail).
+    func testPeakMemoryMeterSeesAnAllocation() {
+        _ = PeakMemory.reset()
+        let before = PeakMemory.bytes()
+        let count = 2 * Self.maxPeakGrowthBytes
+        let p = UnsafeMutableRawPointer.allocate(byteCount: count, alignment: 64)
+        defer { p.deallocate() }
+        p.initializeMemory(as: UInt8.self, repeating: 1, count: count)  // touch every page
+        XCTAssertGreaterThan(PeakMemory.bytes() - before, Self.maxPeakGrowthBytes)
+    }
+
+    func testReadingEachFileStaysWithinAMemoryBound() throws {
+        let resettable = PeakMemory.reset()
+        let start = PeakMemory.bytes()
+        var worst = (growth: 0, name: "")
+        for c in try BadCorpus.cases() {
+            if resettable { _ = PeakMemory.reset() }
+            let before = PeakMemory.bytes()
+            if let f = try? PclipFile(path: c.path) { try? f.verifyAll() }
+            let growth = PeakMemory.bytes() - before
+            if growth > worst.growth { worst = (growth, c.name) }
+            XCTAssertLessThanOrEqual(growth, Self.maxPeakGrowthBytes,
+                                     "\(c.label): reading it raised peak RSS by \(growth) bytes (bound \(Self.maxPeakGrowthBytes))")
+        }
+        let total = PeakMemory.bytes() - start
+        XCTAssertLessThanOrEqual(total, Self.maxPeakGrowthBytes, "peak RSS grew by \(total) bytes over the whole corpus")
+        print("bad corpus: peak RSS growth per file at most \(worst.growth) bytes (\(worst.name)); per-case reset: \(resettable)")
+    }
+}
