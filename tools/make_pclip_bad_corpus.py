@@ -571,7 +571,7 @@ def main():
     def model_case(case, mutate, what, contains, error=BM, tensors=None, group="metadata-schema"):
         meta = base_metadata()
         mutate(meta)
-        c.add(case, group, what, build(tensors or ts, metadata=dump(meta))[0], error, contains, layer="model", stage="model")
+        c.add(case, group, what, build(ts if tensors is None else tensors, metadata=dump(meta))[0], error, contains, layer="model", stage="model")
 
     model_case("schema-missing-model", lambda m: m.pop("model"), 'no "model" key', 'no "model" object')
     model_case("schema-model-not-object", lambda m: m.update(model=[1]), '"model" is an array', 'no "model" object')
@@ -611,8 +611,8 @@ def main():
                "LayerNorm epsilon 0.0 is out of range", group="config")
     # Configs whose implied tensors are far larger than the file: the loader must compare the
     # file's shapes with the config before allocating anything the config implies.
-    model_case("config-layers-20000", lambda m: m["model"]["vision"].update(layers=20000),
-               "vision layers 20,000 (the file holds 1): 20,000 blocks' worth of weights implied by 3 KB",
+    model_case("config-layers-100000", lambda m: m["model"]["vision"].update(layers=100000),
+               "vision layers 100,000 (the file holds 1): 100,000 blocks' worth of weights implied by 3 KB",
                "has no tensor 'vision.blocks.", error=f"{PE}.noSuchTensor", group="config")
     model_case("config-width-4096", lambda m: m["model"]["vision"].update(width=4096, heads=1, mlp_width=4096),
                "vision width 4096 (the file holds 8): ~400 MB of weights implied by 3 KB",
