@@ -253,6 +253,14 @@ def set_frame_content_size(frame, value):
     return bytes(out)
 
 
+def bad_checksum_frame(data):
+    """A frame with Content_Checksum_flag set whose 4-byte checksum (the frame's last bytes) is wrong."""
+    frame = bytearray(zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True).compress(data))
+    assert frame[4] & 0x04, "the checksum flag is set"
+    frame[-1] ^= 0xFF
+    return bytes(frame)
+
+
 def with_payload(t, stored):
     """The tensor with its stored bytes replaced (directory stored_size and CRC follow them)."""
     t = dict(t)
@@ -442,6 +450,9 @@ def main():
     entry_case(c, ts, zstd_name, {"decoded_size": ts[0]["decoded"] + 4}, "entry-decoded-size-lies-zstd",
                "a zstd q8 entry declares 4 more decoded bytes than its dtype and dims need", EB,
                f"decoded size {ts[0]['decoded'] + 4} but q8 [8, 192] needs {ts[0]['decoded']}")
+    entry_case(c, ts, raw_name, {"crc32": zlib.crc32(ts[raw_i]["stored"]) ^ 1}, "entry-crc32-wrong",
+               "a raw payload's crc32 field off by one bit (directory CRC recomputed)", f"{PE}.payloadChecksum",
+               f"tensor '{raw_name}' is corrupt: its CRC-32 is", stage="payload")
     entry_case(c, ts, f32_name, {"stored_size": 28}, "entry-raw-stored-size-differs",
                "a raw entry whose stored_size (28) differs from its decoded_size (32)", EB, "raw but stored size 28")
     big = tensor("vision.huge_zeros", [1 << 20], F32, ZSTD, seed=99)
@@ -546,6 +557,12 @@ def main():
         ("zstd-truncated-frame", zstd(decoded)[:-7], "the frame with its last 7 bytes cut (stored_size follows)",
          "not a complete zstd frame"),
         ("zstd-empty", b"", "stored_size 0 for a zstd tensor", "not a complete zstd frame"),
+        ("zstd-frame-checksum-wrong", bad_checksum_frame(decoded),
+         "a frame with a content checksum whose last byte is changed (the frame's own check must fail)",
+         "zstd: "),
+        ("zstd-skippable-frame", struct.pack("<II", 0x184D2A50, 16) + bytes(16),
+         "a skippable frame (magic 0x184D2A50, 16 bytes of user data) instead of a data frame",
+         f"the zstd frame holds 0 bytes, the directory says {n}"),
     ]:
         c.add(case, ZG, what, build(replace(ts, zstd_name, with_payload(ts[zi], stored)))[0], BP,
               f"tensor '{zstd_name}' is corrupt: {contains}", stage="payload")

@@ -74,6 +74,9 @@ func assertThrowsExpected(_ c: BadCase, _ step: String, _ body: () throws -> Voi
 enum PeakMemory {
     /// Resets the high-water mark to the current RSS (Linux ≥ 4.0: `echo 5 > /proc/self/clear_refs`).
     static func reset() -> Bool {
+        // Give freed heap pages back first: memory an earlier case freed but malloc kept resident
+        // would otherwise be reused without raising RSS, hiding the next case's allocation.
+        trimHeap(0)
         let fd = open("/proc/self/clear_refs", O_WRONLY)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -81,6 +84,12 @@ enum PeakMemory {
     }
 
     /// VmHWM from /proc/self/status when it can be reset, else ru_maxrss (never decreases).
+    /// glibc's malloc_trim, which the Glibc module does not import (looked up once).
+    private static let trimHeap: @convention(c) (Int) -> Int32 = {
+        guard let symbol = dlsym(nil, "malloc_trim") else { return { _ in 0 } }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
+
     static func bytes() -> Int {
         if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),

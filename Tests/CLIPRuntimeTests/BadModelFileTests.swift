@@ -51,11 +51,20 @@ private func errorCaseName(_ error: Error) -> String {
 /// VmHWM, reset per case (`echo 5 > /proc/self/clear_refs`) so the case that allocates is named.
 private enum PeakMemory {
     static func reset() -> Bool {
+        // Give freed heap pages back first: memory an earlier case freed but malloc kept resident
+        // would otherwise be reused without raising RSS, hiding the next case's allocation.
+        trimHeap(0)
         let fd = open("/proc/self/clear_refs", O_WRONLY)
         guard fd >= 0 else { return false }
         defer { close(fd) }
         return write(fd, "5", 1) == 1
     }
+
+    /// glibc's malloc_trim, which the Glibc module does not import (looked up once).
+    private static let trimHeap: @convention(c) (Int) -> Int32 = {
+        guard let symbol = dlsym(nil, "malloc_trim") else { return { _ in 0 } }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+    }()
 
     static func bytes() -> Int {
         if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
