@@ -26,6 +26,7 @@ import os
 import shutil
 import struct
 import sys
+import types
 import zlib
 
 import numpy as np
@@ -270,6 +271,13 @@ def with_payload(t, stored):
 
 # ---------------------------------------------------------------- the corpus
 
+PE = "PclipError"
+EB, BP, BM = f"{PE}.badEntry", f"{PE}.badPayload", f"{PE}.badMetadata"
+# The tensors most mutations target: one of each storage kind.
+raw_name = "vision.blocks.0.attn.qkv.weight"   # raw q8 [24, 8]
+zstd_name = "vision.patch_embed"               # zstd q8 [8, 192]
+f32_name = "vision.class_embed"                # raw f32 [8]
+
 class Corpus:
     def __init__(self):
         self.cases = []
@@ -300,26 +308,10 @@ def replace(ts, name, new):
     return ts2
 
 
-def main():
-    ts = base_tensors()
-    base, info = build(ts)
-    c = Corpus()
-    meta_off, meta_size = info["metadata"]
-    dir_off, dir_size = info["directory"]
-    offsets = info["offsets"]
-    names = [t["name"].decode() for t in ts]
-
-    c.add("base-valid", "valid", "the valid base file: the micro vision-only model every case mutates", base)
-    c.add("valid-minor-1.5", "valid", "version 1.5: a higher minor version of major 1 must still be accepted",
-          build(ts, header={"version_minor": 5})[0])
-    meta = base_metadata()
-    meta["future_key"] = {"added_in": "1.1"}
-    meta["model"]["future_model_key"] = [1, 2, 3]
-    c.add("valid-unknown-metadata-keys", "valid", "unknown metadata keys (what a minor version may add) are ignored",
-          build(ts, metadata=dump(meta))[0])
-
-    # -- Truncation at every section boundary and in the middle of every section.
-    PE = "PclipError"
+def truncation_cases(c, b):
+    # Truncation at every section boundary and in the middle of every section.
+    ts, base, offsets, names = b.ts, b.base, b.offsets, b.names
+    meta_off, meta_size, dir_off, dir_size = b.meta_off, b.meta_size, b.dir_off, b.dir_size
     c.add("truncate-empty", "truncation", "the empty file", b"", f"{PE}.tooSmall", "0 bytes is shorter than the 64-byte header")
     for n, where in [(8, "after the magic"), (32, "in the middle of the header"), (63, "one byte short of the header")]:
         c.add(f"truncate-header-{n}", "truncation", f"truncated to {n} bytes ({where})", base[:n], f"{PE}.tooSmall",
@@ -344,7 +336,11 @@ def main():
     c.add("truncate-last-byte", "truncation", "the last byte of the last payload missing", base[:-1],
           f"{PE}.badEntry", f"at entry {len(ts) - 1} ('{names[-1]}'): stored bytes")
 
-    # -- Single bit flips, CRCs left alone: the checksums must catch them.
+
+def bitflip_cases(c, b):
+    # Single bit flips, CRCs left alone: the checksums must catch them.
+    ts, base, offsets = b.ts, b.base, b.offsets
+    meta_off, meta_size, dir_off, dir_size = b.meta_off, b.meta_size, b.dir_off, b.dir_size
     c.add("bitflip-magic", "bitflip", "bit 0 of magic byte 1 ('P') flipped", flip(base, 1), f"{PE}.badMagic", "magic")
     c.add("bitflip-magic-high-bit", "bitflip", "the high bit of magic byte 0 cleared (a 7-bit transfer)",
           flip(base, 0, 7), f"{PE}.badMagic", "magic")
@@ -366,7 +362,11 @@ def main():
               flip(base, off + len(t["stored"]) // 2, 6), f"{PE}.payloadChecksum", f"tensor '{name}' is corrupt: its CRC-32 is",
               stage="payload")
 
-    # -- Header fields (header CRC recomputed).
+
+def header_cases(c, b):
+    # Header fields (header CRC recomputed).
+    ts, base = b.ts, b.base
+    meta_size, dir_off, dir_size = b.meta_size, b.dir_off, b.dir_size
     c.add("version-2.0", "header", "version_major 2", build(ts, header={"version_major": 2})[0],
           f"{PE}.unsupportedVersion", "version 2.0; this pocketclip reads version 1.x")
     c.add("version-0.9", "header", "version 0.9", build(ts, header={"version_major": 0, "version_minor": 9})[0],
@@ -417,13 +417,12 @@ def main():
           build(ts, header={"tensor_count": len(ts) - 1})[0], f"{PE}.badSection",
           f"bytes after the last of {len(ts) - 1} entries")
 
-    # -- Directory entries (directory and header CRCs recomputed).
-    EB = f"{PE}.badEntry"
-    raw_name = "vision.blocks.0.attn.qkv.weight"   # raw q8 [24, 8]
-    raw_i = index_of(ts, raw_name)
-    zstd_name = "vision.patch_embed"               # zstd q8 [8, 192]
-    f32_name = "vision.class_embed"                # raw f32 [8]
-    f32_i = index_of(ts, f32_name)
+
+def entry_cases(c, b):
+    # Directory entries (directory and header CRCs recomputed).
+    ts, base, offsets = b.ts, b.base, b.offsets
+    dir_off, dir_size = b.dir_off, b.dir_size
+    raw_i, f32_i = index_of(ts, raw_name), index_of(ts, f32_name)
     entry_case(c, ts, raw_name, {"offset": 1 << 63}, "entry-offset-2^63", "a raw payload's offset = 2^63",
                EB, f"('{raw_name}'): stored bytes 9223372036854775808..<")
     entry_case(c, ts, raw_name, {"offset": len(base) + 64 - len(base) % 64}, "entry-offset-past-eof",
@@ -488,7 +487,10 @@ def main():
     c.add("entry-bytes-rank-2", "directory", "a bytes tensor of rank 2 ([2, 8])", build(ts + [blob])[0], EB,
           "('vision.blob'): a bytes tensor needs rank 1 and group size 0")
 
-    # -- Dims: absurd shapes and counts.
+
+def dims_cases(c, b):
+    # Dims: absurd shapes and counts.
+    ts = b.ts
     DG = "dims"
     entry_case(c, ts, f32_name, {"dims": [1 << 62]}, "dims-2^62", "f32 dims [2^62]", EB,
                "dimension 0 is 4611686018427387904", group=DG)
@@ -506,7 +508,11 @@ def main():
     entry_case(c, ts, f32_name, {"dims": [8] + [1] * 254, "rank": 255}, "dims-rank-255", "rank 255", EB,
                "rank 255 (limit 4)", group=DG)
 
-    # -- Names.
+
+def name_cases(c, b):
+    # Names.
+    ts, names = b.ts, b.names
+    f32_i = index_of(ts, f32_name)
     NG = "names"
     entry_case(c, ts, f32_name, {"name": b"", "name_length": 0}, "name-empty", "name_length 0 (an empty name)", EB,
                "name length 0 is outside 1...256", group=NG)
@@ -526,9 +532,12 @@ def main():
     c.add("name-duplicate", NG, "vision.class_embed renamed vision.ln_pre.weight: one name twice", build(dup)[0],
           f"{PE}.duplicateName", "names 'vision.ln_pre.weight' twice")
 
-    # -- zstd frames that do not match their entry (directory CRC and stored_size follow the payload,
+
+def zstd_cases(c, b):
+    # zstd frames that do not match their entry (directory CRC and stored_size follow the payload,
+    ts = b.ts
     # so only the frame check can catch them).
-    ZG, BP = "zstd", f"{PE}.badPayload"
+    ZG = "zstd"
     zi = index_of(ts, zstd_name)
     n = ts[zi]["decoded"]
     decoded = q8_encode(np.random.RandomState(0).standard_normal(n).astype(np.float32)[: 8 * 192].reshape(8, 192), 192)
@@ -567,8 +576,11 @@ def main():
         c.add(case, ZG, what, build(replace(ts, zstd_name, with_payload(ts[zi], stored)))[0], BP,
               f"tensor '{zstd_name}' is corrupt: {contains}", stage="payload")
 
-    # -- Metadata the container refuses (CRCs recomputed).
-    MG, BM = "metadata", f"{PE}.badMetadata"
+
+def container_metadata_cases(c, b):
+    # Metadata the container refuses (CRCs recomputed).
+    ts = b.ts
+    MG = "metadata"
     good = dump(base_metadata())
     for case, data, what, contains in [
         ("metadata-not-json", b"this is not JSON", "metadata bytes that are not JSON", "invalid JSON at byte"),
@@ -584,85 +596,116 @@ def main():
     ]:
         c.add(case, MG, what, build(ts, metadata=data)[0], BM, contains)
 
-    # -- Metadata the model refuses: the container is sound, CLIPModel.load must catch it.
-    def model_case(case, mutate, what, contains, error=BM, tensors=None, group="metadata-schema"):
-        meta = base_metadata()
-        mutate(meta)
-        c.add(case, group, what, build(ts if tensors is None else tensors, metadata=dump(meta))[0], error, contains, layer="model", stage="model")
 
-    model_case("schema-missing-model", lambda m: m.pop("model"), 'no "model" key', 'no "model" object')
-    model_case("schema-model-not-object", lambda m: m.update(model=[1]), '"model" is an array', 'no "model" object')
-    model_case("schema-missing-preprocess", lambda m: m.pop("preprocess"), 'no "preprocess" key', 'no "preprocess" object')
-    model_case("schema-width-string", lambda m: m["model"]["vision"].update(width="8"), 'model.vision.width is "8"',
+def model_case(c, ts, case, mutate, what, contains, error=BM, tensors=None, group="metadata-schema"):
+    """A file whose container is sound but whose metadata (mutated by `mutate`) or tensors the
+    model must refuse."""
+    meta = base_metadata()
+    mutate(meta)
+    c.add(case, group, what, build(ts if tensors is None else tensors, metadata=dump(meta))[0], error, contains,
+          layer="model", stage="model")
+
+
+def model_metadata_cases(c, b):
+    # Metadata the model refuses: the container is sound, CLIPModel.load must catch it.
+    ts = b.ts
+    model_case(c, ts, "schema-missing-model", lambda m: m.pop("model"), 'no "model" key', 'no "model" object')
+    model_case(c, ts, "schema-model-not-object", lambda m: m.update(model=[1]), '"model" is an array', 'no "model" object')
+    model_case(c, ts, "schema-missing-preprocess", lambda m: m.pop("preprocess"), 'no "preprocess" key', 'no "preprocess" object')
+    model_case(c, ts, "schema-width-string", lambda m: m["model"]["vision"].update(width="8"), 'model.vision.width is "8"',
                "model.vision.width must be a non-negative integer")
-    model_case("schema-width-fraction", lambda m: m["model"]["vision"].update(width=8.5), "model.vision.width is 8.5",
+    model_case(c, ts, "schema-width-fraction", lambda m: m["model"]["vision"].update(width=8.5), "model.vision.width is 8.5",
                "model.vision.width must be a non-negative integer")
-    model_case("schema-width-negative", lambda m: m["model"]["vision"].update(width=-8), "model.vision.width is -8",
+    model_case(c, ts, "schema-width-negative", lambda m: m["model"]["vision"].update(width=-8), "model.vision.width is -8",
                "model.vision.width must be a non-negative integer")
-    model_case("schema-missing-text", lambda m: m["model"].pop("text"), "no model.text (it must describe both towers)",
+    model_case(c, ts, "schema-missing-text", lambda m: m["model"].pop("text"), "no model.text (it must describe both towers)",
                "model.text.vocabulary_size must be a non-negative integer")
-    model_case("schema-activation-number", lambda m: m["model"].update(activation=5), "model.activation is 5",
+    model_case(c, ts, "schema-activation-number", lambda m: m["model"].update(activation=5), "model.activation is 5",
                'model.activation must be "quick_gelu" or "gelu"')
-    model_case("schema-activation-unknown", lambda m: m["model"].update(activation="relu"), 'model.activation is "relu"',
+    model_case(c, ts, "schema-activation-unknown", lambda m: m["model"].update(activation="relu"), 'model.activation is "relu"',
                'model.activation must be "quick_gelu" or "gelu"')
-    model_case("schema-eps-string", lambda m: m["model"].update(layer_norm_eps="1e-5"), 'layer_norm_eps is "1e-5"',
+    model_case(c, ts, "schema-eps-string", lambda m: m["model"].update(layer_norm_eps="1e-5"), 'layer_norm_eps is "1e-5"',
                "model.layer_norm_eps must be a number")
-    model_case("schema-logit-scale-null", lambda m: m["model"].update(logit_scale=None), "logit_scale is null",
+    model_case(c, ts, "schema-logit-scale-null", lambda m: m["model"].update(logit_scale=None), "logit_scale is null",
                "model.logit_scale must be a number")
-    model_case("schema-mean-two-numbers", lambda m: m["preprocess"].update(mean=[0.5, 0.5]), "preprocess.mean has 2 numbers",
+    model_case(c, ts, "schema-mean-two-numbers", lambda m: m["preprocess"].update(mean=[0.5, 0.5]), "preprocess.mean has 2 numbers",
                "preprocess.mean must be three numbers")
-    model_case("schema-std-zero", lambda m: m["preprocess"].update(std=[0.5, 0, 0.5]), "preprocess.std holds 0",
+    model_case(c, ts, "schema-std-zero", lambda m: m["preprocess"].update(std=[0.5, 0, 0.5]), "preprocess.std holds 0",
                "preprocess.std must be positive")
-    model_case("schema-crop-rounding-unknown", lambda m: m["preprocess"].update(crop_rounding="floor"),
+    model_case(c, ts, "schema-crop-rounding-unknown", lambda m: m["preprocess"].update(crop_rounding="floor"),
                'preprocess.crop_rounding is "floor"', 'preprocess.crop_rounding must be "openclip" or "hf"')
-    model_case("schema-preprocess-size-differs", lambda m: m["preprocess"].update(size=32),
+    model_case(c, ts, "schema-preprocess-size-differs", lambda m: m["preprocess"].update(size=32),
                "preprocess.size 32 vs model.vision.image_size 16", "preprocess.size 32 differs from model.vision.image_size 16")
-    model_case("config-width-not-divisible-by-heads", lambda m: m["model"]["vision"].update(heads=3),
+    model_case(c, ts, "config-width-not-divisible-by-heads", lambda m: m["model"]["vision"].update(heads=3),
                "vision width 8 with 3 heads", "vision width 8 is not a multiple of its 3 heads", group="config")
-    model_case("config-image-not-multiple-of-patch",
+    model_case(c, ts, "config-image-not-multiple-of-patch",
                lambda m: (m["model"]["vision"].update(image_size=20), m["preprocess"].update(size=20)),
                "image_size 20 with patch_size 8", "image size 20 must be a positive multiple of patch size 8", group="config")
-    model_case("config-heads-zero", lambda m: m["model"]["vision"].update(heads=0), "vision heads 0",
+    model_case(c, ts, "config-heads-zero", lambda m: m["model"]["vision"].update(heads=0), "vision heads 0",
                "vision tower needs positive width, heads and MLP width", group="config")
-    model_case("config-eps-zero", lambda m: m["model"].update(layer_norm_eps=0), "layer_norm_eps 0",
+    model_case(c, ts, "config-eps-zero", lambda m: m["model"].update(layer_norm_eps=0), "layer_norm_eps 0",
                "LayerNorm epsilon 0.0 is out of range", group="config")
     # Configs whose implied tensors are far larger than the file: the loader must compare the
     # file's shapes with the config before allocating anything the config implies.
-    model_case("config-layers-100000", lambda m: m["model"]["vision"].update(layers=100000),
+    model_case(c, ts, "config-layers-100000", lambda m: m["model"]["vision"].update(layers=100000),
                "vision layers 100,000 (the file holds 1): 100,000 blocks' worth of weights implied by 3 KB",
                "has no tensor 'vision.blocks.", error=f"{PE}.noSuchTensor", group="config")
-    model_case("config-width-4096", lambda m: m["model"]["vision"].update(width=4096, heads=1, mlp_width=4096),
+    model_case(c, ts, "config-width-4096", lambda m: m["model"]["vision"].update(width=4096, heads=1, mlp_width=4096),
                "vision width 4096 (the file holds 8): ~400 MB of weights implied by 3 KB",
                "from the model config", error="ModelError.shapeMismatch", group="config")
-    model_case("config-width-2^30", lambda m: m["model"]["vision"].update(width=1 << 30, heads=1),
+    model_case(c, ts, "config-width-2^30", lambda m: m["model"]["vision"].update(width=1 << 30, heads=1),
                "vision width 2^30 (the file holds 8): terabytes of weights implied by 3 KB",
                "from the model config", error="ModelError.shapeMismatch", group="config")
 
-    # -- Tensors that disagree with the config (container sound).
+
+def tensor_cases(c, b):
+    # Tensors that disagree with the config (container sound).
+    ts = b.ts
     TG = "tensors"
-    model_case("tensor-missing", lambda m: None, "vision.ln_post.bias removed", "has no tensor 'vision.ln_post.bias'",
+    model_case(c, ts, "tensor-missing", lambda m: None, "vision.ln_post.bias removed", "has no tensor 'vision.ln_post.bias'",
                error=f"{PE}.noSuchTensor", tensors=[t for t in ts if t["name"] != b"vision.ln_post.bias"], group=TG)
-    model_case("tensor-extra-unknown", lambda m: None, "an extra f32 tensor vision.extra",
+    model_case(c, ts, "tensor-extra-unknown", lambda m: None, "an extra f32 tensor vision.extra",
                "tensor 'vision.extra' does not belong to the model", tensors=ts + [tensor("vision.extra", [8], F32, RAW, seed=50)],
                group=TG)
-    model_case("tensor-extra-block", lambda m: None, "vision.blocks.1.ln_1.weight in a 1-layer model",
+    model_case(c, ts, "tensor-extra-block", lambda m: None, "vision.blocks.1.ln_1.weight in a 1-layer model",
                "tensor 'vision.blocks.1.ln_1.weight' does not belong to the model",
                tensors=ts + [tensor("vision.blocks.1.ln_1.weight", [8], F32, RAW, seed=51)], group=TG)
-    model_case("tensor-shape-proj-4x9", lambda m: None, "vision.proj stored as [4, 9] (config: [4, 8])",
+    model_case(c, ts, "tensor-shape-proj-4x9", lambda m: None, "vision.proj stored as [4, 9] (config: [4, 8])",
                "tensor 'vision.proj' has shape [4, 9], expected [4, 8]", error="ModelError.shapeMismatch",
                tensors=replace(ts, "vision.proj", tensor("vision.proj", [4, 9], Q8, RAW, 9, seed=52)), group=TG)
-    model_case("tensor-shape-fc-transposed", lambda m: None, "mlp.fc.weight stored [8, 32] (config: [32, 8])",
+    model_case(c, ts, "tensor-shape-fc-transposed", lambda m: None, "mlp.fc.weight stored [8, 32] (config: [32, 8])",
                "has shape [8, 32], expected [32, 8]", error="ModelError.shapeMismatch",
                tensors=replace(ts, "vision.blocks.0.mlp.fc.weight",
                                tensor("vision.blocks.0.mlp.fc.weight", [8, 32], Q8, ZSTD, 32, seed=53)), group=TG)
-    model_case("tensor-shape-rank", lambda m: None, "vision.class_embed stored [1, 8] (config: [8])",
+    model_case(c, ts, "tensor-shape-rank", lambda m: None, "vision.class_embed stored [1, 8] (config: [8])",
                "tensor 'vision.class_embed' has shape [1, 8], expected [8]", error="ModelError.shapeMismatch",
                tensors=replace(ts, "vision.class_embed", tensor("vision.class_embed", [1, 8], F32, RAW, seed=54)), group=TG)
-    model_case("tensor-none", lambda m: None, "no tensors at all", "the file holds neither tower", tensors=[], group=TG)
-    model_case("tensor-vision-bytes-dtype", lambda m: None, "vision.class_embed stored as bytes [8]",
+    model_case(c, ts, "tensor-none", lambda m: None, "no tensors at all", "the file holds neither tower", tensors=[], group=TG)
+    model_case(c, ts, "tensor-vision-bytes-dtype", lambda m: None, "vision.class_embed stored as bytes [8]",
                "tensor 'vision.class_embed' is bytes, expected a float dtype", error=f"{PE}.wrongDType",
                tensors=replace(ts, "vision.class_embed", tensor("vision.class_embed", [8], BYTES, RAW, seed=55)), group=TG)
 
+
+def main():
+    ts = base_tensors()
+    base, info = build(ts)
+    b = types.SimpleNamespace(ts=ts, base=base, offsets=info["offsets"], names=[t["name"].decode() for t in ts],
+                              meta_off=info["metadata"][0], meta_size=info["metadata"][1],
+                              dir_off=info["directory"][0], dir_size=info["directory"][1])
+    c = Corpus()
+
+    c.add("base-valid", "valid", "the valid base file: the micro vision-only model every case mutates", base)
+    c.add("valid-minor-1.5", "valid", "version 1.5: a higher minor version of major 1 must still be accepted",
+          build(ts, header={"version_minor": 5})[0])
+    meta = base_metadata()
+    meta["future_key"] = {"added_in": "1.1"}
+    meta["model"]["future_model_key"] = [1, 2, 3]
+    c.add("valid-unknown-metadata-keys", "valid", "unknown metadata keys (what a minor version may add) are ignored",
+          build(ts, metadata=dump(meta))[0])
+
+    for cases in [truncation_cases, bitflip_cases, header_cases, entry_cases, dims_cases, name_cases, zstd_cases,
+                  container_metadata_cases, model_metadata_cases, tensor_cases]:
+        cases(c, b)
     write(c)
 
 
