@@ -40,6 +40,7 @@ public struct ConvertSummary: Sendable {
 public enum ConvertError: Error, CustomStringConvertible, Equatable {
     case noTokenizer(String)
     case badGroupSize(Int)
+    case nonFinite(tensor: String)
 
     public var description: String {
         switch self {
@@ -47,6 +48,8 @@ public enum ConvertError: Error, CustomStringConvertible, Equatable {
             return "'\(path)' has a text tower but no tokenizer vocabulary; pass --tokenizer bpe_simple_vocab_16e6.txt.gz (or an HF directory with vocab.json and merges.txt)"
         case .badGroupSize(let g):
             return "--group \(g) is invalid: give 0 (one scale per output channel) or a positive group size such as 64"
+        case .nonFinite(let tensor):
+            return "checkpoint tensor '\(tensor)' holds NaN or infinity; the checkpoint is damaged (or a training run diverged)"
         }
     }
 }
@@ -72,6 +75,8 @@ public enum PclipConverter {
                                progress: ((Int, Int, String) -> Void)? = nil) throws -> ConvertSummary {
         guard options.groupSize >= 0 else { throw ConvertError.badGroupSize(options.groupSize) }
         if checkpoint.weights.text != nil && checkpoint.tokenizer == nil { throw ConvertError.noTokenizer(checkpoint.path) }
+        // Open the output first: an unwritable target fails before minutes of encoding.
+        let out = try AtomicFileWriter(path: path)
         let writer = PclipWriter(metadata: metadata(checkpoint, options: options), zstdLevel: options.zstdLevel)
         let tensors = PclipNames.tensors(of: checkpoint.weights)
         let total = tensors.count + (checkpoint.tokenizer == nil ? 0 : 2)
@@ -81,6 +86,7 @@ public enum PclipConverter {
         for (i, t) in tensors.enumerated() {
             progress?(i, total, t.name)
             floatBytes += 4 * t.tensor.count
+            guard t.tensor.values.allSatisfy(\.isFinite) else { throw ConvertError.nonFinite(tensor: t.name) }
             let dims = t.tensor.shape.isEmpty ? [] : t.tensor.shape
             guard t.isMatrix && options.dtype != .f32 else {
                 try writer.add(name: t.name, dtype: .f32, dims: dims, compression: compression, decoded: f32Bytes(t.tensor.values))
@@ -106,7 +112,7 @@ public enum PclipConverter {
                 try writer.add(name: name, dtype: .bytes, dims: [bytes.count], compression: .zstd, decoded: bytes)
             }
         }
-        let written = try writer.write(to: path)
+        let written = try writer.write(into: out)
         progress?(total, total, "")
         return ConvertSummary(tensorCount: written.tensorCount, floatBytes: floatBytes, decodedBytes: written.decodedBytes,
                               fileBytes: written.fileBytes, perChannelFallbacks: fallbacks)

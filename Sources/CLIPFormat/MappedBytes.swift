@@ -51,6 +51,17 @@ public final class MappedBytes: @unchecked Sendable {
     }
 
     public var all: UnsafeRawBufferPointer { slice(0..<count) }
+
+    /// Tells the kernel the mapped pages inside `range` are not needed now (they are re-read
+    /// from the file if touched again). Used after a compressed tensor has been decoded, so its
+    /// compressed pages do not stay resident beside the decoded copy.
+    public func release(_ range: Range<Int>) {
+        guard mapped, let base else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = alignUp(range.lowerBound, page), end = range.upperBound / page * page
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
 }
 
 /// Little-endian reads from a byte range, each checked against its end.

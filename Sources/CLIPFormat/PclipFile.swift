@@ -238,6 +238,7 @@ public final class PclipFile: @unchecked Sendable {
         case .zstd:
             let buffer = OwnedBuffer(count: info.decodedSize)
             try Zstd.decompress(stored, into: UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<info.decodedSize]), tensor: name)
+            storage.release(info.storedRange)
             return PclipTensorData(info: info, owned: buffer)
         }
     }

@@ -45,6 +45,13 @@ public final class PclipWriter {
     /// Writes the file to `path` through a temporary file and a rename.
     @discardableResult
     public func write(to path: String) throws -> PclipWriteSummary {
+        try write(into: try AtomicFileWriter(path: path))
+    }
+
+    /// Writes the file into `out` and commits it (callers that open the output before the slow
+    /// encoding, so an unwritable target fails at once and an interrupt finds the temp file).
+    @discardableResult
+    public func write(into out: AtomicFileWriter) throws -> PclipWriteSummary {
         let metadataBytes = Array(metadata.serialized().utf8)
         precondition(metadataBytes.count <= Pclip.maxMetadataBytes, "metadata too large")
         let directoryOffset = Pclip.headerSize + metadataBytes.count
@@ -84,7 +91,6 @@ public final class PclipWriter {
         header.appendLE(crc32(header))
         precondition(header.count == Pclip.headerSize)
 
-        let out = try AtomicFileWriter(path: path)
         try out.write(header)
         try out.write(metadataBytes)
         try out.write(directory)

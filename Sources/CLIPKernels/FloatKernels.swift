@@ -132,39 +132,6 @@ public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Floa
     for i in 0..<count { y[i] += x[i] }
 }
 
-/// Multi-head scaled dot-product attention over one sequence.
-///
-/// qkv: [T, 3·D] with q, k, v side by side in each row (the layout of a fused in-projection);
-/// out: [T, D]; heads split D into H slices of D/H. With `causal`, row t attends to 0...t
-/// only — and the masked columns are never touched, so row t's result is the same whatever T is.
-/// scratch: at least T floats.
-public func attention(
-    qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-    tokens t: Int, dim d: Int, heads h: Int, causal: Bool
-) {
-    let headDim = d / h
-    let scale = 1 / Float(headDim).squareRoot()
-    let stride = 3 * d
-    for head in 0..<h {
-        let qOff = head * headDim, kOff = d + head * headDim, vOff = 2 * d + head * headDim
-        for i in 0..<t {
-            let span = causal ? i + 1 : t
-            let q = qkv + i * stride + qOff
-            for j in 0..<span {
-                scratch[j] = dot(q, qkv + j * stride + kOff, count: headDim) * scale
-            }
-            softmaxInPlace(scratch, count: span)
-            let o = out + i * d + qOff
-            for c in 0..<headDim { o[c] = 0 }
-            for j in 0..<span {
-                let p = scratch[j]
-                let v = qkv + j * stride + vOff
-                for c in 0..<headDim { o[c] += p * v[c] }
-            }
-        }
-    }
-}
-
 /// L2-normalizes `count` values in place; a zero vector stays zero.
 public func l2NormalizeInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     var sq: Float = 0

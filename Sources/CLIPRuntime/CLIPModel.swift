@@ -26,11 +26,28 @@ public final class CLIPModel: Sendable {
     public let logitScale: Float
     public let vision: VisionEncoder?
     public let text: TextEncoder?
+    /// Identifies the weights of a model loaded from a .pclip file (a CRC-32 over every
+    /// tensor's CRC-32), so a class head built from one model is refused by another. Nil for
+    /// models loaded straight from checkpoints.
+    public let fingerprint: UInt32?
 
     /// The prompt of the CLIP paper's single-template zero-shot results.
     public static let defaultTemplate = "a photo of a {}."
 
-    public init(config: CLIPConfig, weights: CLIPWeights, preprocess: PreprocessConfig, tokenizer: CLIPTokenizer?) throws {
+    /// Threads each forward pass uses.
+    public let pool: WorkerPool
+
+    /// A float model from float weights (a checkpoint).
+    public convenience init(config: CLIPConfig, weights: CLIPWeights, preprocess: PreprocessConfig, tokenizer: CLIPTokenizer?,
+                            fingerprint: UInt32? = nil, threads: Int = 1) throws {
+        try self.init(config: config, vision: try weights.vision.map { try VisionEncoder(config: config, weights: $0) },
+                      text: try weights.text.map { try TextEncoder(config: config, weights: $0) },
+                      logitScale: weights.logitScale, preprocess: preprocess, tokenizer: tokenizer,
+                      fingerprint: fingerprint, threads: threads)
+    }
+
+    init(config: CLIPConfig, vision: VisionEncoder?, text: TextEncoder?, logitScale: Float, preprocess: PreprocessConfig,
+         tokenizer: CLIPTokenizer?, fingerprint: UInt32?, threads: Int) throws {
         try config.validate()
         guard preprocess.size == config.vision.imageSize else {
             throw ModelError.invalidConfig("preprocessing makes \(preprocess.size)px images but the vision tower takes \(config.vision.imageSize)px")
@@ -38,10 +55,15 @@ public final class CLIPModel: Sendable {
         self.config = config
         self.preprocess = preprocess
         self.tokenizer = tokenizer
-        self.logitScale = weights.logitScale
-        self.vision = try weights.vision.map { try VisionEncoder(config: config, weights: $0) }
-        self.text = try weights.text.map { try TextEncoder(config: config, weights: $0) }
+        self.logitScale = logitScale
+        self.vision = vision
+        self.text = text
+        self.fingerprint = fingerprint
+        self.pool = WorkerPool(threads: threads)
     }
+
+    /// Bytes of weights held by the loaded towers (int8 stays int8).
+    public var weightBytes: Int { (vision?.weightBytes ?? 0) + (text?.weightBytes ?? 0) }
 
     private func visionEncoder() throws -> VisionEncoder {
         guard let vision else { throw ModelError.invalidInput("this model was loaded without its vision tower") }
@@ -65,19 +87,33 @@ public final class CLIPModel: Sendable {
         } catch {
             throw ModelError.badImage(path: path, reason: "\(error)")
         }
-        return try encoder.encode(pixels: pixels)
+        return try encoder.encode(pixels: pixels, pool: pool)
+    }
+
+    /// Image files → embeddings, run as one batch through the vision tower.
+    public func embedImages(paths: [String]) throws -> [[Float]] {
+        let encoder = try visionEncoder()
+        let batch = try paths.map { path -> [Float] in
+            do { return try Preprocessor.pixels(path: path, config: preprocess) } catch {
+                throw ModelError.badImage(path: path, reason: "\(error)")
+            }
+        }
+        return try encoder.encode(batch: batch, pool: pool)
     }
 
     /// Text → embedding [embedDim] (not normalized). Text past the context length is an error
     /// unless `truncate` is set (then open_clip's truncation applies).
     public func embedText(_ text: String, truncate: Bool = false) throws -> [Float] {
         let (encoder, tokenizer) = try textEncoder()
-        return try encoder.encode(tokens: try tokenizer.tokenize(text, truncate: truncate))
+        return try encoder.encode(tokens: try tokenizer.tokenize(text, truncate: truncate), pool: pool)
     }
 
     /// Builds the prompts for `labels` from `template` ("{}" stands for the label) after checking both.
     public static func prompts(labels: [String], template: String) throws -> [String] {
         guard !labels.isEmpty else { throw ModelError.invalidInput("the label list is empty; give at least one label") }
+        guard labels.count <= PromptTemplates.maxLabels else {
+            throw ModelError.invalidInput("\(labels.count) labels (limit \(PromptTemplates.maxLabels))")
+        }
         var seen = Set<String>()
         for label in labels {
             guard !label.allSatisfy(\.isWhitespace) else { throw ModelError.invalidInput("a label is empty") }
@@ -93,7 +129,18 @@ public final class CLIPModel: Sendable {
     /// One embedding per label: the label put into `template`, tokenized and encoded.
     public func classEmbeddings(labels: [String], template: String = defaultTemplate,
                                 truncate: Bool = false) throws -> [[Float]] {
-        try Self.prompts(labels: labels, template: template).map { try embedText($0, truncate: truncate) }
+        try classEmbeddings(labels: labels, templates: [template], truncate: truncate)
+    }
+
+    /// One embedding per label, ensembled over `templates` as in the CLIP paper: each prompt's
+    /// embedding normalized, averaged per label, renormalized. One template gives its
+    /// normalized embedding.
+    public func classEmbeddings(labels: [String], templates: [String], truncate: Bool = false) throws -> [[Float]] {
+        guard !templates.isEmpty else { throw ModelError.invalidInput("no prompt template given") }
+        let perTemplate = try templates.map { try Self.prompts(labels: labels, template: $0) }
+        return try labels.indices.map { i in
+            ZeroShot.ensemble(try perTemplate.map { try embedText($0[i], truncate: truncate) })
+        }
     }
 
     /// Zero-shot scores of an image embedding against class embeddings, best first.
@@ -107,9 +154,9 @@ public final class CLIPModel: Sendable {
     }
 
     /// Zero-shot classification of one image over `labels`, best first.
-    public func classify(imagePath: String, labels: [String], template: String = defaultTemplate,
+    public func classify(imagePath: String, labels: [String], templates: [String] = [defaultTemplate],
                          truncate: Bool = false) throws -> [LabelScore] {
-        let classes = try classEmbeddings(labels: labels, template: template, truncate: truncate)
+        let classes = try classEmbeddings(labels: labels, templates: templates, truncate: truncate)
         return scores(image: try embedImage(path: imagePath), classes: classes, labels: labels)
     }
 }

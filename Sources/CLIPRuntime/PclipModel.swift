@@ -191,7 +191,7 @@ extension CLIPModel {
     /// ```swift
     /// let model = try CLIPModel.load(pclip: "model.pclip", towers: .vision)
     /// ```
-    public static func load(pclip path: String, towers: Towers = .both) throws -> CLIPModel {
+    public static func load(pclip path: String, towers: Towers = .both, threads: Int = 1) throws -> CLIPModel {
         let file = try PclipFile(path: path)
         let (config, logitScale) = try CLIPConfig.fromMetadata(file.metadata)
         var preprocess = try PreprocessConfig.fromMetadata(file.metadata)
@@ -219,15 +219,19 @@ extension CLIPModel {
         if towers.vision && !hasVision { throw ModelError.invalidInput("'\(path)' holds no vision tower; convert the model with it") }
         if towers.text && !hasText { throw ModelError.invalidInput("'\(path)' holds no text tower; convert the model with it") }
 
-        func tensor(_ name: String) throws -> Tensor {
-            let (dims, values) = try file.floats(name)
-            return Tensor(shape: dims, values: values)
-        }
-        var weights = CLIPWeights(vision: towers.vision ? skeleton.vision : nil, text: towers.text ? skeleton.text : nil,
-                                  logitScale: logitScale)
-        try weights.visitTensors { name, t, _ in t = try tensor(name) }
+        let loader = PlanLoader(file: file, config: config)
+        let vision = towers.vision ? try loader.vision() : nil
+        let text = towers.text ? try loader.text() : nil
         let tokenizer = towers.text ? try loadTokenizer(file) : nil
-        return try CLIPModel(config: config, weights: weights, preprocess: preprocess, tokenizer: tokenizer)
+        return try CLIPModel(config: config, vision: vision, text: text, logitScale: logitScale, preprocess: preprocess,
+                             tokenizer: tokenizer, fingerprint: fingerprint(of: file), threads: threads)
+    }
+
+    /// CRC-32 over every tensor's CRC-32 in directory order: changes with any weight.
+    static func fingerprint(of file: PclipFile) -> UInt32 {
+        var bytes: [UInt8] = []
+        for t in file.tensors { for i in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: t.crc32 >> (8 * i))) } }
+        return crc32(bytes)
     }
 
     static func loadTokenizer(_ file: PclipFile) throws -> CLIPTokenizer {
@@ -268,5 +272,55 @@ extension CLIPWeights {
                 tokenEmbedding: .zeros([c.text.vocabularySize, td]), positionEmbedding: .zeros([c.text.contextLength, td]),
                 blocks: blocks(c.text.tower), lnFinal: ln(td), projection: .zeros([c.embedDim, td])) : nil,
             logitScale: 0)
+    }
+}
+
+/// Builds the encoders' execution plans from a .pclip file: q8 matrices stay int8 (mapped in
+/// place when raw), f16 ones are widened to f32, f32 ones are read as they are.
+struct PlanLoader {
+    let file: PclipFile
+    let config: CLIPConfig
+
+    func floats(_ name: String) throws -> Tensor {
+        let (dims, values) = try file.floats(name)
+        return Tensor(shape: dims, values: values)
+    }
+
+    func linear(_ name: String, bias: Bool = true) throws -> RuntimeLinear {
+        let b = bias ? try floats(name + ".bias") : nil
+        let info = try file.info(name + (bias ? ".weight" : ""))
+        if info.dtype == .q8 && info.dims.count == 2 {
+            return .q8(try Q8Weights(try file.data(info.name)), bias: b?.values)
+        }
+        return .float(LinearWeights(weight: try floats(info.name), bias: b))
+    }
+
+    func norm(_ name: String) throws -> LayerNormWeights {
+        LayerNormWeights(gamma: try floats(name + ".weight"), beta: try floats(name + ".bias"))
+    }
+
+    func blocks(_ prefix: String, _ count: Int) throws -> [BlockPlan] {
+        try (0..<count).map { i in
+            let p = "\(prefix).blocks.\(i)."
+            return BlockPlan(ln1: try norm(p + "ln_1"), qkv: try linear(p + "attn.qkv"), attnOut: try linear(p + "attn.out"),
+                             ln2: try norm(p + "ln_2"), fc: try linear(p + "mlp.fc"), proj: try linear(p + "mlp.proj"))
+        }
+    }
+
+    func vision() throws -> VisionEncoder {
+        VisionEncoder(config: config, patch: try linear("vision.patch_embed", bias: false),
+                      classEmbedding: try floats("vision.class_embed").values,
+                      positionEmbedding: try floats("vision.pos_embed").values, lnPre: try norm("vision.ln_pre"),
+                      blocks: try blocks("vision", config.vision.tower.layers), lnPost: try norm("vision.ln_post"),
+                      projection: try linear("vision.proj", bias: false))
+    }
+
+    func text() throws -> TextEncoder {
+        let info = try file.info("text.token_embed")
+        let embedding: TokenEmbedding = info.dtype == .q8
+            ? .q8(try Q8Weights(try file.data(info.name))) : .float(try floats(info.name))
+        return TextEncoder(config: config, tokenEmbedding: embedding, positionEmbedding: try floats("text.pos_embed").values,
+                           blocks: try blocks("text", config.text.tower.layers), lnFinal: try norm("text.ln_final"),
+                           projection: try linear("text.proj", bias: false))
     }
 }

@@ -7,21 +7,70 @@
 
 import CLIPKernels
 
+/// The token embedding: float rows, or int8 rows widened when gathered.
+enum TokenEmbedding: @unchecked Sendable {
+    case float(Tensor)
+    case q8(Q8Weights)
+
+    var rows: Int {
+        switch self {
+        case .float(let t): return t.shape[0]
+        case .q8(let w): return w.n
+        }
+    }
+
+    var bytes: Int {
+        switch self {
+        case .float(let t): return 4 * t.count
+        case .q8(let w): return w.data.info.decodedSize
+        }
+    }
+
+    func row(_ id: Int, into out: UnsafeMutablePointer<Float>, width d: Int) {
+        switch self {
+        case .float(let t): t.values.withUnsafeBufferPointer { for j in 0..<d { out[j] = $0[id * d + j] } }
+        case .q8(let w): w.row(id, into: out)
+        }
+    }
+}
+
 /// Encodes token ids into (unnormalized) text embeddings.
 ///
 /// ```swift
 /// let encoder = try TextEncoder(config: config, weights: textWeights)
 /// let embedding = try encoder.encode(tokens: tokenizer.tokenize("a photo of a cat", truncate: false))
 /// ```
-public struct TextEncoder: Sendable {
+public struct TextEncoder: @unchecked Sendable {
     public let config: CLIPConfig
-    public let weights: TextWeights
+    let tokenEmbedding: TokenEmbedding
+    let positionEmbedding: [Float]
+    let blocks: [BlockPlan]
+    let lnFinal: LayerNormWeights
+    let projection: RuntimeLinear
 
+    /// A float encoder from float weights.
     public init(config: CLIPConfig, weights: TextWeights) throws {
         try config.validate()
         try CLIPWeights(vision: nil, text: weights, logitScale: 0).validate(against: config)
+        self.init(config: config, tokenEmbedding: .float(weights.tokenEmbedding),
+                  positionEmbedding: weights.positionEmbedding.values, blocks: weights.blocks.map(BlockPlan.init(float:)),
+                  lnFinal: weights.lnFinal, projection: .float(LinearWeights(weight: weights.projection, bias: nil)))
+    }
+
+    init(config: CLIPConfig, tokenEmbedding: TokenEmbedding, positionEmbedding: [Float], blocks: [BlockPlan],
+         lnFinal: LayerNormWeights, projection: RuntimeLinear) {
         self.config = config
-        self.weights = weights
+        self.tokenEmbedding = tokenEmbedding
+        self.positionEmbedding = positionEmbedding
+        self.blocks = blocks
+        self.lnFinal = lnFinal
+        self.projection = projection
+    }
+
+    /// Bytes of weights this encoder holds.
+    public var weightBytes: Int {
+        tokenEmbedding.bytes + projection.weightBytes + blocks.reduce(0) { $0 + $1.weightBytes }
+            + 4 * (positionEmbedding.count + 2 * lnFinal.gamma.count)
     }
 
     /// The pooling position: the first occurrence of the largest id, which is the EOT token in
@@ -37,7 +86,7 @@ public struct TextEncoder: Sendable {
     /// - Parameter computeAllTokens: run every given token instead of stopping at the pooling
     ///   position; only useful to show that both give the same result.
     public func encode(tokens: [Int32], computeAllTokens: Bool = false,
-                       observer: ActivationObserver? = nil) throws -> [Float] {
+                       observer: ActivationObserver? = nil, pool: WorkerPool = .single) throws -> [Float] {
         let c = config.text, d = c.tower.width
         guard !tokens.isEmpty, tokens.count <= c.contextLength else {
             throw ModelError.invalidInput(
@@ -46,27 +95,28 @@ public struct TextEncoder: Sendable {
         for id in tokens where id < 0 || Int(id) >= c.vocabularySize {
             throw ModelError.invalidInput("token id \(id) is outside the vocabulary of \(c.vocabularySize)")
         }
-        let pool = Self.poolIndex(of: tokens)
-        let t = computeAllTokens ? tokens.count : pool + 1
+        let poolAt = Self.poolIndex(of: tokens)
+        let t = computeAllTokens ? tokens.count : poolAt + 1
         // shape = [T, D]
         var x = [Float](repeating: 0, count: t * d)
-        for i in 0..<t {
-            let row = Int(tokens[i]) * d, pos = i * d
-            for j in 0..<d {
-                x[i * d + j] = weights.tokenEmbedding.values[row + j] + weights.positionEmbedding.values[pos + j]
+        x.withUnsafeMutableBufferPointer { xb in
+            for i in 0..<t {
+                tokenEmbedding.row(Int(tokens[i]), into: xb.baseAddress! + i * d, width: d)
+                for j in 0..<d { xb[i * d + j] += positionEmbedding[i * d + j] }
             }
         }
-        runTower(&x, tokens: t, blocks: weights.blocks, config: c.tower, causal: true,
-                 activation: config.activation, eps: config.layerNormEps, prefix: "text", observer: observer)
+        runTower(&x, sequences: 1, tokens: t, blocks: blocks, config: c.tower, causal: true,
+                 activation: config.activation, eps: config.layerNormEps, prefix: "text", observer: observer, pool: pool)
         // ln_final at the pooling position, then the projection. shape = [D] → [embedDim]
         var pooled = [Float](repeating: 0, count: d)
         var out = [Float](repeating: 0, count: config.embedDim)
+        var quant = QuantScratch(rows: 1, width: d)
         x.withUnsafeBufferPointer { xb in
             pooled.withUnsafeMutableBufferPointer { pb in
-                layerNorm(xb.baseAddress! + pool * d, weights.lnFinal, pb.baseAddress!, rows: 1, eps: config.layerNormEps)
+                layerNorm(xb.baseAddress! + poolAt * d, lnFinal, pb.baseAddress!, rows: 1, eps: config.layerNormEps)
                 observer?("text.pooled", [d], UnsafeBufferPointer(pb))
                 out.withUnsafeMutableBufferPointer { ob in
-                    linear(pb.baseAddress!, LinearWeights(weight: weights.projection, bias: nil), ob.baseAddress!, rows: 1)
+                    apply(projection, pb.baseAddress!, ob.baseAddress!, rows: 1, scratch: &quant, pool: pool)
                 }
             }
         }

@@ -3,7 +3,9 @@
 //     x = x + out_proj(attention(in_proj(ln_1(x))))
 //     x = x + c_proj(act(c_fc(ln_2(x))))
 //
-// Buffers are allocated once per forward pass for the longest sequence and reused by every block.
+// A forward pass runs S sequences of T tokens at once (a batch of images): the linear layers
+// see all S·T rows (bigger matmuls), attention runs per sequence. Buffers are allocated once
+// per forward pass and reused by every block.
 
 import CLIPKernels
 
@@ -11,36 +13,48 @@ import CLIPKernels
 /// the golden tests to compare every layer with the reference.
 public typealias ActivationObserver = (_ name: String, _ shape: [Int], _ values: UnsafeBufferPointer<Float>) -> Void
 
-/// Work buffers for one tower's forward pass over at most `tokens` tokens.
-struct BlockScratch {
-    var normed: [Float]   // [T, D]
-    var qkv: [Float]      // [T, 3D]
-    var attended: [Float] // [T, D]
-    var projected: [Float] // [T, D]
-    var hidden: [Float]   // [T, mlpWidth]
-    var scores: [Float]   // [T]
+/// One block as the runtime executes it (float or int8 linears).
+struct BlockPlan: @unchecked Sendable {
+    let ln1: LayerNormWeights
+    let qkv: RuntimeLinear
+    let attnOut: RuntimeLinear
+    let ln2: LayerNormWeights
+    let fc: RuntimeLinear
+    let proj: RuntimeLinear
 
-    init(tokens t: Int, config c: TowerConfig) {
-        normed = [Float](repeating: 0, count: t * c.width)
-        qkv = [Float](repeating: 0, count: t * 3 * c.width)
-        attended = [Float](repeating: 0, count: t * c.width)
-        projected = [Float](repeating: 0, count: t * c.width)
-        hidden = [Float](repeating: 0, count: t * c.mlpWidth)
-        scores = [Float](repeating: 0, count: t)
+    init(float b: BlockWeights) {
+        ln1 = b.ln1; qkv = .float(b.qkv); attnOut = .float(b.attnOut)
+        ln2 = b.ln2; fc = .float(b.fc); proj = .float(b.proj)
+    }
+
+    init(ln1: LayerNormWeights, qkv: RuntimeLinear, attnOut: RuntimeLinear, ln2: LayerNormWeights,
+         fc: RuntimeLinear, proj: RuntimeLinear) {
+        self.ln1 = ln1; self.qkv = qkv; self.attnOut = attnOut; self.ln2 = ln2; self.fc = fc; self.proj = proj
+    }
+
+    var weightBytes: Int {
+        [qkv, attnOut, fc, proj].reduce(0) { $0 + $1.weightBytes } + 4 * 4 * ln1.gamma.count
     }
 }
 
-/// y[T, out] = x[T, in] · Wᵀ + b for a `LinearWeights`.
-func linear(_ x: UnsafePointer<Float>, _ l: LinearWeights, _ y: UnsafeMutablePointer<Float>, rows: Int) {
-    let n = l.weight.shape[0], k = l.weight.shape[1]
-    l.weight.values.withUnsafeBufferPointer { w in
-        if let bias = l.bias {
-            bias.values.withUnsafeBufferPointer { b in
-                matmulTransposedB(x, w.baseAddress!, bias: b.baseAddress!, y, m: rows, k: k, n: n)
-            }
-        } else {
-            matmulTransposedB(x, w.baseAddress!, bias: nil, y, m: rows, k: k, n: n)
-        }
+/// Work buffers for one tower's forward pass over `rows` = S·T rows.
+struct BlockScratch {
+    var normed: [Float]    // [rows, D]
+    var qkv: [Float]       // [rows, 3D]
+    var attended: [Float]  // [rows, D]
+    var projected: [Float] // [rows, D]
+    var hidden: [Float]    // [rows, mlpWidth]
+    var scores: [Float]    // [threads, T]
+    var quant: QuantScratch
+
+    init(rows: Int, tokens t: Int, config c: TowerConfig, threads: Int) {
+        normed = [Float](repeating: 0, count: rows * c.width)
+        qkv = [Float](repeating: 0, count: rows * 3 * c.width)
+        attended = [Float](repeating: 0, count: rows * c.width)
+        projected = [Float](repeating: 0, count: rows * c.width)
+        hidden = [Float](repeating: 0, count: rows * c.mlpWidth)
+        scores = [Float](repeating: 0, count: max(1, threads) * t)
+        quant = QuantScratch(rows: rows, width: max(c.width, c.mlpWidth))
     }
 }
 
@@ -53,48 +67,57 @@ func layerNorm(_ x: UnsafePointer<Float>, _ ln: LayerNormWeights, _ y: UnsafeMut
     }
 }
 
-/// Runs one residual block in place on x [T, D].
+/// Runs one residual block in place on x [S·T, D].
 func residualBlock(
-    _ x: UnsafeMutablePointer<Float>, tokens t: Int, block w: BlockWeights, config c: TowerConfig,
-    causal: Bool, activation: Activation, eps: Float, scratch s: inout BlockScratch
+    _ x: UnsafeMutablePointer<Float>, sequences s: Int, tokens t: Int, block w: BlockPlan, config c: TowerConfig,
+    causal: Bool, activation: Activation, eps: Float, scratch sc: inout BlockScratch, pool: WorkerPool
 ) {
-    let d = c.width
-    s.normed.withUnsafeMutableBufferPointer { normed in
-    s.qkv.withUnsafeMutableBufferPointer { qkv in
-    s.attended.withUnsafeMutableBufferPointer { attended in
-    s.projected.withUnsafeMutableBufferPointer { projected in
-    s.hidden.withUnsafeMutableBufferPointer { hidden in
-    s.scores.withUnsafeMutableBufferPointer { scores in
+    let d = c.width, rows = s * t
+    var quant = sc.quant
+    defer { sc.quant = quant }
+    sc.normed.withUnsafeMutableBufferPointer { normed in
+    sc.qkv.withUnsafeMutableBufferPointer { qkv in
+    sc.attended.withUnsafeMutableBufferPointer { attended in
+    sc.projected.withUnsafeMutableBufferPointer { projected in
+    sc.hidden.withUnsafeMutableBufferPointer { hidden in
+    sc.scores.withUnsafeMutableBufferPointer { scores in
         let nb = normed.baseAddress!, pb = projected.baseAddress!
-        // Attention: shape = [T, D] → [T, 3D] → [T, D]
-        layerNorm(x, w.ln1, nb, rows: t, eps: eps)
-        linear(nb, w.qkv, qkv.baseAddress!, rows: t)
-        attention(qkv: qkv.baseAddress!, out: attended.baseAddress!, scratch: scores.baseAddress!,
-                  tokens: t, dim: d, heads: c.heads, causal: causal)
-        linear(attended.baseAddress!, w.attnOut, pb, rows: t)
-        addInPlace(x, pb, count: t * d)
-        // MLP: shape = [T, D] → [T, mlpWidth] → [T, D]
-        layerNorm(x, w.ln2, nb, rows: t, eps: eps)
-        linear(nb, w.fc, hidden.baseAddress!, rows: t)
-        activateInPlace(hidden.baseAddress!, count: t * c.mlpWidth, activation)
-        linear(hidden.baseAddress!, w.proj, pb, rows: t)
-        addInPlace(x, pb, count: t * d)
+        // Attention: shape = [S·T, D] → [S·T, 3D] → per sequence and head → [S·T, D]
+        layerNorm(x, w.ln1, nb, rows: rows, eps: eps)
+        apply(w.qkv, nb, qkv.baseAddress!, rows: rows, scratch: &quant, pool: pool)
+        let qkvBase = UnsafePointer(qkv.baseAddress!), out = attended.baseAddress!, scratchBase = scores.baseAddress!
+        pool.parallelChunks(s * c.heads) { slot, range in
+            // Each worker owns one T-float slice of the scores buffer.
+            for item in range {
+                let seq = item / c.heads, head = item % c.heads
+                attentionHead(qkv: qkvBase + seq * t * 3 * d, out: out + seq * t * d, scratch: scratchBase + slot * t,
+                              tokens: t, dim: d, heads: c.heads, head: head, causal: causal)
+            }
+        }
+        apply(w.attnOut, attended.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)
+        addInPlace(x, pb, count: rows * d)
+        // MLP: shape = [S·T, D] → [S·T, mlpWidth] → [S·T, D]
+        layerNorm(x, w.ln2, nb, rows: rows, eps: eps)
+        apply(w.fc, nb, hidden.baseAddress!, rows: rows, scratch: &quant, pool: pool)
+        activateInPlace(hidden.baseAddress!, count: rows * c.mlpWidth, activation)
+        apply(w.proj, hidden.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)
+        addInPlace(x, pb, count: rows * d)
     }}}}}}
 }
 
-/// Runs all blocks of a tower on x [T, D], reporting the residual stream before the first block
-/// and after each one as "<prefix>.hidden.<i>".
+/// Runs all blocks of a tower on x [S·T, D], reporting the residual stream before the first
+/// block and after each one as "<prefix>.hidden.<i>" (shape [S·T, D]).
 func runTower(
-    _ x: inout [Float], tokens t: Int, blocks: [BlockWeights], config c: TowerConfig, causal: Bool,
-    activation: Activation, eps: Float, prefix: String, observer: ActivationObserver?
+    _ x: inout [Float], sequences s: Int, tokens t: Int, blocks: [BlockPlan], config c: TowerConfig, causal: Bool,
+    activation: Activation, eps: Float, prefix: String, observer: ActivationObserver?, pool: WorkerPool
 ) {
-    var scratch = BlockScratch(tokens: t, config: c)
+    var scratch = BlockScratch(rows: s * t, tokens: t, config: c, threads: pool.threads)
     x.withUnsafeMutableBufferPointer { xb in
-        observer?("\(prefix).hidden.0", [t, c.width], UnsafeBufferPointer(xb))
+        observer?("\(prefix).hidden.0", [s * t, c.width], UnsafeBufferPointer(xb))
         for (i, block) in blocks.enumerated() {
-            residualBlock(xb.baseAddress!, tokens: t, block: block, config: c, causal: causal,
-                          activation: activation, eps: eps, scratch: &scratch)
-            observer?("\(prefix).hidden.\(i + 1)", [t, c.width], UnsafeBufferPointer(xb))
+            residualBlock(xb.baseAddress!, sequences: s, tokens: t, block: block, config: c, causal: causal,
+                          activation: activation, eps: eps, scratch: &scratch, pool: pool)
+            observer?("\(prefix).hidden.\(i + 1)", [s * t, c.width], UnsafeBufferPointer(xb))
         }
     }
 }

@@ -13,10 +13,17 @@ struct Classify: ParsableCommand {
             text tower, and compared with the image embedding: probabilities are the softmax of \
             exp(logit_scale) * cosine, as in the CLIP paper.
 
+            With --ensemble, each label is embedded through the project's seven default templates \
+            (those OpenAI selected for ImageNet) and the normalized embeddings are averaged. With \
+            --head, the class embeddings come from a file made by `pocketclip head build`, and \
+            only the vision tower is loaded.
+
             Examples:
               pocketclip classify MODEL cat.jpg --labels "cat,dog,car"
               pocketclip classify MODEL *.png --labels-file classes.txt --top-k 3 --json
               pocketclip classify MODEL x.png --labels "tabby cat,golden retriever" --template "{}"
+              pocketclip classify MODEL x.png --labels-file imagenet.txt --ensemble
+              pocketclip classify MODEL x.png --head imagenet.head
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -30,8 +37,10 @@ struct Classify: ParsableCommand {
     @Option(help: ArgumentHelp("A file with one class name per line.", valueName: "path"))
     var labelsFile: String?
 
-    @Option(help: "Prompt template; '{}' is replaced by each label.")
-    var template: String = CLIPModel.defaultTemplate
+    @OptionGroup var prompts: PromptOptions
+
+    @Option(help: ArgumentHelp("A class head file from `pocketclip head build` (vision tower only).", valueName: "path"))
+    var head: String?
 
     @Option(help: "How many labels to print per image (0 = all).")
     var topK: Int = 5
@@ -44,20 +53,32 @@ struct Classify: ParsableCommand {
 
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image file") }
-        if (labels == nil) == (labelsFile == nil) { throw ValidationError("give the classes with exactly one of --labels or --labels-file") }
+        if head != nil {
+            if labels != nil || labelsFile != nil { throw ValidationError("--head already names the classes; drop --labels/--labels-file") }
+        } else if (labels == nil) == (labelsFile == nil) {
+            throw ValidationError("give the classes with exactly one of --labels, --labels-file or --head")
+        }
         if topK < 0 { throw ValidationError("--top-k must be 0 (all) or positive") }
     }
 
     func run() throws {
         try reportingErrors {
-            let names = try labelList()
-            // Fail on bad labels or missing images before loading any weights.
-            _ = try CLIPModel.prompts(labels: names, template: template)
+            // Fail on bad labels, templates or missing images before loading any weights.
             for path in images where !fileExists(path) {
                 throw ModelError.invalidInput("image '\(path)' does not exist")
             }
-            let model = try modelOptions.load(towers: .both)
-            let classes = try model.classEmbeddings(labels: names, template: template, truncate: truncate)
+            let model: CLIPModel, names: [String], classes: [[Float]]
+            if let head {
+                model = try modelOptions.load(towers: .vision)
+                let h = try ClassHead.load(head, for: model)
+                (names, classes) = (h.labels, h.embeddings)
+            } else {
+                names = try labelList(labels, file: labelsFile)
+                let templates = try prompts.templates()
+                for t in templates { _ = try CLIPModel.prompts(labels: names, template: t) }
+                model = try modelOptions.load(towers: .both)
+                classes = try model.classEmbeddings(labels: names, templates: templates, truncate: truncate)
+            }
             var results: [(String, [LabelScore])] = []
             for path in images {
                 let scores = model.scores(image: try model.embedImage(path: path), classes: classes, labels: names)
@@ -67,13 +88,37 @@ struct Classify: ParsableCommand {
         }
     }
 
-    func labelList() throws -> [String] {
-        if let labels {
-            return labels.split(separator: ",", omittingEmptySubsequences: false)
-                .map { String($0).trimmingWhitespace() }
+}
+
+/// Labels from a comma-separated list or a file with one per line.
+func labelList(_ labels: String?, file: String?) throws -> [String] {
+    if let labels {
+        return labels.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingWhitespace() }
+    }
+    let text = try readTextFile(file!)
+    return text.split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+}
+
+/// How labels become prompts: one template, several, a file of them, or the default ensemble.
+struct PromptOptions: ParsableArguments {
+    @Option(name: .customLong("template"), help: "Prompt template, '{}' replaced by the label (repeatable: an ensemble).")
+    var templateList: [String] = []
+
+    @Option(help: ArgumentHelp("A file with one template per line.", valueName: "path"))
+    var templatesFile: String?
+
+    @Flag(help: "Use the project's default ensemble of seven templates.")
+    var ensemble = false
+
+    func templates() throws -> [String] {
+        var out = templateList
+        if let templatesFile {
+            out += try readTextFile(templatesFile).split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
         }
-        let text = try readTextFile(labelsFile!)
-        return text.split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        if ensemble { out += PromptTemplates.defaultEnsemble }
+        if out.isEmpty { out = [CLIPModel.defaultTemplate] }
+        try PromptTemplates.validate(out)
+        return out
     }
 }
 

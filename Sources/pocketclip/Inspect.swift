@@ -40,7 +40,7 @@ struct Inspect: ParsableCommand {
             let f = try PclipFile(path: file)
             let (config, logitScale) = try CLIPConfig.fromMetadata(f.metadata)
             let preprocess = try PreprocessConfig.fromMetadata(f.metadata)
-            var memory: (decoded: Int, mapped: Int, peakRSS: Int)?
+            var memory: MemoryReport?
             if load {
                 var kept: [PclipTensorData] = []
                 var decoded = 0, mapped = 0
@@ -49,7 +49,9 @@ struct Inspect: ParsableCommand {
                     if d.isMapped { mapped += t.decodedSize } else { decoded += t.decodedSize }
                     kept.append(d)
                 }
-                memory = (decoded, mapped, peakRSSBytes())
+                let status = procStatus()
+                memory = MemoryReport(decoded: decoded, mapped: mapped, peakRSS: peakRSSBytes(),
+                                      rssAnon: status["RssAnon"] ?? 0, rssFile: status["RssFile"] ?? 0)
                 withExtendedLifetime(kept) {}
             }
             if json {
@@ -72,13 +74,41 @@ struct Inspect: ParsableCommand {
                 print("  \(info.name)\(pad)  \(info.dtype)\(group) \(info.dims)  \(info.compression) \(info.storedSize) → \(info.decodedSize) B")
             }
             if let m = memory {
-                print("loaded: \(formatBytes(m.decoded)) decoded in memory + \(formatBytes(m.mapped)) mapped in place; peak RSS \(formatBytes(m.peakRSS))")
+                print("loaded: \(formatBytes(m.decoded)) decoded in memory + \(formatBytes(m.mapped)) mapped in place; peak RSS \(formatBytes(m.peakRSS)) (now: \(formatBytes(m.rssAnon)) anonymous, \(formatBytes(m.rssFile)) file-backed)")
             }
         }
     }
 }
 
-func inspectJSON(_ f: PclipFile, memory: (decoded: Int, mapped: Int, peakRSS: Int)?) -> String {
+/// What loading every tensor cost: decoded (owned) and mapped bytes, the process's peak RSS,
+/// and its resident anonymous and file-backed memory once loaded (/proc/self/status).
+struct MemoryReport {
+    let decoded: Int, mapped: Int, peakRSS: Int, rssAnon: Int, rssFile: Int
+}
+
+/// The "kB" fields of /proc/self/status, in bytes.
+func procStatus() -> [String: Int] {
+    // procfs files report size 0: read until end of file.
+    let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return [:] }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        bytes += chunk[0..<n]
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    var out: [String: Int] = [:]
+    for line in text.split(separator: "\n") {
+        let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
+        if parts.count == 3, parts[2] == "kB", let v = Int(parts[1]) { out[String(parts[0])] = v * 1024 }
+    }
+    return out
+}
+
+func inspectJSON(_ f: PclipFile, memory: MemoryReport?) -> String {
     let tensors = f.tensors.map { t in
         "{\"name\": \(jsonString(t.name)), \"dtype\": \"\(t.dtype)\", \"dims\": \(t.dims), \"group_size\": \(t.groupSize), \"compression\": \"\(t.compression)\", \"offset\": \(t.offset), \"stored_bytes\": \(t.storedSize), \"decoded_bytes\": \(t.decodedSize), \"crc32\": \(t.crc32)}"
     }
@@ -89,7 +119,7 @@ func inspectJSON(_ f: PclipFile, memory: (decoded: Int, mapped: Int, peakRSS: In
         "\"tensors\": [\n  \(tensors.joined(separator: ",\n  "))]",
     ]
     if let m = memory {
-        fields.append("\"memory\": {\"decoded_bytes\": \(m.decoded), \"mapped_bytes\": \(m.mapped), \"peak_rss_bytes\": \(m.peakRSS)}")
+        fields.append("\"memory\": {\"decoded_bytes\": \(m.decoded), \"mapped_bytes\": \(m.mapped), \"peak_rss_bytes\": \(m.peakRSS), \"rss_anon_bytes\": \(m.rssAnon), \"rss_file_bytes\": \(m.rssFile)}")
     }
     return "{" + fields.joined(separator: ",\n") + "}"
 }

@@ -1,0 +1,113 @@
+// Linear layers as the runtime executes them: float weights, or int8 weights with activations
+// quantized per row on the fly (formats/pclip.md, "The int8 scheme"), int32 accumulation, and
+// one float multiply per group: y[m,n] = Σ_g dot_g(xq[m], wq[n]) · xs[m] · ws[n,g] + b[n].
+
+import CLIPFormat
+import CLIPKernels
+
+/// Int8 weights [N, K] with f32 scales [N, K/G], held in the decoded .pclip layout (mapped in
+/// place for raw files, else an owned buffer) — never widened to float.
+public struct Q8Weights: @unchecked Sendable {
+    public let n: Int
+    public let k: Int
+    public let groupSize: Int
+    let data: PclipTensorData
+
+    public init(_ data: PclipTensorData) throws {
+        let info = data.info
+        guard info.dtype == .q8, info.dims.count == 2 else {
+            throw ModelError.invalidInput("tensor '\(info.name)' is not a 2-D q8 matrix")
+        }
+        self.n = info.dims[0]
+        self.k = info.dims[1]
+        self.groupSize = info.groupSize
+        self.data = data
+    }
+
+    func withPointers<R>(_ body: (UnsafePointer<Int8>, UnsafePointer<Float>) -> R) -> R {
+        data.withUnsafeBytes { raw in
+            body(raw.baseAddress!.assumingMemoryBound(to: Int8.self),
+                 (raw.baseAddress! + Q8.scalesOffset(count: n * k)).assumingMemoryBound(to: Float.self))
+        }
+    }
+
+    /// Row `r` widened to float (q · scale): the token-embedding gather.
+    func row(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+        withPointers { q, s in
+            let groups = k / groupSize
+            for i in 0..<k { out[i] = Float(q[r * k + i]) * s[r * groups + i / groupSize] }
+        }
+    }
+}
+
+/// A linear layer ready to run.
+public enum RuntimeLinear: @unchecked Sendable {
+    case float(LinearWeights)
+    case q8(Q8Weights, bias: [Float]?)
+
+    public var outputs: Int {
+        switch self {
+        case .float(let l): return l.weight.shape[0]
+        case .q8(let w, _): return w.n
+        }
+    }
+
+    public var inputs: Int {
+        switch self {
+        case .float(let l): return l.weight.shape[1]
+        case .q8(let w, _): return w.k
+        }
+    }
+
+    /// Bytes the weights occupy in memory.
+    public var weightBytes: Int {
+        switch self {
+        case .float(let l): return 4 * (l.weight.count + (l.bias?.count ?? 0))
+        case .q8(let w, let bias): return w.data.info.decodedSize + 4 * (bias?.count ?? 0)
+        }
+    }
+}
+
+/// Scratch for quantized activations of up to `rows` × `width`.
+struct QuantScratch {
+    var q: [Int8]
+    var scales: [Float]
+    init(rows: Int, width: Int) {
+        q = [Int8](repeating: 0, count: rows * width)
+        scales = [Float](repeating: 0, count: rows)
+    }
+}
+
+/// y[M, N] = x[M, K] · Wᵀ + b, split over output columns across the pool.
+func apply(_ l: RuntimeLinear, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows m: Int,
+           scratch: inout QuantScratch, pool: WorkerPool) {
+    switch l {
+    case .float(let lw):
+        let n = lw.weight.shape[0], k = lw.weight.shape[1]
+        lw.weight.values.withUnsafeBufferPointer { w in
+            let bias = lw.bias?.values
+            pool.parallelRanges(n, granularity: 8) { cols in
+                for row in 0..<m {
+                    for col in cols {
+                        var acc = dot(x + row * k, w.baseAddress! + col * k, count: k)
+                        if let bias { acc += bias[col] }
+                        y[row * n + col] = acc
+                    }
+                }
+            }
+        }
+    case .q8(let w, let bias):
+        let k = w.k, n = w.n
+        scratch.q.withUnsafeMutableBufferPointer { xq in
+            scratch.scales.withUnsafeMutableBufferPointer { xs in
+                quantizeRows(x, rows: m, width: k, q: xq.baseAddress!, scales: xs.baseAddress!)
+                w.withPointers { wq, ws in
+                    let xqp = UnsafePointer(xq.baseAddress!), xsp = UnsafePointer(xs.baseAddress!)
+                    pool.parallelRanges(n, granularity: 8) { cols in
+                        gemmQ8(xqp, xsp, wq, ws, bias, y, m: m, n: n, k: k, group: w.groupSize, columns: cols)
+                    }
+                }
+            }
+        }
+    }
+}

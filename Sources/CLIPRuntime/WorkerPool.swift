@@ -1,0 +1,74 @@
+// The runtime's threads: one setting (`--threads`), work split in contiguous ranges so each
+// output is computed by the same code whatever the thread count (results never depend on it).
+
+import Dispatch
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+public struct WorkerPool: Sendable {
+    /// Threads used, ≥ 1. The calling thread takes part.
+    public let threads: Int
+
+    public init(threads: Int) {
+        self.threads = max(1, threads)
+    }
+
+    /// One thread: everything inline.
+    public static let single = WorkerPool(threads: 1)
+
+    /// The cores this process may run on (the `Cpus_allowed` mask of /proc/self/status, which
+    /// honours taskset and cgroup cpusets), else the online cores; at least 1.
+    public static var availableCores: Int {
+        let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return online }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Cpus_allowed:") {
+            let mask = line.dropFirst("Cpus_allowed:".count)
+            let count = mask.reduce(0) { $0 + (Int(String($1), radix: 16)?.nonzeroBitCount ?? 0) }
+            return count > 0 ? min(count, online) : online
+        }
+        return online
+    }
+
+    /// Calls `body(range)` over `count` items split into at most `threads` contiguous ranges of
+    /// whole multiples of `granularity` (except the last).
+    public func parallelRanges(_ count: Int, granularity: Int = 1, _ body: (Range<Int>) -> Void) {
+        parallelChunks(count, granularity: granularity) { _, range in body(range) }
+    }
+
+    /// Like `parallelRanges`, also passing the chunk's index (< `threads`), for per-worker scratch.
+    public func parallelChunks(_ count: Int, granularity: Int = 1, _ body: (Int, Range<Int>) -> Void) {
+        let chunks = min(threads, max(1, (count + granularity - 1) / granularity))
+        if chunks <= 1 {
+            if count > 0 { body(0, 0..<count) }
+            return
+        }
+        let units = (count + granularity - 1) / granularity
+        withoutActuallyEscaping(body) { body in
+            let box = UnsafeSendableBox(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let lo = units * c / chunks * granularity
+                let hi = min(count, units * (c + 1) / chunks * granularity)
+                if lo < hi { box.value(c, lo..<hi) }
+            }
+        }
+    }
+}
+
+/// Carries a non-Sendable value into concurrent work whose ranges never overlap.
+struct UnsafeSendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
