@@ -17,6 +17,11 @@ Header, directory and metadata mutations recompute the CRCs over the declared ra
 mutation reaches the check it targets; the "bitflip-*" cases flip one bit and leave every CRC alone,
 so they must give checksum errors.
 
+Cross-check with the independent container checker of the test vectors: it must accept exactly the
+"valid" files and the "model"-stage ones, and refuse every other file:
+
+    for f in formats/bad/*.pclip; do /work/venv/bin/python tools/make_pclip_vectors.py --check "$f"; done
+
 Read by Tests/CLIPFormatTests/BadFileCorpusTests.swift, Tests/CLIPRuntimeTests/BadModelFileTests.swift
 and Tests/CLITests/BadPclipCLITests.swift.
 """
@@ -54,13 +59,13 @@ def base_metadata():
             "text": {"vocabulary_size": 10, "context_length": 4, "width": 8, "layers": 1, "heads": 2, "mlp_width": 32},
             "embed_dim": E,
             "activation": "quick_gelu",
-            "layer_norm_eps": 1e-05,
-            "logit_scale": 4.6052,
+            "layer_norm_eps": f32(1e-05),
+            "logit_scale": f32(4.6052),
         },
         "preprocess": {
             "size": IMAGE,
-            "mean": [0.48145466, 0.4578275, 0.40821073],
-            "std": [0.26862954, 0.26130258, 0.27577711],
+            "mean": [f32(v) for v in (0.48145466, 0.4578275, 0.40821073)],
+            "std": [f32(v) for v in (0.26862954, 0.26130258, 0.27577711)],
             "crop_rounding": "openclip",
             "order": "resize_then_convert",
         },
@@ -68,6 +73,12 @@ def base_metadata():
         "source": {"layout": "openclip", "dtype": "q8", "group_size": 0},
         "producer": "tools/make_pclip_bad_corpus.py",
     }
+
+
+def f32(x):
+    """A float as the spec writes it: the binary64 value of the binary32 number (1e-5 becomes
+    9.999999747378752e-06), which Python's repr prints in its shortest round-trip form."""
+    return float(np.float32(x))
 
 
 def dump(meta):
@@ -183,15 +194,15 @@ def encode_entry(t, offset):
 
 
 def layout(ts, metadata):
-    """Where every section and payload goes: raw payloads 64-aligned, zstd ones packed after."""
+    """Where every section and payload goes, as the spec's writers do: metadata at 64, the
+    directory after it, every payload (raw or zstd) at the next multiple of 64, in directory order."""
     entry_sizes = [2 + len(t["entry"].get("name", t["name"])) + 8 + 8 * len(t["entry"].get("dims", t["dims"])) + 28
                    for t in ts]
     directory_offset = HEADER_SIZE + len(metadata)
     position = directory_offset + sum(entry_sizes)
     offsets = []
     for t in ts:
-        if t["compression"] == RAW or not offsets:
-            position += -position % ALIGN
+        position += -position % ALIGN
         offsets.append(position)
         position += len(t["stored"])
     return directory_offset, offsets
