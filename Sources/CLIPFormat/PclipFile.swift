@@ -96,7 +96,10 @@ public final class PclipFile: @unchecked Sendable {
             guard size >= UInt64(minimum), size <= UInt64(limit) else {
                 throw PclipError.badSection(section: name, detail: "size \(size) is outside \(minimum)...\(limit)")
             }
-            guard offset >= UInt64(Pclip.headerSize), offset <= UInt64(file.count), size <= UInt64(file.count) - offset else {
+            guard offset >= UInt64(Pclip.headerSize) else {
+                throw PclipError.badSection(section: name, detail: "it starts at byte \(offset), so it overlaps the header (bytes 0..<\(Pclip.headerSize))")
+            }
+            guard offset <= UInt64(file.count), size <= UInt64(file.count) - offset else {
                 throw PclipError.badSection(section: name, detail: "bytes \(offset)..<\(offset &+ size) are not inside the \(file.count)-byte file (truncated?)")
             }
             return Int(offset)..<Int(offset + size)
@@ -236,6 +239,8 @@ public final class PclipFile: @unchecked Sendable {
         case .raw:
             return PclipTensorData(info: info, mapped: stored, file: storage)
         case .zstd:
+            // The frame header must agree before the decoded size is allocated.
+            try Zstd.checkFrame(stored, decodedSize: info.decodedSize, tensor: name)
             let buffer = OwnedBuffer(count: info.decodedSize)
             try Zstd.decompress(stored, into: UnsafeMutableRawBufferPointer(rebasing: buffer.bytes[0..<info.decodedSize]), tensor: name)
             storage.release(info.storedRange)

@@ -23,10 +23,8 @@ enum Zstd {
         return out
     }
 
-    /// Decompresses `source`, which must be exactly one frame declaring `destination.count`
-    /// bytes, into `destination`; any other shape of input is an error naming the tensor.
-    static func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
-                           tensor: String) throws {
+    /// Checks that `source` is exactly one frame declaring `decodedSize` bytes (reads headers only).
+    static func checkFrame(_ source: UnsafeRawBufferPointer, decodedSize: Int, tensor: String) throws {
         let frameSize = ZSTD_findFrameCompressedSize(source.baseAddress, source.count)
         if ZSTD_isError(frameSize) != 0 {
             throw PclipError.badPayload(tensor: tensor, detail: "not a complete zstd frame (\(errorName(frameSize)))")
@@ -38,9 +36,16 @@ enum Zstd {
         guard declared != contentSizeError, declared != contentSizeUnknown else {
             throw PclipError.badPayload(tensor: tensor, detail: "the zstd frame does not record its content size")
         }
-        guard declared == UInt64(destination.count) else {
-            throw PclipError.badPayload(tensor: tensor, detail: "the zstd frame holds \(declared) bytes, the directory says \(destination.count)")
+        guard declared == UInt64(decodedSize) else {
+            throw PclipError.badPayload(tensor: tensor, detail: "the zstd frame holds \(declared) bytes, the directory says \(decodedSize)")
         }
+    }
+
+    /// Decompresses `source`, which must be exactly one frame declaring `destination.count`
+    /// bytes, into `destination`; any other shape of input is an error naming the tensor.
+    static func decompress(_ source: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer,
+                           tensor: String) throws {
+        try checkFrame(source, decodedSize: destination.count, tensor: tensor)
         let produced = ZSTD_decompress(destination.baseAddress, destination.count, source.baseAddress, source.count)
         if ZSTD_isError(produced) != 0 {
             throw PclipError.badPayload(tensor: tensor, detail: "zstd: \(errorName(produced))")

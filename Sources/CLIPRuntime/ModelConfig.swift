@@ -72,12 +72,23 @@ public struct CLIPConfig: Sendable, Equatable, Codable {
         self.layerNormEps = layerNormEps
     }
 
-    /// Checks the relations between the numbers that the encoders rely on.
+    /// Bounds far beyond any CLIP (ViT-bigG: width 1664, 48 layers, MLP 8192), so a hostile
+    /// config is refused before anything is sized from it.
+    public static let maxWidth = 16_384
+    public static let maxLayers = 256
+    public static let maxMLPWidth = 65_536
+    public static let maxImageSize = 4_096
+    public static let maxVocabulary = 1 << 20
+    public static let maxContext = 4_096
+
+    /// Checks the relations between the numbers that the encoders rely on, and their bounds.
     public func validate() throws {
         func require(_ ok: Bool, _ what: String) throws {
             if !ok { throw ModelError.invalidConfig(what) }
         }
         for (name, t) in [("vision", vision.tower), ("text", text.tower)] {
+            try require(t.width <= Self.maxWidth && t.layers <= Self.maxLayers && t.mlpWidth <= Self.maxMLPWidth,
+                        "\(name) tower \(t) is beyond the limits (width ≤ \(Self.maxWidth), layers ≤ \(Self.maxLayers), MLP ≤ \(Self.maxMLPWidth))")
             try require(t.width > 0 && t.layers >= 0 && t.heads > 0 && t.mlpWidth > 0,
                         "\(name) tower needs positive width, heads and MLP width (found \(t))")
             try require(t.width % t.heads == 0,
@@ -86,9 +97,12 @@ public struct CLIPConfig: Sendable, Equatable, Codable {
         try require(vision.patchSize > 0 && vision.imageSize >= vision.patchSize
                     && vision.imageSize % vision.patchSize == 0,
                     "image size \(vision.imageSize) must be a positive multiple of patch size \(vision.patchSize)")
-        try require(text.contextLength >= 2, "text context \(text.contextLength) must hold at least SOT and EOT")
-        try require(text.vocabularySize > 0, "text vocabulary size must be positive")
-        try require(embedDim > 0, "embedding width must be positive")
+        try require(vision.imageSize <= Self.maxImageSize, "image size \(vision.imageSize) is beyond \(Self.maxImageSize)")
+        try require(text.contextLength >= 2 && text.contextLength <= Self.maxContext,
+                    "text context \(text.contextLength) must be from 2 (SOT and EOT) to \(Self.maxContext)")
+        try require(text.vocabularySize > 0 && text.vocabularySize <= Self.maxVocabulary,
+                    "text vocabulary size \(text.vocabularySize) must be from 1 to \(Self.maxVocabulary)")
+        try require(embedDim > 0 && embedDim <= Self.maxWidth, "embedding width \(embedDim) must be from 1 to \(Self.maxWidth)")
         try require(layerNormEps > 0 && layerNormEps < 1, "LayerNorm epsilon \(layerNormEps) is out of range")
     }
 }

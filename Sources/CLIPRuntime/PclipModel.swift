@@ -185,40 +185,53 @@ extension CLIPModel {
         return head == Pclip.magic
     }
 
-    /// Loads a model from a .pclip file, checking its tensors against its config
-    /// (formats/pclip.md, validation steps 3 and 5).
+    /// Checks a container against the model its metadata describes (formats/pclip.md, steps 3
+    /// and 5: schema, config, tensor names, shapes and dtypes) without reading any payload.
+    /// Returns the config, logit scale, preprocessing and which towers the file holds.
+    public static func validate(_ file: PclipFile) throws
+        -> (config: CLIPConfig, logitScale: Float, preprocess: PreprocessConfig, towers: Towers)
+    {
+        let (config, logitScale) = try CLIPConfig.fromMetadata(file.metadata)
+        let preprocess = try PreprocessConfig.fromMetadata(file.metadata)
+        if preprocess.size != config.vision.imageSize {
+            throw PclipError.badMetadata("preprocess.size \(preprocess.size) differs from model.vision.image_size \(config.vision.imageSize)")
+        }
+        let hasVision = file.tensors.contains { $0.name.hasPrefix("vision.") }
+        let hasText = file.tensors.contains { $0.name.hasPrefix("text.") }
+        guard hasVision || hasText else { throw PclipError.badMetadata("the file holds neither tower") }
+
+        // Every name the config implies for the towers present, in file order, and nothing else.
+        // The skeleton has shapes but no values (the config is bounded by validate()).
+        var expected = PclipNames.tensors(of: CLIPWeights.skeleton(config: config, vision: hasVision, text: hasText))
+            .map { (name: $0.name, shape: $0.tensor.shape) }
+        if hasText { expected += [(PclipNames.vocabulary, []), (PclipNames.merges, [])] }
+        let names = Set(expected.map(\.name))
+        for t in file.tensors where !names.contains(t.name) {
+            throw PclipError.badMetadata("tensor '\(t.name)' does not belong to the model the metadata describes")
+        }
+        for (name, shape) in expected {
+            let info = try file.info(name)
+            let isTokenizer = name.hasPrefix("tokenizer.")
+            if isTokenizer != (info.dtype == .bytes) {
+                throw PclipError.wrongDType(tensor: name, expected: isTokenizer ? "bytes" : "f32, f16 or q8", found: info.dtype)
+            }
+            if !isTokenizer && info.dims != shape {
+                throw ModelError.shapeMismatch(tensor: name, expected: shape, found: info.dims)
+            }
+        }
+        return (config, logitScale, preprocess, hasVision && hasText ? .both : (hasVision ? .vision : .text))
+    }
+
+    /// Loads a model from a .pclip file, checking its tensors against its config first.
     ///
     /// ```swift
     /// let model = try CLIPModel.load(pclip: "model.pclip", towers: .vision)
     /// ```
     public static func load(pclip path: String, towers: Towers = .both, threads: Int = 1) throws -> CLIPModel {
         let file = try PclipFile(path: path)
-        let (config, logitScale) = try CLIPConfig.fromMetadata(file.metadata)
-        var preprocess = try PreprocessConfig.fromMetadata(file.metadata)
-        if preprocess.size != config.vision.imageSize {
-            throw PclipError.badMetadata("preprocess.size \(preprocess.size) differs from model.vision.image_size \(config.vision.imageSize)")
-        }
-        preprocess.size = config.vision.imageSize
-        let hasVision = file.tensors.contains { $0.name.hasPrefix("vision.") }
-        let hasText = file.tensors.contains { $0.name.hasPrefix("text.") }
-        guard hasVision || hasText else { throw PclipError.badMetadata("the file holds neither tower") }
-
-        // Every name the config implies for the towers present, and nothing else.
-        let skeleton = CLIPWeights.zeros(config: config, vision: hasVision, text: hasText)
-        var expected = Dictionary(uniqueKeysWithValues: PclipNames.tensors(of: skeleton).map { ($0.name, $0.tensor.shape) })
-        if hasText { expected[PclipNames.vocabulary] = []; expected[PclipNames.merges] = [] }
-        for t in file.tensors where expected[t.name] == nil {
-            throw PclipError.badMetadata("tensor '\(t.name)' does not belong to the model the metadata describes")
-        }
-        for (name, shape) in expected {
-            let info = try file.info(name)
-            if !shape.isEmpty && info.dims != shape {
-                throw ModelError.shapeMismatch(tensor: name, expected: shape, found: info.dims)
-            }
-        }
-        if towers.vision && !hasVision { throw ModelError.invalidInput("'\(path)' holds no vision tower; convert the model with it") }
-        if towers.text && !hasText { throw ModelError.invalidInput("'\(path)' holds no text tower; convert the model with it") }
-
+        let (config, logitScale, preprocess, present) = try validate(file)
+        if towers.vision && !present.vision { throw ModelError.invalidInput("'\(path)' holds no vision tower; convert the model with it") }
+        if towers.text && !present.text { throw ModelError.invalidInput("'\(path)' holds no text tower; convert the model with it") }
         let loader = PlanLoader(file: file, config: config)
         let vision = towers.vision ? try loader.vision() : nil
         let text = towers.text ? try loader.text() : nil
@@ -252,10 +265,11 @@ extension CLIPModel {
 }
 
 extension CLIPWeights {
-    /// Zero weights of the shapes `config` implies (the skeleton a file is checked against).
-    static func zeros(config c: CLIPConfig, vision: Bool, text: Bool) -> CLIPWeights {
-        func ln(_ d: Int) -> LayerNormWeights { LayerNormWeights(gamma: .zeros([d]), beta: .zeros([d])) }
-        func lin(_ o: Int, _ i: Int) -> LinearWeights { LinearWeights(weight: .zeros([o, i]), bias: .zeros([o])) }
+    /// Weights with the shapes `config` implies and no values (the skeleton a file is checked
+    /// against: costs a few bytes per tensor whatever the config claims).
+    static func skeleton(config c: CLIPConfig, vision: Bool, text: Bool) -> CLIPWeights {
+        func ln(_ d: Int) -> LayerNormWeights { LayerNormWeights(gamma: .shape([d]), beta: .shape([d])) }
+        func lin(_ o: Int, _ i: Int) -> LinearWeights { LinearWeights(weight: .shape([o, i]), bias: .shape([o])) }
         func blocks(_ t: TowerConfig) -> [BlockWeights] {
             (0..<t.layers).map { _ in
                 BlockWeights(ln1: ln(t.width), qkv: lin(3 * t.width, t.width), attnOut: lin(t.width, t.width),
@@ -265,12 +279,12 @@ extension CLIPWeights {
         let v = c.vision, d = v.tower.width, td = c.text.tower.width
         return CLIPWeights(
             vision: vision ? VisionWeights(
-                patchEmbedding: .zeros([d, 3 * v.patchSize * v.patchSize]), classEmbedding: .zeros([d]),
-                positionEmbedding: .zeros([v.tokens, d]), lnPre: ln(d), blocks: blocks(v.tower), lnPost: ln(d),
-                projection: .zeros([c.embedDim, d])) : nil,
+                patchEmbedding: .shape([d, 3 * v.patchSize * v.patchSize]), classEmbedding: .shape([d]),
+                positionEmbedding: .shape([v.tokens, d]), lnPre: ln(d), blocks: blocks(v.tower), lnPost: ln(d),
+                projection: .shape([c.embedDim, d])) : nil,
             text: text ? TextWeights(
-                tokenEmbedding: .zeros([c.text.vocabularySize, td]), positionEmbedding: .zeros([c.text.contextLength, td]),
-                blocks: blocks(c.text.tower), lnFinal: ln(td), projection: .zeros([c.embedDim, td])) : nil,
+                tokenEmbedding: .shape([c.text.vocabularySize, td]), positionEmbedding: .shape([c.text.contextLength, td]),
+                blocks: blocks(c.text.tower), lnFinal: ln(td), projection: .shape([c.embedDim, td])) : nil,
             logitScale: 0)
     }
 }

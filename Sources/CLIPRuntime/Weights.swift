@@ -19,6 +19,13 @@ public struct Tensor: Sendable, Equatable {
     }
 
     public var count: Int { values.count }
+
+    /// A shape with no values: only for checking names and shapes (`CLIPWeights.skeleton`).
+    static func shape(_ shape: [Int]) -> Tensor {
+        var t = Tensor(shape: [0], values: [])
+        t.shape = shape
+        return t
+    }
 }
 
 /// LayerNorm gain and bias, each [D].

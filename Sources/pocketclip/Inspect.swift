@@ -38,8 +38,7 @@ struct Inspect: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let f = try PclipFile(path: file)
-            let (config, logitScale) = try CLIPConfig.fromMetadata(f.metadata)
-            let preprocess = try PreprocessConfig.fromMetadata(f.metadata)
+            let (config, logitScale, preprocess, _) = try CLIPModel.validate(f)
             var memory: MemoryReport?
             if load {
                 var kept: [PclipTensorData] = []
@@ -150,7 +149,8 @@ struct Verify: ParsableCommand {
         try reportingErrors {
             let f = try PclipFile(path: file)
             try f.verifyAll()
-            _ = try CLIPModel.load(pclip: file, towers: .both)
+            let (_, _, _, towers) = try CLIPModel.validate(f)
+            _ = try CLIPModel.load(pclip: file, towers: towers)
             print("\(file): OK (\(f.tensors.count) tensors, \(formatBytes(f.fileSize)), every checksum matches)")
         }
     }
