@@ -130,12 +130,13 @@ class ORT:
         sess = self.session(row.tower, variant, row.threads)
         for _ in range(warmup):
             sess.run(None, feed)
-        times = []
+        times, cpu = [], []
         for _ in range(runs):
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             out = sess.run(None, feed)[0]
             times.append((time.perf_counter() - t0) * 1e3)
-        return times, out[0]
+            cpu.append((time.process_time() - c0) * 1e3)
+        return times, cpu, out[0]
 
 
 # ----------------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ def time_rows(args, manifest, pclip, bench_reason, log):
             feed = {"pixel_values": np.ascontiguousarray(np.repeat(pixels, row.batch, axis=0))}
         else:
             feed = {"input_ids": ids[row.prompt]}
-        times = {s: [] for s in SYSTEMS}
+        times, cpu = {s: [] for s in SYSTEMS}, {s: [] for s in SYSTEMS}
         reason = bench_reason
         for b in range(args.blocks):
             order = SYSTEMS[b % 3:] + SYSTEMS[:b % 3]
@@ -165,19 +166,23 @@ def time_rows(args, manifest, pclip, bench_reason, log):
                     try:
                         kw = (dict(image=work / "image.png", batch=row.batch) if row.tower == "vision"
                               else dict(text=prompts[row.prompt]))
-                        ms, emb = pclip.bench(threads=row.threads, runs=per_block, warmup=args.warmup, **kw)
+                        ms, cpu_ms, emb = pclip.bench(threads=row.threads, runs=per_block, warmup=args.warmup, **kw)
                     except Unavailable as e:
                         reason, times[system] = str(e), []
                         continue
                 else:
-                    ms, emb = ortrt.block(row, system[4:], feed, per_block, args.warmup)
+                    ms, cpu_ms, emb = ortrt.block(row, system[4:], feed, per_block, args.warmup)
                 times[system] += ms
+                cpu[system] += cpu_ms or []
                 embeddings[system].setdefault(row.key, emb)
         r = {"threads": row.threads, "batch": row.batch, "runs_per_system": per_block * args.blocks}
         for s in SYSTEMS:
             if times[s]:
                 r[s] = {"median_ms": float(np.median(times[s])), "p90_ms": float(np.percentile(times[s], 90)),
-                        "runs_ms": [round(t, 3) for t in times[s]]}
+                        "min_ms": float(np.min(times[s])), "runs_ms": [round(t, 3) for t in times[s]]}
+                if len(cpu[s]) == len(times[s]):
+                    # Process CPU time over wall time: at 1 thread, below 1.0 means other jobs held the core.
+                    r[s]["cpu_over_wall"] = float(np.sum(cpu[s]) / np.sum(times[s]))
             else:
                 r[s] = {"n/a": reason}
         results[row.key] = r
@@ -309,6 +314,12 @@ def table(times, rss, weight_bytes, cos, args):
                  f"calls per block); p90 in --json.")
     lines.append(f"Peak RSS: ru_maxrss of a fresh process (GNU time), MB = 10^6 bytes; ORT at "
                  f"{args.rss_threads} thread(s); both towers = one image + the prompts '{LABELS}'.")
+    busy = [f"{row.title.split(' (')[0]} " + "/".join(
+        f"{times[row.key][s]['cpu_over_wall']:.2f}" for s in SYSTEMS if "cpu_over_wall" in times[row.key][s])
+        for row in TIME_ROWS if row.threads == 1]
+    lines.append("CPU time / wall time at 1 thread (" + "/".join(
+        s for s in SYSTEMS if "cpu_over_wall" in times["image_b1_t1"][s]) + "): " + ", ".join(busy) +
+        "; 1.00 = the thread ran throughout, less = other jobs held the core.")
     if weight_bytes:
         lines.append(f".pclip tensors in memory (q8 weight bytes): {weight_bytes / MB:.1f} MB.")
     for i, note in enumerate(notes):

@@ -11,6 +11,10 @@ The benchmark command the harness is written against (one JSON object on stdout)
         {"text_ms": [N per-run wall ms], "median_ms": x, "p90_ms": y,
          "embedding": [the text's embedding]}
 
+Optional in both: "cpu_ms": [N per-run process CPU ms] (getrusage/clock_gettime(CLOCK_PROCESS_CPUTIME_ID)
+around each run); the harness then reports CPU time / wall time, which shows when other jobs
+held the cores.
+
 A run is one forward pass of the whole batch (preprocessing of the decoded image and
 tokenization outside the timed region are both fine; say which in the command's help); the W
 warm-up runs are not reported. The harness computes its own median and p90 from the per-run
@@ -114,7 +118,7 @@ class PocketCLIP:
         return sum(t["decoded_bytes"] for t in json.loads(proc.stdout)["tensors"])
 
     def bench(self, *, image=None, batch=1, text=None, threads, runs, warmup):
-        """One block of timed runs: (list of ms, embedding)."""
+        """One block of timed runs: (wall ms per run, CPU ms per run or None, embedding)."""
         cmd = [str(self.binary), "bench", str(self.model)]
         cmd += ["--image", str(image), "--batch", str(batch)] if image is not None else ["--text", text]
         cmd += ["--threads", str(threads), "--runs", str(runs), "--warmup", str(warmup), "--json"]
@@ -129,7 +133,9 @@ class PocketCLIP:
             raise Unavailable(f"pocketclip bench printed unexpected JSON ({e!r}): {out[:120]!r}")
         if len(times) != runs:
             raise Unavailable(f"pocketclip bench reported {len(times)} runs, asked for {runs}")
-        return [float(t) for t in times], embedding
+        cpu = result.get("cpu_ms")  # optional: per-run process CPU ms, same length as the times
+        cpu = [float(c) for c in cpu] if isinstance(cpu, list) and len(cpu) == runs else None
+        return [float(t) for t in times], cpu, embedding
 
     def embed(self, image, texts):
         """Embeddings from `pocketclip embed` (fallback for the cosines before `bench` exists)."""
