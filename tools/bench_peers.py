@@ -151,6 +151,8 @@ def time_rows(args, manifest, pclip, bench_reason, log):
     per_block = math.ceil(args.runs / args.blocks)
     results, embeddings = {}, {s: {} for s in SYSTEMS}
     for row in TIME_ROWS:
+        if args.rows and row.key not in args.rows:
+            continue
         if row.tower == "vision":
             feed = {"pixel_values": np.ascontiguousarray(np.repeat(pixels, row.batch, axis=0))}
         else:
@@ -183,6 +185,7 @@ def time_rows(args, manifest, pclip, bench_reason, log):
                 if len(cpu[s]) == len(times[s]):
                     # Process CPU time over wall time: at 1 thread, below 1.0 means other jobs held the core.
                     r[s]["cpu_over_wall"] = float(np.sum(cpu[s]) / np.sum(times[s]))
+                    r[s]["median_cpu_ms"] = float(np.median(cpu[s]))
             else:
                 r[s] = {"n/a": reason}
         results[row.key] = r
@@ -282,6 +285,8 @@ def table(times, rss, weight_bytes, cos, args):
     head = f"{'':<24}{'PocketCLIP':>12}{'ORT int8':>11}{'ORT fp32':>11}{'PC/int8':>9}   {'bar':<18}{'':>5}"
     lines += [head, "-" * len(head)]
     for row in TIME_ROWS:
+        if row.key not in times:
+            continue
         t = times[row.key]
         pc, i8 = t["pocketclip"], t["ort_int8"]
         ratio = pc["median_ms"] / i8["median_ms"] if "median_ms" in pc else None
@@ -309,17 +314,19 @@ def table(times, rss, weight_bytes, cos, args):
                                               for v, w in zip(vals, (12, 11, 11))))
     lines.append(f"  PocketCLIP embeddings from: {cos['pocketclip_source']}")
     lines.append("")
-    lines.append(f"Times: median wall ms per call over {times['image_b1_t1']['runs_per_system']} runs per system, "
+    lines.append(f"Times: median wall ms per call over {next(iter(times.values()))['runs_per_system']} runs per system, "
                  f"interleaved in {args.blocks} blocks (system order rotates per block, {args.warmup} warm-up "
                  f"calls per block); p90 in --json.")
     lines.append(f"Peak RSS: ru_maxrss of a fresh process (GNU time), MB = 10^6 bytes; ORT at "
                  f"{args.rss_threads} thread(s); both towers = one image + the prompts '{LABELS}'.")
-    busy = [f"{row.title.split(' (')[0]} " + "/".join(
-        f"{times[row.key][s]['cpu_over_wall']:.2f}" for s in SYSTEMS if "cpu_over_wall" in times[row.key][s])
-        for row in TIME_ROWS if row.threads == 1]
-    lines.append("CPU time / wall time at 1 thread (" + "/".join(
-        s for s in SYSTEMS if "cpu_over_wall" in times["image_b1_t1"][s]) + "): " + ", ".join(busy) +
-        "; 1.00 = the thread ran throughout, less = other jobs held the core.")
+    one = [row for row in TIME_ROWS if row.threads == 1 and row.key in times]
+    if one:
+        have = [s for s in SYSTEMS if "cpu_over_wall" in times[one[0].key][s]]
+        busy = [f"{row.title.split(' (')[0]} " + "/".join(
+            f"{times[row.key][s]['median_cpu_ms']:.1f} ms ({times[row.key][s]['cpu_over_wall']:.2f})" for s in have)
+            for row in one]
+        lines.append(f"CPU time per call at 1 thread, median ({'/'.join(have)}; in brackets CPU/wall, 1.00 = the "
+                     f"thread ran throughout, less = other jobs held the core): " + ", ".join(busy) + ".")
     if weight_bytes:
         lines.append(f".pclip tensors in memory (q8 weight bytes): {weight_bytes / MB:.1f} MB.")
     for i, note in enumerate(notes):
@@ -341,10 +348,15 @@ def main():
     ap.add_argument("--blocks", type=int, default=4, help="interleaved blocks per row (default 4)")
     ap.add_argument("--warmup", type=int, default=2, help="untimed calls at the start of every block (default 2)")
     ap.add_argument("--rss-threads", type=int, default=1, help="ONNX Runtime threads in the RSS probes (default 1)")
+    ap.add_argument("--rows", type=lambda v: v.split(","), help="time only these rows, comma-separated: "
+                    + ",".join(r.key for r in TIME_ROWS) + " (default: all)")
     ap.add_argument("--json", type=Path, metavar="FILE", help="also write every number to FILE ('-': stdout only JSON)")
     args = ap.parse_args()
     if args.runs < 1 or args.blocks < 1 or args.warmup < 0:
         ap.error("--runs and --blocks must be >= 1, --warmup >= 0")
+    unknown = set(args.rows or []) - {r.key for r in TIME_ROWS}
+    if unknown:
+        ap.error(f"unknown --rows {sorted(unknown)}; expected some of {[r.key for r in TIME_ROWS]}")
     args.workdir = args.workdir.resolve()
     quiet = args.json is not None and str(args.json) == "-"
 
