@@ -94,8 +94,9 @@ def prepare(args, log):
     pclip = PocketCLIP(args.pocketclip, args.pclip or args.workdir / "vit-b32-q8.pclip")
     notes = {}
     if args.pclip is None:
-        model = ckpt / "model.safetensors"
-        stale = not pclip.model.exists() or pclip.model.stat().st_mtime < model.stat().st_mtime
+        # Reconverted when the checkpoint or the binary (its format may have moved on) is newer.
+        newest = max(p.stat().st_mtime for p in (ckpt / "model.safetensors", pclip.binary) if p.exists())
+        stale = not pclip.model.exists() or pclip.model.stat().st_mtime < newest
         try:
             if stale:
                 log(f"pocketclip convert {ckpt} -o {pclip.model}")
