@@ -83,12 +83,14 @@ def prepare(args, log):
         ckpt = args.workdir / "vit-b32" / "hf"
         if not (ckpt / "model.safetensors").exists():
             log(f"making the random ViT-B/32 checkpoint in {ckpt.parent} (tools/make_fixtures.py)")
-            subprocess.run([PY, str(TOOLS / "make_fixtures.py"), "--vit-b32", str(ckpt.parent)], check=True)
+            subprocess.run([PY, str(TOOLS / "make_fixtures.py"), "--vit-b32", str(ckpt.parent)], check=True,
+                           stdout=sys.stderr)  # stdout is the table (or the JSON with --json -)
     if not (ckpt / "model.safetensors").exists():
         sys.exit(f"error: {ckpt} has no model.safetensors; pass --checkpoint DIR/hf from "
                  f"`tools/make_fixtures.py --vit-b32 DIR`")
     log("ONNX export and int8 quantization (cached in the work dir)")
-    subprocess.run([PY, str(TOOLS / "peers" / "ort_export.py"), str(ckpt), str(args.workdir)], check=True)
+    subprocess.run([PY, str(TOOLS / "peers" / "ort_export.py"), str(ckpt), str(args.workdir)], check=True,
+                   stdout=sys.stderr)
     manifest = json.loads((args.workdir / "manifest.json").read_text())
 
     pclip = PocketCLIP(args.pocketclip, args.pclip or args.workdir / "vit-b32-q8.pclip")
