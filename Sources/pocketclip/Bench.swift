@@ -5,6 +5,12 @@ import ArgumentParser
 import CLIPImage
 import CLIPRuntime
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the image or text encoder (medians over repeated runs).",
@@ -47,24 +53,30 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let model = try modelOptions.load(towers: image != nil ? .vision : .text)
-            var times: [Double] = []
+            var times: [Double] = [], cpuTimes: [Double] = []
             var embedding: [Float] = []
             if let image {
                 guard let vision = model.vision else { throw ValidationError("the model has no vision tower") }
                 let pixels = try Preprocessor.pixels(path: image, config: model.preprocess)
                 let batch = [[Float]](repeating: pixels, count: self.batch)
                 for i in 0..<(warmup + runs) {
-                    let start = monotonicSeconds()
+                    let start = monotonicSeconds(), cpuStart = processCPUSeconds()
                     embedding = try vision.encode(batch: batch, pool: model.pool)[0]
-                    if i >= warmup { times.append((monotonicSeconds() - start) * 1000) }
+                    if i >= warmup {
+                        times.append((monotonicSeconds() - start) * 1000)
+                        cpuTimes.append((processCPUSeconds() - cpuStart) * 1000)
+                    }
                 }
             } else if let text {
                 guard let encoder = model.text, let tokenizer = model.tokenizer else { throw ValidationError("the model has no text tower") }
                 let tokens = try tokenizer.tokenize(text, truncate: true)
                 for i in 0..<(warmup + runs) {
-                    let start = monotonicSeconds()
+                    let start = monotonicSeconds(), cpuStart = processCPUSeconds()
                     embedding = try encoder.encode(tokens: tokens, pool: model.pool)
-                    if i >= warmup { times.append((monotonicSeconds() - start) * 1000) }
+                    if i >= warmup {
+                        times.append((monotonicSeconds() - start) * 1000)
+                        cpuTimes.append((processCPUSeconds() - cpuStart) * 1000)
+                    }
                 }
             }
             let sorted = times.sorted()
@@ -72,12 +84,19 @@ struct Bench: ParsableCommand {
             let p90 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.9).rounded(.up)) - 1)]
             let key = image != nil ? "image_ms" : "text_ms"
             if json {
-                print("{\"\(key)\": [\(times.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"median_ms\": \(jsonNumber(Float(median))), \"p90_ms\": \(jsonNumber(Float(p90))), \"threads\": \(model.pool.threads), \"batch\": \(batch), \"embedding\": \(jsonArray(embedding))}")
+                print("{\"\(key)\": [\(times.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"cpu_ms\": [\(cpuTimes.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"median_ms\": \(jsonNumber(Float(median))), \"p90_ms\": \(jsonNumber(Float(p90))), \"threads\": \(model.pool.threads), \"batch\": \(batch), \"embedding\": \(jsonArray(embedding))}")
             } else {
                 print("\(image != nil ? "image, batch \(batch)" : "text"), \(model.pool.threads) thread(s): median \(formatMs(median)), p90 \(formatMs(p90)) over \(runs) runs")
             }
         }
     }
+}
+
+/// CPU time this process has used, all threads (immune to other jobs stealing the core).
+func processCPUSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
 func formatMs(_ ms: Double) -> String { "\(Double(Int(ms * 100)) / 100) ms" }
