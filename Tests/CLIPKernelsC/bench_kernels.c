@@ -1,0 +1,88 @@
+// GOP/s of pc_gemm_q8 (and pc_quantize_rows_f32_q8) on the CLIP shapes, one thread, for every
+// path this CPU has. Run through tools/bench_kernels.sh. GOP = 2·M·N·K / 1e9 (a multiply-add
+// counts as two operations, as in DESIGN.md's figures). Reports the best of several repetitions
+// (the machine is shared; the best is the least disturbed).
+#define _POSIX_C_SOURCE 199309L
+#include "pc_kernels.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double bench(int64_t m, int64_t n, int64_t k, int64_t g, double min_seconds) {
+    int8_t *x = malloc((size_t)(m * k)), *w = malloc((size_t)(n * k));
+    float *xs = malloc(sizeof(float) * (size_t)m), *ws = malloc(sizeof(float) * (size_t)(n * (k / g)));
+    float *bias = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)(m * n));
+    for (int64_t i = 0; i < m * k; i++) x[i] = (int8_t)((i * 37 + 11) % 255 - 127);
+    for (int64_t i = 0; i < n * k; i++) w[i] = (int8_t)((i * 53 + 5) % 255 - 127);
+    for (int64_t i = 0; i < m; i++) xs[i] = 0.01f;
+    for (int64_t i = 0; i < n * (k / g); i++) ws[i] = 0.02f;
+    for (int64_t i = 0; i < n; i++) bias[i] = 0.5f;
+    size_t bytes = pc_q8_packed_size(n, k, g);
+    void *pw = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    pc_q8_pack(w, ws, n, k, g, pw);
+    double best = 1e30, total = 0;
+    int reps = 0;
+    while (total < min_seconds || reps < 3) {
+        double t0 = now();
+        pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, 0, n);
+        double dt = now() - t0;
+        if (dt < best) best = dt;
+        total += dt;
+        reps++;
+    }
+    free(x); free(w); free(xs); free(ws); free(bias); free(y); free(pw);
+    return 2.0 * m * n * k / best / 1e9;
+}
+
+int main(int argc, char **argv) {
+    double seconds = argc > 1 ? atof(argv[1]) : 0.3;
+    static const struct { const char *name; int64_t m, n, k; } shapes[] = {
+        {"vit qkv      [50,768]x[2304,768]", 50, 2304, 768},
+        {"vit out      [50,768]x[768,768]", 50, 768, 768},
+        {"vit fc       [50,768]x[3072,768]", 50, 3072, 768},
+        {"vit proj     [50,3072]x[768,3072]", 50, 768, 3072},
+        {"vit patch    [49,3072]x[768,3072]", 49, 768, 3072},
+        {"vit fc b8    [400,768]x[3072,768]", 400, 3072, 768},
+        {"vit proj b8  [400,3072]x[768,3072]", 400, 768, 3072},
+        {"text qkv     [77,512]x[1536,512]", 77, 1536, 512},
+        {"text out     [77,512]x[512,512]", 77, 512, 512},
+        {"text fc      [77,512]x[2048,512]", 77, 2048, 512},
+        {"text proj    [77,2048]x[512,2048]", 77, 512, 2048},
+    };
+    int isas[8], nisa = 0;
+    int best = pc_kernels_isa();
+    for (int isa = PC_ISA_PORTABLE; isa <= PC_ISA_NEON_DOTPROD; isa++)
+        if (pc_kernels_set_isa(isa) == isa) isas[nisa++] = isa;
+    pc_kernels_set_isa(best);
+    printf("GOP/s, one thread, best of >= %.1f s per cell (dispatched path: %s)\n", seconds, pc_kernels_isa_name(best));
+    printf("%-36s", "shape");
+    for (int i = 0; i < nisa; i++) printf(" %9s", pc_kernels_isa_name(isas[i]));
+    printf("\n");
+    // ViT-B/32 image at batch 1: 12 blocks of qkv + out + fc + proj, plus the patch embedding.
+    double vit_ms[8] = {0};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        printf("%-36s", shapes[s].name);
+        for (int i = 0; i < nisa; i++) {
+            pc_kernels_set_isa(isas[i]);
+            double gops = bench(shapes[s].m, shapes[s].n, shapes[s].k, shapes[s].k, seconds);
+            double gop = 2.0 * shapes[s].m * shapes[s].n * shapes[s].k / 1e9;
+            if (s < 4) vit_ms[i] += 12 * gop / gops * 1e3;
+            if (s == 4) vit_ms[i] += gop / gops * 1e3;
+            printf(" %9.1f", gops);
+        }
+        printf("\n");
+    }
+    printf("%-36s", "ViT-B/32 matmuls, batch 1 (ms)");
+    for (int i = 0; i < nisa; i++) printf(" %9.1f", vit_ms[i]);
+    printf("\n");
+    pc_kernels_set_isa(best);
+    return 0;
+}
