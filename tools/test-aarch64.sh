@@ -14,8 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-src=(Sources/CLIPKernelsC/pc_kernels.c Sources/CLIPKernelsC/pc_kernels_x86.c Sources/CLIPKernelsC/pc_kernels_arm.c
-     Tests/CLIPKernelsC/test_kernels.c)
+src=(Sources/CLIPKernelsC/*.c Tests/CLIPKernelsC/test_kernels.c)
 flags=(-O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -ISources/CLIPKernelsC/include)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

@@ -149,6 +149,45 @@ static void test_quantize(int64_t m, int64_t k) {
     free(x); free(q); free(rq); free(s); free(rs);
 }
 
+// Attention against a double-precision scalar reference. The kernel works in float with its own
+// summation order, so the bound is relative to max|v| (outputs are convex combinations of V
+// rows): 1e-5, ~3x the worst error measured against the float Swift definition.
+static void test_attention(int64_t t, int64_t d, int64_t h, int causal) {
+    int64_t hd = d / h;
+    float *qkv = malloc(sizeof(float) * (size_t)(t * 3 * d)), *o = malloc(sizeof(float) * (size_t)(t * d));
+    float *scr = malloc(sizeof(float) * pc_attention_scratch_floats(t, d, h));
+    double *p = malloc(sizeof(double) * (size_t)t);
+    float maxv = 0;
+    for (int64_t i = 0; i < t * 3 * d; i++) qkv[i] = rnd_f() * 4;
+    for (int64_t j = 0; j < t; j++)
+        for (int64_t c = 0; c < d; c++) maxv = fmaxf(maxv, fabsf(qkv[j * 3 * d + 2 * d + c]));
+    int rc = pc_attention_f32(qkv, o, scr, t, d, h, causal);
+    double worst = 0;
+    for (int64_t head = 0; head < h; head++)
+        for (int64_t i = 0; i < t; i++) {
+            int64_t span = causal ? i + 1 : t;
+            double mx = -1e300, sum = 0;
+            for (int64_t j = 0; j < span; j++) {
+                double s = 0;
+                for (int64_t c = 0; c < hd; c++)
+                    s += (double)qkv[i * 3 * d + head * hd + c] * qkv[j * 3 * d + d + head * hd + c];
+                p[j] = s / sqrt((double)hd);
+                if (p[j] > mx) mx = p[j];
+            }
+            for (int64_t j = 0; j < span; j++) { p[j] = exp(p[j] - mx); sum += p[j]; }
+            for (int64_t c = 0; c < hd; c++) {
+                double acc = 0;
+                for (int64_t j = 0; j < span; j++) acc += p[j] / sum * qkv[j * 3 * d + 2 * d + head * hd + c];
+                double err = fabs(acc - o[i * d + head * hd + c]);
+                if (!(err <= worst)) worst = err;
+            }
+        }
+    char detail[96];
+    snprintf(detail, sizeof detail, "rc=%d worst %.3g of max|v| %.3g", rc, worst, (double)maxv);
+    check(rc == 0 && worst <= 1e-5 * maxv, causal ? "attention-causal" : "attention", t, d, h, h, detail);
+    free(qkv); free(o); free(scr); free(p);
+}
+
 static int run_isa(int isa) {
     if (pc_kernels_set_isa(isa) != isa) return 0;
     int p0 = passed, f0 = failed;
@@ -164,6 +203,9 @@ static int run_isa(int isa) {
             }
     test_gemm(50, 2304, 768, 768);
     test_gemm(4, 40, 3072, 3072);
+    static const int64_t at[][3] = {{50, 768, 12}, {77, 512, 8}, {1, 64, 1}, {7, 80, 2}, {33, 30, 3}};
+    for (size_t a = 0; a < sizeof at / sizeof at[0]; a++)
+        for (int causal = 0; causal < 2; causal++) test_attention(at[a][0], at[a][1], at[a][2], causal);
     static const int64_t qk[] = {1, 7, 8, 31, 32, 33, 768, 3072};
     for (size_t c = 0; c < sizeof qk / sizeof qk[0]; c++) test_quantize(5, qk[c]);
     // Unsupported shapes are refused, not computed.

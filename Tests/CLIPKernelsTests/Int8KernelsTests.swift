@@ -135,7 +135,7 @@ final class Int8KernelsTests: XCTestCase {
                 for t in 0..<k { x[t] = Float(t % 254 - 127) + (t & 1 == 1 ? 0.5 : -0.5) }
                 x[0] = 127
                 if rows > 1 { for t in 0..<k { x[k + t] = 0 } }                    // scale 0
-                if rows > 2 { for t in 0..<k { x[2 * k + t] = 1e-40 * rng.unit() } }  // subnormals
+                if rows > 2 { for t in 0..<k { x[2 * k + t] = Float.leastNormalMagnitude / 1000 * rng.unit() } }  // subnormals
                 if rows > 3 { for t in 0..<k { x[3 * k + t] = t & 1 == 1 ? 0.49999997 : -0.49999997 }; x[3 * k] = 127 }
                 var q = [Int8](repeating: 99, count: rows * k), s = [Float](repeating: .nan, count: rows)
                 var rq = q, rs = s

@@ -78,6 +78,19 @@ int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, cons
                float *y, int64_t ldy, int64_t m, int64_t n, int64_t k, int64_t group,
                int64_t n0, int64_t n1);
 
+/// Floats of scratch pc_attention_f32 needs: head_dim · roundup(tokens, 8) + roundup(tokens, 8).
+size_t pc_attention_scratch_floats(int64_t tokens, int64_t dim, int64_t heads);
+
+/// Multi-head scaled dot-product attention over one sequence, the semantics of `attention` in
+/// Sources/CLIPKernels/FloatKernels.swift: qkv [T, 3·D] (q, k, v side by side in each row),
+/// out [T, D], H heads of D/H. With `causal`, row t attends to 0...t only, and the masked
+/// columns are never read, so row t does not depend on T. Softmax uses libm expf (no
+/// approximation); the dot products use FMA on the AVX2 path, so results differ from the
+/// Swift definition by float rounding only (Tests/CLIPKernelsTests bound it).
+/// scratch: pc_attention_scratch_floats(T, D, H) floats. Returns 0, or -1 on a bad shape.
+int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
+                     int64_t heads, int causal);
+
 #ifdef __cplusplus
 }
 #endif
