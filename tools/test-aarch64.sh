@@ -6,7 +6,7 @@
 #   tools/test-aarch64.sh          # installs gcc-aarch64-linux-gnu and qemu-user when run as root
 #
 # Targets and the paths each runs:
-#   x86_64-native    every path this CPU has (portable, avx2, avxvnni), built with the host cc
+#   x86_64-native    every path this CPU has (portable, avx2, avxvnni, avx512vnni), host cc
 #   x86_64-portable  POCKETCLIP_ISA=portable: what dispatch picks on a CPU without AVX2
 #   aarch64-a72      qemu -cpu cortex-a72: NEON without dot product (portable, neon)
 #   aarch64-a76      qemu -cpu cortex-a76: sdot (portable, neon, dotprod)
@@ -59,6 +59,7 @@ command -v "$cc" >/dev/null || cc=clang
 native_paths="portable"
 grep -qw avx2 /proc/cpuinfo && native_paths="$native_paths avx2"
 grep -qw avx_vnni /proc/cpuinfo && native_paths="$native_paths avxvnni"
+grep -qw avx512_vnni /proc/cpuinfo && native_paths="$native_paths avx512vnni"
 run x86_64-native "$native_paths" "$out/native"
 run x86_64-portable portable env POCKETCLIP_ISA=portable "$out/native" portable
 

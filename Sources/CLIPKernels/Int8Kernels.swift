@@ -1,5 +1,5 @@
 // Int8 kernels, the fast path: Swift entry points over the C kernels of Sources/CLIPKernelsC
-// (AVX2 / AVX-VNNI / NEON / NEON dotprod / portable C, picked at run time), held to
+// (AVX2 / AVX-VNNI / AVX-512 VNNI / NEON / NEON dotprod / portable C, picked at run time), held to
 // Int8Reference.swift by Tests/CLIPKernelsTests.
 //
 // A linear layer in q8: quantize the activation rows once (`quantizeRows`), then
@@ -14,10 +14,10 @@ import CLIPKernelsC
 
 /// The code paths of the int8 kernels.
 public enum KernelISA: Int32, Sendable, CaseIterable {
-    case portable = 0, avx2 = 1, avxVNNI = 2, neon = 3, neonDotprod = 4
+    case portable = 0, avx2 = 1, avxVNNI = 2, neon = 3, neonDotprod = 4, avx512VNNI = 5
 
     /// The path in use: the best this CPU has, unless POCKETCLIP_ISA ("portable", "avx2",
-    /// "avxvnni", "neon", "dotprod") named another when the kernels were first used.
+    /// "avxvnni", "avx512vnni", "neon", "dotprod") named another when the kernels were first used.
     public static var current: KernelISA { KernelISA(rawValue: pc_kernels_isa()) ?? .portable }
 
     /// Switches every later kernel call to `isa` if this CPU can run it; returns the path in use.

@@ -137,7 +137,7 @@ int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t token
     if (pc_attention_scratch_floats(tokens, dim, heads) == 0) return -1;
 #if defined(__x86_64__) || defined(__i386__)
     int isa = pc_kernels_isa();
-    if ((isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI) && (dim / heads) % 8 == 0 && __builtin_cpu_supports("fma")) {
+    if ((isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI || isa == PC_ISA_AVX512_VNNI) && (dim / heads) % 8 == 0 && __builtin_cpu_supports("fma")) {
         pc_attention_avx2(qkv, out, scratch, tokens, dim, heads, causal);
         return 0;
     }

@@ -31,6 +31,9 @@ static int pc_cpu_has(int isa) {
 #if defined(__x86_64__) || defined(__i386__)
     case PC_ISA_AVX2: return __builtin_cpu_supports("avx2");
     case PC_ISA_AVX_VNNI: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+    case PC_ISA_AVX512_VNNI:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(__aarch64__)
     case PC_ISA_NEON: return 1;  // Advanced SIMD is part of the aarch64 baseline
@@ -43,16 +46,16 @@ static int pc_cpu_has(int isa) {
 }
 
 static int pc_best_isa(void) {
-    static const int order[] = {PC_ISA_AVX_VNNI, PC_ISA_AVX2, PC_ISA_NEON_DOTPROD, PC_ISA_NEON};
+    static const int order[] = {PC_ISA_AVX512_VNNI, PC_ISA_AVX_VNNI, PC_ISA_AVX2, PC_ISA_NEON_DOTPROD, PC_ISA_NEON};
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
         if (pc_cpu_has(order[i])) return order[i];
     return PC_ISA_PORTABLE;
 }
 
-static const char *const pc_isa_names[] = {"portable", "avx2", "avxvnni", "neon", "dotprod"};
+static const char *const pc_isa_names[] = {"portable", "avx2", "avxvnni", "neon", "dotprod", "avx512vnni"};
 
 const char *pc_kernels_isa_name(int isa) {
-    return isa >= 0 && isa <= PC_ISA_NEON_DOTPROD ? pc_isa_names[isa] : "unknown";
+    return isa >= 0 && isa < PC_ISA_COUNT ? pc_isa_names[isa] : "unknown";
 }
 
 // -1 until the first call decides. Racing first calls compute the same answer, so a relaxed
@@ -65,7 +68,7 @@ int pc_kernels_isa(void) {
     isa = pc_best_isa();
     const char *want = getenv("POCKETCLIP_ISA");
     if (want) {
-        for (int i = 0; i <= PC_ISA_NEON_DOTPROD; i++)
+        for (int i = 0; i < PC_ISA_COUNT; i++)
             if (strcmp(want, pc_isa_names[i]) == 0 && pc_cpu_has(i)) isa = i;
     }
     __atomic_store_n(&pc_isa_now, isa, __ATOMIC_RELAXED);
@@ -73,7 +76,7 @@ int pc_kernels_isa(void) {
 }
 
 int pc_kernels_set_isa(int isa) {
-    if (isa >= 0 && isa <= PC_ISA_NEON_DOTPROD && pc_cpu_has(isa)) {
+    if (isa >= 0 && isa < PC_ISA_COUNT && pc_cpu_has(isa)) {
         __atomic_store_n(&pc_isa_now, isa, __ATOMIC_RELAXED);
         return isa;
     }
@@ -110,7 +113,7 @@ void pc_quantize_rows_f32_q8(const float *x, int64_t m, int64_t k, int8_t *xq, f
     if (m <= 0 || k <= 0) return;
 #if defined(__x86_64__) || defined(__i386__)
     int isa = pc_kernels_isa();
-    if (isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI) { pc_quantize_rows_avx2(x, m, k, xq, xscale); return; }
+    if (isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI || isa == PC_ISA_AVX512_VNNI) { pc_quantize_rows_avx2(x, m, k, xq, xscale); return; }
 #endif
     pc_quantize_rows_portable(x, m, k, xq, xscale);
 }
@@ -222,6 +225,7 @@ int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, cons
 #if defined(__x86_64__) || defined(__i386__)
     case PC_ISA_AVX2: tile = pc_tile_avx2; mr = PC_MR_AVX2; break;
     case PC_ISA_AVX_VNNI: tile = pc_tile_avxvnni; mr = PC_MR_AVXVNNI; break;
+    case PC_ISA_AVX512_VNNI: tile = pc_tile_avx512vnni; mr = PC_MR_AVX512VNNI; break;
 #endif
 #if defined(__aarch64__)
     case PC_ISA_NEON: tile = pc_tile_neon; mr = PC_MR_NEON; break;

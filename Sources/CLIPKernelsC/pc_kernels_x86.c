@@ -197,6 +197,77 @@ PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const void *
     }
 }
 
+// ---- AVX-512 VNNI: one 64-byte block per instruction -------------------------------------------
+//
+// The same offset trick on 512 bits: a zmm register holds a whole 16-column block of 4 k, so
+// each row needs one broadcast and one vpdpbusd per block, and 8 rows fit in registers easily.
+
+#define PC_AVX512 __attribute__((target("avx2,avx512f,avx512vnni")))
+
+PC_INLINE PC_AVX512 void pc_avx512_tile_mr(const int MR, const int8_t *xq, const float *xscale,
+                                           const void *packed, const pc_q8_shape *s, const float *bias,
+                                           float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
+    const int8_t *pw = pc_panel_w(packed, s, p);
+    const float *ps = pc_panel_scale(packed, s, p);
+    const int32_t *pcs = pc_panel_colsum(packed, s, p);
+    const int8_t *xr[8];
+    for (int r = 0; r < MR; r++) xr[r] = xq + (i0 + r) * s->k;
+    __m512 sum[8];
+    for (int r = 0; r < MR; r++) sum[r] = _mm512_setzero_ps();
+    const int64_t full = s->k / 4;
+    for (int64_t g = 0; g < s->groups; g++) {
+        __m512i acc[8];
+        for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_si512();
+        int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
+        int64_t bf = b1 < full ? b1 : full;
+        for (int64_t kb = b0; kb < b1; kb++) {
+            __m512i w = _mm512_loadu_si512((const void *)(pw + kb * 64));
+            for (int r = 0; r < MR; r++) {
+                int32_t x4;
+                if (kb < bf) memcpy(&x4, xr[r] + kb * 4, 4);
+                else x4 = pc_load_x4(xr[r], kb, s->k);  // zero-completed last block
+                acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(x4 ^ (int32_t)0x80808080u), w);
+            }
+        }
+        __m512i off = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(pcs + g * PC_Q8_PANEL)), 7);
+        __m512 ws = _mm512_loadu_ps(ps + g * PC_Q8_PANEL);
+        for (int r = 0; r < MR; r++) {
+            __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], off)), ws);
+            sum[r] = g == 0 ? t : _mm512_add_ps(sum[r], t);
+        }
+    }
+    const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
+    for (int r = 0; r < MR; r++) {
+        __m512 v = _mm512_mul_ps(sum[r], _mm512_set1_ps(xscale[i0 + r]));
+        float *yr = y + (i0 + r) * ldy + p * PC_Q8_PANEL;
+        if (c0 == 0 && c1 == PC_Q8_PANEL) {
+            if (bp) v = _mm512_add_ps(v, _mm512_loadu_ps(bp));
+            _mm512_storeu_ps(yr, v);
+        } else {
+            float tmp[PC_Q8_PANEL];
+            _mm512_storeu_ps(tmp, v);
+            for (int c = c0; c < c1; c++) yr[c] = bp ? tmp[c] + bp[c] : tmp[c];
+        }
+    }
+}
+
+PC_AVX512 void pc_tile_avx512vnni(const int8_t *xq, const float *xscale, const void *packed,
+                                  const pc_q8_shape *s, const float *bias, float *y, int64_t ldy, int64_t i0,
+                                  int64_t mr, int64_t p, int c0, int c1) {
+    switch (mr) {
+    case 8: pc_avx512_tile_mr(8, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 7: pc_avx512_tile_mr(7, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 6: pc_avx512_tile_mr(6, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 5: pc_avx512_tile_mr(5, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 4: pc_avx512_tile_mr(4, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 3: pc_avx512_tile_mr(3, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 2: pc_avx512_tile_mr(2, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    default:
+        for (int64_t i = i0; i < i0 + mr; i++)
+            pc_avx512_tile_mr(1, xq, xscale, packed, s, bias, y, ldy, i, p, c0, c1);
+    }
+}
+
 // ---- AVX2 activation quantizer ------------------------------------------------------------------
 //
 // Byte-identical to the scalar definition: the same max, the same IEEE division x / scale (not a

@@ -56,10 +56,13 @@ int main(int argc, char **argv) {
         {"text out     [77,512]x[512,512]", 77, 512, 512},
         {"text fc      [77,512]x[2048,512]", 77, 2048, 512},
         {"text proj    [77,2048]x[512,2048]", 77, 512, 2048},
+        {"text 8 tok   [8,512]x[2048,512]", 8, 2048, 512},
+        {"text 8 tok   [8,2048]x[512,2048]", 8, 512, 2048},
+        {"1 row        [1,768]x[3072,768]", 1, 3072, 768},
     };
     int isas[8], nisa = 0;
     int best = pc_kernels_isa();
-    for (int isa = PC_ISA_PORTABLE; isa <= PC_ISA_NEON_DOTPROD; isa++)
+    for (int isa = PC_ISA_PORTABLE; isa < PC_ISA_COUNT; isa++)
         if (pc_kernels_set_isa(isa) == isa) isas[nisa++] = isa;
     pc_kernels_set_isa(best);
     printf("GOP/s, one thread, best of >= %.1f s per cell (dispatched path: %s)\n", seconds, pc_kernels_isa_name(best));
@@ -109,6 +112,32 @@ int main(int argc, char **argv) {
         }
         printf("\n");
         free(qkv); free(o); free(scr);
+    }
+    // Activation quantization of one ViT-B/32 forward at batch 1: per block, three [50, 768]
+    // inputs (qkv, out, fc) and one [50, 3072] (proj).
+    {
+        float *x = malloc(sizeof(float) * 50 * 3072);
+        int8_t *q = malloc(50 * 3072);
+        float *sc = malloc(sizeof(float) * 50);
+        for (int64_t i = 0; i < 50 * 3072; i++) x[i] = (float)((i * 37) % 1001) / 500.0f - 1.0f;
+        printf("%-36s", "quantize rows ViT-B/32 forward (ms)");
+        for (int i = 0; i < nisa; i++) {
+            pc_kernels_set_isa(isas[i]);
+            double bestt = 1e30, total = 0;
+            for (int rep = 0; rep < 5 || total < seconds; rep++) {
+                double t0 = now();
+                for (int l = 0; l < 12; l++) {
+                    for (int j = 0; j < 3; j++) pc_quantize_rows_f32_q8(x, 50, 768, q, sc);
+                    pc_quantize_rows_f32_q8(x, 50, 3072, q, sc);
+                }
+                double dt = now() - t0;
+                total += dt;
+                if (dt < bestt) bestt = dt;
+            }
+            printf(" %9.2f", bestt * 1e3);
+        }
+        printf("\n");
+        free(x); free(q); free(sc);
     }
     pc_kernels_set_isa(best);
     return 0;

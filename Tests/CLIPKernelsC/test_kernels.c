@@ -219,7 +219,7 @@ static int run_isa(int isa) {
 int main(int argc, char **argv) {
     printf("dispatched: %s\n", pc_kernels_isa_name(pc_kernels_isa()));
     int ran = 0;
-    for (int isa = PC_ISA_PORTABLE; isa <= PC_ISA_NEON_DOTPROD; isa++) {
+    for (int isa = PC_ISA_PORTABLE; isa < PC_ISA_COUNT; isa++) {
         if (argc > 1 && strcmp(argv[1], pc_kernels_isa_name(isa)) != 0) continue;
         ran += run_isa(isa);
     }

@@ -1,5 +1,5 @@
 // PocketCLIP int8 kernels: the inner loops of the q8 runtime, in C so one binary can carry an
-// AVX2 / AVX-VNNI / NEON / NEON-dotprod path per function and pick one at run time
+// AVX2 / AVX-VNNI / AVX-512 VNNI / NEON / NEON-dotprod path per function and pick one at run time
 // (../../../shared/DESIGN.md, "Quantization and kernels"). Everything around these loops is Swift.
 //
 // Letters: M rows of activations, K the reduction dimension, N output columns, G the group size
@@ -28,11 +28,13 @@ enum {
     PC_ISA_AVX_VNNI = 2,      ///< x86-64 AVX2 + AVX-VNNI (vpdpbusd, 256-bit)
     PC_ISA_NEON = 3,          ///< aarch64 baseline Advanced SIMD (smull / smlal / sadalp)
     PC_ISA_NEON_DOTPROD = 4,  ///< aarch64 Armv8.2 dot product (sdot)
+    PC_ISA_AVX512_VNNI = 5,   ///< x86-64 AVX-512 VNNI (vpdpbusd on 512 bits: one block per instruction)
+    PC_ISA_COUNT = 6
 };
 
 /// The path the kernels use now. The first call decides: the best path the CPU supports, unless
 /// the environment variable POCKETCLIP_ISA names another one ("portable", "avx2", "avxvnni",
-/// "neon", "dotprod"; a path the CPU lacks falls back to the best it has).
+/// "neon", "dotprod", "avx512vnni"; a path the CPU lacks falls back to the best it has).
 int pc_kernels_isa(void);
 
 /// Forces a path for every later call (tests and the profiler compare paths with it). A path the
