@@ -113,6 +113,28 @@ int main(int argc, char **argv) {
         printf("\n");
         free(qkv); free(o); free(scr);
     }
+    // GELU and QuickGELU of one ViT-B/32 forward at batch 1: 12 blocks × [50, 3072].
+    for (int quick = 0; quick < 2; quick++) {
+        float *x = malloc(sizeof(float) * 50 * 3072);
+        printf("%-36s", quick ? "quick-gelu ViT-B/32 forward (ms)" : "gelu ViT-B/32 forward (ms)");
+        for (int i = 0; i < nisa; i++) {
+            pc_kernels_set_isa(isas[i]);
+            double bestt = 1e30, total = 0;
+            for (int rep = 0; rep < 5 || total < seconds; rep++) {
+                for (int64_t j = 0; j < 50 * 3072; j++) x[j] = (float)((j * 37) % 1001) / 250.0f - 2.0f;
+                double t0 = now();
+                for (int l = 0; l < 12; l++) {
+                    if (quick) pc_quick_gelu_f32(x, 50 * 3072); else pc_gelu_f32(x, 50 * 3072);
+                }
+                double dt = now() - t0;
+                total += dt;
+                if (dt < bestt) bestt = dt;
+            }
+            printf(" %9.2f", bestt * 1e3);
+        }
+        printf("\n");
+        free(x);
+    }
     // Activation quantization of one ViT-B/32 forward at batch 1: per block, three [50, 768]
     // inputs (qkv, out, fc) and one [50, 3072] (proj).
     {

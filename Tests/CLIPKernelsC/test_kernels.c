@@ -188,6 +188,36 @@ static void test_attention(int64_t t, int64_t d, int64_t h, int causal) {
     free(qkv); free(o); free(scr); free(p);
 }
 
+// GELU / QuickGELU against double precision over ~2 M floats evenly spaced in bit pattern over
+// [-30, 30] (every magnitude from subnormals to the tails, both signs). Bound: 1e-6 · max(1, |x|) absolute, the
+// accuracy pc_kernels.h promises; the measured worst case is printed.
+static void test_activation(int quick) {
+    const int64_t cap = 1 << 21;
+    float *x = malloc(sizeof(float) * (size_t)cap), *y = malloc(sizeof(float) * (size_t)cap);
+    int64_t n = 0;
+    const uint32_t step = 0x41f00000u / (uint32_t)(cap / 2) + 1;  // 0x41f00000 is 30.0f
+    for (uint32_t b = 0; b < 0x41f00000u && n < cap - 1; b += step) {
+        float f;
+        memcpy(&f, &b, 4);
+        x[n++] = f;
+        if (n < cap) x[n++] = -f;
+    }
+    memcpy(y, x, sizeof(float) * (size_t)n);
+    if (quick) pc_quick_gelu_f32(y, n); else pc_gelu_f32(y, n);
+    double worst = 0, at = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i];
+        double ref = quick ? v / (1 + exp(-1.702 * v)) : 0.5 * v * (1 + erf(v / sqrt(2.0)));
+        double err = fabs(y[i] - ref) / fmax(1.0, fabs(v));
+        if (!(err <= worst)) { worst = err; at = v; }
+    }
+    char detail[96];
+    snprintf(detail, sizeof detail, "worst %.3g at x = %.6g over %lld values", worst, at, (long long)n);
+    check(worst < 1e-6, quick ? "quick-gelu" : "gelu", n, 0, 0, 0, detail);
+    if (getenv("PC_TEST_VERBOSE")) printf("  %s: %s\n", quick ? "quick-gelu" : "gelu", detail);
+    free(x); free(y);
+}
+
 static int run_isa(int isa) {
     if (pc_kernels_set_isa(isa) != isa) return 0;
     int p0 = passed, f0 = failed;
@@ -206,6 +236,8 @@ static int run_isa(int isa) {
     static const int64_t at[][3] = {{50, 768, 12}, {77, 512, 8}, {1, 64, 1}, {7, 80, 2}, {33, 30, 3}};
     for (size_t a = 0; a < sizeof at / sizeof at[0]; a++)
         for (int causal = 0; causal < 2; causal++) test_attention(at[a][0], at[a][1], at[a][2], causal);
+    test_activation(0);
+    test_activation(1);
     static const int64_t qk[] = {1, 7, 8, 31, 32, 33, 768, 3072};
     for (size_t c = 0; c < sizeof qk / sizeof qk[0]; c++) test_quantize(5, qk[c]);
     // Unsupported shapes are refused, not computed.

@@ -93,6 +93,15 @@ size_t pc_attention_scratch_floats(int64_t tokens, int64_t dim, int64_t heads);
 int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
                      int64_t heads, int causal);
 
+/// The MLP activations in place over n floats, the formulas of `activateInPlace` in
+/// FloatKernels.swift: GELU x·½(1 + erf(x/√2)) and QuickGELU x·σ(1.702·x).
+/// The portable path calls libm (erff, expf) exactly like the Swift definition; the AVX2 + FMA
+/// path evaluates 8 lanes with polynomial approximations whose maximum error is stated in
+/// pc_activation.c and checked by Tests/CLIPKernelsC/test_kernels.c (absolute error < 1e-6 for
+/// |x| <= 1 and < 1e-6·|x| beyond: far below the int8 step amax/127 the next matmul quantizes to).
+void pc_gelu_f32(float *x, int64_t n);
+void pc_quick_gelu_f32(float *x, int64_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,4 +1,5 @@
-// Holds attentionFast (C, every path this CPU has) to `attention` in FloatKernels.swift.
+// Holds attentionFast and activateInPlaceFast (C, every path this CPU has) to `attention` and
+// `activateInPlace` in FloatKernels.swift.
 import CLIPKernels
 import XCTest
 
@@ -10,7 +11,12 @@ import XCTest
 /// mistake (a wrong head, token or mask) changes outputs by O(max|v|).
 private let attentionTolerancePerMaxV: Float = 1e-5
 
-final class FastAttentionTests: XCTestCase {
+/// The AVX2 activations are polynomial approximations with |error| < 2e-7·max(1, |x|) against
+/// exact math (pc_activation.c, measured over 2 M values by the C test); libm's erff/expf in the
+/// definition add ~1e-7. 1e-6 leaves a 3x margin; a wrong coefficient or branch is off by >1e-3.
+private let activationTolerancePerMagnitude: Float = 1e-6
+
+final class FastFloatKernelsTests: XCTestCase {
     private var saved = KernelISA.current
     override func setUp() { saved = KernelISA.current }
     override func tearDown() { KernelISA.force(saved) }
@@ -73,6 +79,28 @@ final class FastAttentionTests: XCTestCase {
                               tokens: short, dim: d, heads: h, causal: true)
                 XCTAssertEqual(part.map(\.bitPattern), full[0..<(short * d)].map(\.bitPattern),
                                "\(isa.name): first \(short) rows changed with 77 tokens")
+            }
+        }
+    }
+
+    func testActivationsMatchDefinition() {
+        // Every 4099th float pattern with |x| < 30, both signs: tiny, ordinary and tail values;
+        // ~2150 values (an odd count), so the 8-lane loop and its scalar tail both run.
+        var xs: [Float] = []
+        var bits: UInt32 = 0
+        while bits < 0x41f0_0000 { xs.append(Float(bitPattern: bits)); xs.append(-Float(bitPattern: bits)); bits &+= 4099 * 251 }
+        xs.append(0.5)
+        XCTAssertEqual(xs.count % 8 == 0, false, "keep a scalar tail in the test data")
+        for isa in paths() {
+            KernelISA.force(isa)
+            for activation in Activation.allCases {
+                var ref = xs, got = xs
+                activateInPlace(&ref, count: ref.count, activation)
+                activateInPlaceFast(&got, count: got.count, activation)
+                for i in 0..<xs.count {
+                    XCTAssertEqual(got[i], ref[i], accuracy: activationTolerancePerMagnitude * max(1, abs(xs[i])),
+                                   "\(isa.name) \(activation) at x = \(xs[i])")
+                }
             }
         }
     }
