@@ -72,6 +72,20 @@ public final class PackedQ8Matrix: @unchecked Sendable {
     /// Whether `gemmQ8` runs the fast kernels on this matrix (false: the scalar reference).
     public var usesFastKernels: Bool { packed != nil }
 
+    /// Columns per packed panel. Column ranges that start and end on a multiple of it (or at n)
+    /// cost nothing extra; any other boundary computes its panel in both ranges.
+    public static let panelColumns = Int(PC_Q8_PANEL)
+
+    /// Part `part` of `parts` near-equal column ranges cut on panel boundaries, for splitting one
+    /// gemm across threads: ranges are disjoint, cover 0..<n, and some may be empty when n is
+    /// small. `w.columnSplit(1, of: 2)` for N = 768 is 384..<768.
+    public func columnSplit(_ part: Int, of parts: Int) -> Range<Int> {
+        precondition(parts >= 1 && part >= 0 && part < parts, "columnSplit: part \(part) of \(parts)")
+        let panels = (n + Self.panelColumns - 1) / Self.panelColumns
+        let lo = panels * part / parts * Self.panelColumns, hi = panels * (part + 1) / parts * Self.panelColumns
+        return min(lo, n)..<min(hi, n)
+    }
+
     public init(weights: UnsafePointer<Int8>, scales: UnsafePointer<Float>, n: Int, k: Int, group: Int) throws {
         guard n >= 1, k >= 1, k <= Int(PC_Q8_MAX_K), group >= 1, k % group == 0 else {
             throw Int8KernelError.badShape(n: n, k: k, group: group)

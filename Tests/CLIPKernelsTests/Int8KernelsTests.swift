@@ -167,6 +167,23 @@ final class Int8KernelsTests: XCTestCase {
         }
     }
 
+    func testColumnSplitCoversAllColumnsOnPanelBoundaries() throws {
+        for n in [1, 15, 16, 17, 50, 768, 2304] {
+            let w = try PackedQ8Matrix(weights: [Int8](repeating: 1, count: n * 4), scales: [Float](repeating: 1, count: n),
+                                       n: n, k: 4, group: 4)
+            for parts in [1, 2, 3, 7] {
+                var next = 0
+                for part in 0..<parts {
+                    let r = w.columnSplit(part, of: parts)
+                    XCTAssertEqual(r.lowerBound, next, "n=\(n) parts=\(parts)")
+                    XCTAssertTrue(r.lowerBound % PackedQ8Matrix.panelColumns == 0 || r.isEmpty)
+                    next = r.upperBound
+                }
+                XCTAssertEqual(next, n)
+            }
+        }
+    }
+
     func testForcingPathsTakesEffectAndRefusesMissingOnes() {
         XCTAssertEqual(KernelISA.force(.portable), .portable)
         XCTAssertEqual(KernelISA.current, .portable)
