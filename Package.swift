@@ -24,7 +24,10 @@ let package = Package(
         // Leaves: each imports nothing of the project.
         .target(name: "CLIPTokenizer", dependencies: ["CZlib"]),
         .target(name: "CLIPImage", dependencies: ["CImageCodecs", "CZlib"]),
-        .target(name: "CLIPKernels"),
+        // The int8 inner loops in C: per-function target attributes and run-time dispatch
+        // (AVX2 / AVX-VNNI / NEON / NEON dotprod / portable), so no unsafeFlags.
+        .target(name: "CLIPKernelsC"),
+        .target(name: "CLIPKernels", dependencies: ["CLIPKernelsC"]),
         // The .pclip container: reader, writer, reference quantizer (formats/pclip.md).
         .target(name: "CLIPFormat", dependencies: ["CZstd", "CZlib"]),
 
@@ -46,6 +49,7 @@ let package = Package(
         .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage"]),
         .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels", "CLIPFormat"]),
         .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat"]),
+        .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip"]),
     ],

@@ -1,0 +1,39 @@
+// The float kernels of FloatKernels.swift that the int8 runtime still runs around its matmuls,
+// fast: attention (pc_attention_f32) and the MLP activations (pc_gelu_f32, pc_quick_gelu_f32),
+// AVX2 + FMA where the CPU has it, portable C elsewhere. FloatKernels.swift stays the definition;
+// Tests/CLIPKernelsTests hold these to it. Per ViT-B/32 image (12 layers, tools/bench_kernels.sh):
+// attention 48.5 ms in Swift -> 3.0 ms; GELU 3.3 -> 1.0 ms; QuickGELU 3.1 -> 0.6 ms (AVX2).
+
+import CLIPKernelsC
+
+/// Floats of scratch `attentionFast` needs for this shape (0 if the shape is invalid: dim must
+/// be a positive multiple of heads, tokens >= 1).
+public func attentionFastScratchCount(tokens: Int, dim: Int, heads: Int) -> Int {
+    Int(pc_attention_scratch_floats(Int64(tokens), Int64(dim), Int64(heads)))
+}
+
+/// Same contract as `attention(qkv:out:scratch:tokens:dim:heads:causal:)` — qkv [T, 3·D], out
+/// [T, D], causal rows independent of T — but `scratch` holds
+/// `attentionFastScratchCount(tokens:dim:heads:)` floats. Results match the Swift definition up
+/// to float rounding (the dot products are summed in another order, with FMA).
+///
+///     var scratch = [Float](repeating: 0, count: attentionFastScratchCount(tokens: 50, dim: 768, heads: 12))
+///     attentionFast(qkv: qkv, out: &out, scratch: &scratch, tokens: 50, dim: 768, heads: 12, causal: false)
+public func attentionFast(
+    qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    tokens t: Int, dim d: Int, heads h: Int, causal: Bool
+) {
+    let rc = pc_attention_f32(qkv, out, scratch, Int64(t), Int64(d), Int64(h), causal ? 1 : 0)
+    precondition(rc == 0, "attentionFast: \(t) tokens of width \(d) cannot split into \(h) heads")
+}
+
+/// Same contract as `activateInPlace(_:count:_:)`, through pc_gelu_f32 / pc_quick_gelu_f32: libm
+/// on the portable path, 8-lane polynomial approximations on AVX2 + FMA with absolute error
+/// < 1e-6·max(1, |x|) (measured 1.7e-7 for GELU, 1.2e-7 for QuickGELU; pc_activation.c) —
+/// far below the int8 step (amax / 127) the next matmul quantizes these values to.
+public func activateInPlaceFast(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
+    switch activation {
+    case .gelu: pc_gelu_f32(x, Int64(count))
+    case .quickGELU: pc_quick_gelu_f32(x, Int64(count))
+    }
+}

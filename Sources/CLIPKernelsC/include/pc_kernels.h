@@ -1,0 +1,108 @@
+// PocketCLIP int8 kernels: the inner loops of the q8 runtime, in C so one binary can carry an
+// AVX2 / AVX-VNNI / AVX-512 VNNI / NEON / NEON-dotprod path per function and pick one at run time
+// (../../../shared/DESIGN.md, "Quantization and kernels"). Everything around these loops is Swift.
+//
+// Letters: M rows of activations, K the reduction dimension, N output columns, G the group size
+// of the weight scales along K (formats/pclip.md, "The int8 scheme"; G = K is one scale per row).
+// W is [N, K] like PyTorch's nn.Linear, so y = x · Wᵀ.
+//
+// Values: every int8 here satisfies |q| <= 127 (-128 never occurs; the quantizers below and the
+// reference quantizer of CLIPFormat guarantee it). The kernels rely on that for exactness.
+//
+// Thread-safety: every function is reentrant and keeps no state except the ISA choice, which is
+// made once (thread-safely) on first use. Threads may share one packed weight buffer.
+#ifndef PC_KERNELS_H
+#define PC_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The code paths run-time dispatch can pick.
+enum {
+    PC_ISA_PORTABLE = 0,      ///< plain C, any CPU
+    PC_ISA_AVX2 = 1,          ///< x86-64 AVX2 (vpmaddubsw + vpmaddwd with the sign trick)
+    PC_ISA_AVX_VNNI = 2,      ///< x86-64 AVX2 + AVX-VNNI (vpdpbusd, 256-bit)
+    PC_ISA_NEON = 3,          ///< aarch64 baseline Advanced SIMD (smull / smlal / sadalp)
+    PC_ISA_NEON_DOTPROD = 4,  ///< aarch64 Armv8.2 dot product (sdot)
+    PC_ISA_AVX512_VNNI = 5,   ///< x86-64 AVX-512 VNNI (vpdpbusd on 512 bits: one block per instruction)
+    PC_ISA_COUNT = 6
+};
+
+/// The path the kernels use now. The first call decides: the best path the CPU supports, unless
+/// the environment variable POCKETCLIP_ISA names another one ("portable", "avx2", "avxvnni",
+/// "neon", "dotprod", "avx512vnni"; a path the CPU lacks falls back to the best it has).
+int pc_kernels_isa(void);
+
+/// Forces a path for every later call (tests and the profiler compare paths with it). A path the
+/// CPU cannot run is refused: returns the path now in use (equal to `isa` on success).
+/// Not meant to be called while another thread is inside a kernel.
+int pc_kernels_set_isa(int isa);
+
+/// The name of a path ("portable", "avx2", ...), a static string.
+const char *pc_kernels_isa_name(int isa);
+
+/// Quantizes `m` rows of `k` floats symmetric per row, byte-identical to the reference quantizer
+/// of formats/pclip.md with G = k:
+///     amax = max |x|;  scale = amax / 127;  q = scale == 0 ? 0 : clamp(round_half_away(x / scale), ±127)
+/// x: [m, k] floats (finite); xq: [m, k] int8 out; xscale: [m] floats out.
+void pc_quantize_rows_f32_q8(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale);
+
+/// Columns per packed weight panel: the layout is the same for every ISA path.
+#define PC_Q8_PANEL 16
+
+/// Bytes `pc_q8_pack` writes for W [n, k] with groups of `group` along k; 0 if the shape is not
+/// supported (n < 1, k < 1, group not dividing k, group % 4 != 0 unless group == k,
+/// or k > PC_Q8_MAX_K).
+size_t pc_q8_packed_size(int64_t n, int64_t k, int64_t group);
+
+/// The largest K: K·127·127 must fit an int32 accumulator (127·127·133144 < 2^31).
+#define PC_Q8_MAX_K 131072
+
+/// Repacks W [n, k] int8 (|w| <= 127) and its scales wscale [n, k / group] into panels of
+/// PC_Q8_PANEL columns (layout in pc_kernels.c). `dst` holds pc_q8_packed_size(n, k, group)
+/// bytes; 64-byte alignment is best (loads are unaligned-safe either way). Returns 0, or -1 if
+/// the shape is not supported (nothing written).
+int pc_q8_pack(const int8_t *w, const float *wscale, int64_t n, int64_t k, int64_t group, void *dst);
+
+/// y[i, j] = (Σ_g (Σ_{t in group g} xq[i, t] · w[j, t]) · wscale[j, g]) · xscale[i] (+ bias[j])
+/// for rows i in [0, m) and columns j in [n0, n1); other columns of y are not touched.
+///
+/// xq: [m, k] int8 rows (|x| <= 127), xscale: [m]; packed_w from pc_q8_pack with the same n, k,
+/// group; bias: [n] or NULL; y: [m, ldy] floats (ldy >= n). The integer sums are exact; the float
+/// epilogue is the same sequence of roundings on every path (no FMA contraction), so a column's
+/// value does not depend on the n-range, on m, or on which rows are computed together.
+/// Returns 0, or -1 on an unsupported shape or range (nothing written).
+int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, const float *bias,
+               float *y, int64_t ldy, int64_t m, int64_t n, int64_t k, int64_t group,
+               int64_t n0, int64_t n1);
+
+/// Floats of scratch pc_attention_f32 needs: head_dim · roundup(tokens, 8) + roundup(tokens, 8).
+size_t pc_attention_scratch_floats(int64_t tokens, int64_t dim, int64_t heads);
+
+/// Multi-head scaled dot-product attention over one sequence, the semantics of `attention` in
+/// Sources/CLIPKernels/FloatKernels.swift: qkv [T, 3·D] (q, k, v side by side in each row),
+/// out [T, D], H heads of D/H. With `causal`, row t attends to 0...t only, and the masked
+/// columns are never read, so row t does not depend on T. Softmax uses libm expf (no
+/// approximation); the dot products use FMA on the AVX2 path, so results differ from the
+/// Swift definition by float rounding only (Tests/CLIPKernelsTests bound it).
+/// scratch: pc_attention_scratch_floats(T, D, H) floats. Returns 0, or -1 on a bad shape.
+int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
+                     int64_t heads, int causal);
+
+/// The MLP activations in place over n floats, the formulas of `activateInPlace` in
+/// FloatKernels.swift: GELU x·½(1 + erf(x/√2)) and QuickGELU x·σ(1.702·x).
+/// The portable path calls libm (erff, expf) exactly like the Swift definition; the AVX2 + FMA
+/// path evaluates 8 lanes with polynomial approximations whose maximum error is stated in
+/// pc_activation.c and checked by Tests/CLIPKernelsC/test_kernels.c (absolute error < 1e-6 for
+/// |x| <= 1 and < 1e-6·|x| beyond: far below the int8 step amax/127 the next matmul quantizes to).
+void pc_gelu_f32(float *x, int64_t n);
+void pc_quick_gelu_f32(float *x, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,90 @@
+// Shared between the dispatch/portable file and the per-ISA files; not part of the public API.
+#ifndef PC_INTERNAL_H
+#define PC_INTERNAL_H
+
+#include "pc_kernels.h"
+#include <string.h>
+
+// ---- The packed weight layout (one layout for every ISA path) -----------------------------------
+//
+// W [N, K] is cut into panels of PC_Q8_PANEL (16) columns; the last panel is padded with zero
+// columns. K is padded with zeros to Kp = roundup(K, 4). Panel p, at byte p · panel_stride:
+//
+//     int8    w[Kp / 4][16][4]     w[kb][c][t] = W[16p + c, 4kb + t]      (Kp · 16 bytes)
+//     float   scale[groups][16]    wscale[16p + c, g]   (0 for padding columns)
+//     int32   colsum[groups][16]   Σ_{t in group g} W[16p + c, t]  (for the u8·s8 offset trick)
+//     padding to a multiple of 64 bytes
+//
+// Four consecutive k of one column are adjacent because every fast instruction used here sums
+// four (vpdpbusd, sdot) or two-then-two (vpmaddubsw + vpmaddwd, smull + sadalp) neighbouring
+// products into one 32-bit lane: one 16-column block of 4 k is 64 bytes, two AVX2 registers or
+// four NEON registers, loaded once and used for every row of the micro-kernel.
+
+typedef struct {
+    int64_t n, k, group;
+    int64_t kp;            // k rounded up to 4
+    int64_t groups;        // k / group
+    int64_t blocks;        // k4 blocks per group: group / 4, or kp / 4 when there is one group
+    int64_t panel_stride;  // bytes per panel
+} pc_q8_shape;
+
+// Fills `s`; returns 0, or -1 when the shape is unsupported.
+int pc_q8_shape_of(int64_t n, int64_t k, int64_t group, pc_q8_shape *s);
+
+static inline const int8_t *pc_panel_w(const void *packed, const pc_q8_shape *s, int64_t p) {
+    return (const int8_t *)packed + p * s->panel_stride;
+}
+static inline const float *pc_panel_scale(const void *packed, const pc_q8_shape *s, int64_t p) {
+    return (const float *)(pc_panel_w(packed, s, p) + s->kp * PC_Q8_PANEL);
+}
+static inline const int32_t *pc_panel_colsum(const void *packed, const pc_q8_shape *s, int64_t p) {
+    return (const int32_t *)(pc_panel_scale(packed, s, p) + s->groups * PC_Q8_PANEL);
+}
+
+// Four bytes of row x at k4 block kb as one int32; the last block of a row whose K is not a
+// multiple of 4 is completed with zeros (never reads past the row).
+static inline int32_t pc_load_x4(const int8_t *x, int64_t kb, int64_t k) {
+    int32_t v = 0;
+    int64_t off = kb * 4;
+    memcpy(&v, x + off, (size_t)(k - off >= 4 ? 4 : k - off));
+    return v;
+}
+
+// The float epilogue every path performs, in this order, without FMA contraction:
+//     s = fl(acc_0)·ws_0;  s = s + fl(acc_g)·ws_g for g = 1...;  y = s · xs;  y = y + bias
+// Writing it once keeps the paths bit-identical (see pc_gemm_q8 in pc_kernels.h).
+
+// One panel-row tile: rows [i0, i0 + mr) (mr <= 16 rows), columns [c0, c1) of panel p (0 <= c0 <
+// c1 <= 16). Each ISA file provides one; pc_gemm_q8 walks the tiles.
+typedef void (*pc_tile_fn)(const int8_t *xq, const float *xscale, const void *packed,
+                           const pc_q8_shape *s, const float *bias, float *y, int64_t ldy,
+                           int64_t i0, int64_t mr, int64_t p, int c0, int c1);
+
+// Rows per tile each path prefers (the micro-kernel height); the driver passes mr <= this.
+void pc_tile_portable(const int8_t *, const float *, const void *, const pc_q8_shape *,
+                      const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
+#define PC_MR_PORTABLE 4
+
+#if defined(__x86_64__) || defined(__i386__)
+void pc_tile_avx2(const int8_t *, const float *, const void *, const pc_q8_shape *,
+                  const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
+void pc_tile_avxvnni(const int8_t *, const float *, const void *, const pc_q8_shape *,
+                     const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
+void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale);
+#define PC_MR_AVX2 4
+void pc_tile_avx512vnni(const int8_t *, const float *, const void *, const pc_q8_shape *,
+                        const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
+#define PC_MR_AVXVNNI 6
+#define PC_MR_AVX512VNNI 8
+#endif
+
+#if defined(__aarch64__)
+void pc_tile_neon(const int8_t *, const float *, const void *, const pc_q8_shape *,
+                  const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
+void pc_tile_dotprod(const int8_t *, const float *, const void *, const pc_q8_shape *,
+                     const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
+#define PC_MR_NEON 2
+#define PC_MR_DOTPROD 4
+#endif
+
+#endif

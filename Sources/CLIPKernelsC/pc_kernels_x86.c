@@ -1,0 +1,365 @@
+// x86-64 paths: AVX2 and AVX-VNNI tiles and the AVX2 activation quantizer. Each function carries
+// its own target attribute, so the package builds with default flags (no unsafeFlags) and the
+// dispatcher in pc_kernels.c only calls them on CPUs that have the instructions.
+// No FMA contraction: every path rounds the float epilogue the same way (pc_internal.h).
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "pc_internal.h"
+
+#include <immintrin.h>
+#include <math.h>
+
+#define PC_AVX2 __attribute__((target("avx2")))
+#define PC_VNNI __attribute__((target("avx2,avxvnni")))
+#define PC_INLINE static inline __attribute__((always_inline))
+
+// ---- AVX2: vpmaddubsw + vpmaddwd with the sign trick -------------------------------------------
+//
+// vpmaddubsw multiplies UNSIGNED bytes of its first operand by SIGNED bytes of its second and
+// adds adjacent pairs into int16 with saturation. Both our operands are signed, so we feed it
+// |x| and sign(w, x) (w negated where x < 0, zeroed where x == 0): |x|·(w·sgn x) = x·w exactly.
+// Saturation cannot happen: |x|, |w| <= 127 (never -128, see pc_kernels.h), so a pair sums to at
+// most 2·127·127 = 32258 < 32767. vpmaddwd with ones then adds pairs of int16 into int32: each
+// 32-bit lane holds the 4-k dot product of one column, added to an int32 accumulator (exact for
+// K <= PC_Q8_MAX_K). Per 64 multiply-adds: 2 vpsignb, 2 vpmaddubsw, 2 vpmaddwd, 2 vpaddd, plus
+// one broadcast and one vpabsb per row shared by 16 columns.
+
+// Adds the float epilogue (see pc_internal.h) of group g into sums s0/s1 (columns 0-7, 8-15).
+PC_INLINE PC_AVX2 void pc_avx2_group_sum(__m256i a0, __m256i a1, const float *ps, int64_t g,
+                                         __m256 *s0, __m256 *s1) {
+    __m256 t0 = _mm256_mul_ps(_mm256_cvtepi32_ps(a0), _mm256_loadu_ps(ps + g * PC_Q8_PANEL));
+    __m256 t1 = _mm256_mul_ps(_mm256_cvtepi32_ps(a1), _mm256_loadu_ps(ps + g * PC_Q8_PANEL + 8));
+    if (g == 0) {
+        *s0 = t0;
+        *s1 = t1;
+    } else {
+        *s0 = _mm256_add_ps(*s0, t0);
+        *s1 = _mm256_add_ps(*s1, t1);
+    }
+}
+
+// y = s · xs (+ bias) for columns [c0, c1) of one row.
+PC_INLINE PC_AVX2 void pc_avx2_store(__m256 s0, __m256 s1, float xs, const float *bias, float *yr,
+                                     int c0, int c1) {
+    __m256 vx = _mm256_set1_ps(xs);
+    s0 = _mm256_mul_ps(s0, vx);
+    s1 = _mm256_mul_ps(s1, vx);
+    if (c0 == 0 && c1 == PC_Q8_PANEL) {
+        if (bias) {
+            s0 = _mm256_add_ps(s0, _mm256_loadu_ps(bias));
+            s1 = _mm256_add_ps(s1, _mm256_loadu_ps(bias + 8));
+        }
+        _mm256_storeu_ps(yr, s0);
+        _mm256_storeu_ps(yr + 8, s1);
+        return;
+    }
+    float tmp[PC_Q8_PANEL];
+    _mm256_storeu_ps(tmp, s0);
+    _mm256_storeu_ps(tmp + 8, s1);
+    for (int c = c0; c < c1; c++) yr[c] = bias ? tmp[c] + bias[c] : tmp[c];
+}
+
+// One k4 block for MR rows: x4[r] holds row r's four bytes.
+#define PC_AVX2_STEP(MR, pwb, x4)                                                        \
+    do {                                                                                 \
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(pwb));                         \
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)((pwb) + 32));                  \
+        for (int r = 0; r < (MR); r++) {                                                 \
+            __m256i xb = _mm256_set1_epi32((x4)[r]);                                     \
+            __m256i ax = _mm256_abs_epi8(xb);                                            \
+            __m256i p0 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, xb));             \
+            __m256i p1 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, xb));             \
+            acc[r][0] = _mm256_add_epi32(acc[r][0], _mm256_madd_epi16(p0, ones));         \
+            acc[r][1] = _mm256_add_epi32(acc[r][1], _mm256_madd_epi16(p1, ones));         \
+        }                                                                                \
+    } while (0)
+
+PC_INLINE PC_AVX2 void pc_avx2_tile_mr(const int MR, const int8_t *xq, const float *xscale,
+                                       const void *packed, const pc_q8_shape *s, const float *bias,
+                                       float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
+    const int8_t *pw = pc_panel_w(packed, s, p);
+    const float *ps = pc_panel_scale(packed, s, p);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int8_t *xr[6];
+    for (int r = 0; r < MR; r++) xr[r] = xq + (i0 + r) * s->k;
+    __m256 s0[6], s1[6];
+    for (int r = 0; r < MR; r++) s0[r] = s1[r] = _mm256_setzero_ps();
+    const int64_t full = s->k / 4;  // k4 blocks that lie wholly inside a row
+    for (int64_t g = 0; g < s->groups; g++) {
+        __m256i acc[6][2];
+        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
+        int64_t bf = b1 < full ? b1 : full;
+        int32_t x4[6];
+        for (int64_t kb = b0; kb < bf; kb++) {
+            for (int r = 0; r < MR; r++) memcpy(&x4[r], xr[r] + kb * 4, 4);
+            PC_AVX2_STEP(MR, pw + kb * 64, x4);
+        }
+        for (int64_t kb = bf; kb < b1; kb++) {  // the zero-completed last block, if K % 4 != 0
+            for (int r = 0; r < MR; r++) x4[r] = pc_load_x4(xr[r], kb, s->k);
+            PC_AVX2_STEP(MR, pw + kb * 64, x4);
+        }
+        for (int r = 0; r < MR; r++) pc_avx2_group_sum(acc[r][0], acc[r][1], ps, g, &s0[r], &s1[r]);
+    }
+    const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
+    for (int r = 0; r < MR; r++)
+        pc_avx2_store(s0[r], s1[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
+}
+
+PC_AVX2 void pc_tile_avx2(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
+                          const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr, int64_t p,
+                          int c0, int c1) {
+    // Constant row counts so the accumulators live in registers (4 rows: 8 accumulators).
+    switch (mr) {
+    case 4: pc_avx2_tile_mr(4, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 3: pc_avx2_tile_mr(3, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 2: pc_avx2_tile_mr(2, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    default:
+        for (int64_t i = i0; i < i0 + mr; i++)
+            pc_avx2_tile_mr(1, xq, xscale, packed, s, bias, y, ldy, i, p, c0, c1);
+    }
+}
+
+// ---- AVX-VNNI: vpdpbusd with the offset trick --------------------------------------------------
+//
+// vpdpbusd adds four u8·s8 products into each int32 lane without intermediate saturation. We
+// feed it x + 128 (x XOR 0x80, in [1, 255]) and w, then subtract 128·Σw (colsum, precomputed by
+// pc_q8_pack per group): Σ(x + 128)·w − 128·Σw = Σ x·w. The lanes wrap modulo 2^32 for huge K,
+// but the true result fits an int32 (K <= PC_Q8_MAX_K), so the wrapped difference is exact.
+// One instruction per 32 multiply-adds, against four on the AVX2 path.
+
+#define PC_VNNI_STEP(MR, pwb, x4)                                                        \
+    do {                                                                                 \
+        __m256i w0 = _mm256_loadu_si256((const __m256i *)(pwb));                         \
+        __m256i w1 = _mm256_loadu_si256((const __m256i *)((pwb) + 32));                  \
+        for (int r = 0; r < (MR); r++) {                                                 \
+            __m256i u = _mm256_set1_epi32((x4)[r] ^ (int32_t)0x80808080u);               \
+            acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], u, w0);                        \
+            acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], u, w1);                        \
+        }                                                                                \
+    } while (0)
+
+PC_INLINE PC_VNNI void pc_vnni_tile_mr(const int MR, const int8_t *xq, const float *xscale,
+                                       const void *packed, const pc_q8_shape *s, const float *bias,
+                                       float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
+    const int8_t *pw = pc_panel_w(packed, s, p);
+    const float *ps = pc_panel_scale(packed, s, p);
+    const int32_t *pcs = pc_panel_colsum(packed, s, p);
+    const int8_t *xr[6];
+    for (int r = 0; r < MR; r++) xr[r] = xq + (i0 + r) * s->k;
+    __m256 s0[6], s1[6];
+    for (int r = 0; r < MR; r++) s0[r] = s1[r] = _mm256_setzero_ps();
+    const int64_t full = s->k / 4;
+    for (int64_t g = 0; g < s->groups; g++) {
+        __m256i acc[6][2];
+        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
+        int64_t bf = b1 < full ? b1 : full;
+        int32_t x4[6];
+        int64_t kb = b0;
+        if (MR == 1) {
+            // One row: two chains of vpdpbusd would wait on their latency; two more over the
+            // odd blocks keep four in flight (integer sums: the split changes nothing).
+            __m256i e0 = _mm256_setzero_si256(), e1 = e0;
+            for (; kb + 2 <= bf; kb += 2) {
+                int32_t x0, x1;
+                memcpy(&x0, xr[0] + kb * 4, 4);
+                memcpy(&x1, xr[0] + kb * 4 + 4, 4);
+                __m256i u0 = _mm256_set1_epi32(x0 ^ (int32_t)0x80808080u);
+                __m256i u1 = _mm256_set1_epi32(x1 ^ (int32_t)0x80808080u);
+                const int8_t *pb = pw + kb * 64;
+                acc[0][0] = _mm256_dpbusd_avx_epi32(acc[0][0], u0, _mm256_loadu_si256((const __m256i *)pb));
+                acc[0][1] = _mm256_dpbusd_avx_epi32(acc[0][1], u0, _mm256_loadu_si256((const __m256i *)(pb + 32)));
+                e0 = _mm256_dpbusd_avx_epi32(e0, u1, _mm256_loadu_si256((const __m256i *)(pb + 64)));
+                e1 = _mm256_dpbusd_avx_epi32(e1, u1, _mm256_loadu_si256((const __m256i *)(pb + 96)));
+            }
+            acc[0][0] = _mm256_add_epi32(acc[0][0], e0);
+            acc[0][1] = _mm256_add_epi32(acc[0][1], e1);
+        }
+        for (; kb < bf; kb++) {
+            for (int r = 0; r < MR; r++) memcpy(&x4[r], xr[r] + kb * 4, 4);
+            PC_VNNI_STEP(MR, pw + kb * 64, x4);
+        }
+        // The zero-completed last block: its padding bytes become 0x80 (128) too, but the packed
+        // weights there are 0, so they add nothing.
+        for (; kb < b1; kb++) {
+            for (int r = 0; r < MR; r++) x4[r] = pc_load_x4(xr[r], kb, s->k);
+            PC_VNNI_STEP(MR, pw + kb * 64, x4);
+        }
+        __m256i o0 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL)), 7);
+        __m256i o1 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL + 8)), 7);
+        for (int r = 0; r < MR; r++)
+            pc_avx2_group_sum(_mm256_sub_epi32(acc[r][0], o0), _mm256_sub_epi32(acc[r][1], o1), ps, g,
+                              &s0[r], &s1[r]);
+    }
+    const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
+    for (int r = 0; r < MR; r++)
+        pc_avx2_store(s0[r], s1[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
+}
+
+PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
+                             const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr, int64_t p,
+                             int c0, int c1) {
+    switch (mr) {
+    case 6: pc_vnni_tile_mr(6, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 5: pc_vnni_tile_mr(5, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 4: pc_vnni_tile_mr(4, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 3: pc_vnni_tile_mr(3, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 2: pc_vnni_tile_mr(2, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    default:
+        for (int64_t i = i0; i < i0 + mr; i++)
+            pc_vnni_tile_mr(1, xq, xscale, packed, s, bias, y, ldy, i, p, c0, c1);
+    }
+}
+
+// ---- AVX-512 VNNI: one 64-byte block per instruction -------------------------------------------
+//
+// The same offset trick on 512 bits: a zmm register holds a whole 16-column block of 4 k, so
+// each row needs one broadcast and one vpdpbusd per block, and 8 rows fit in registers easily.
+
+#define PC_AVX512 __attribute__((target("avx2,avx512f,avx512vnni")))
+
+PC_INLINE PC_AVX512 void pc_avx512_tile_mr(const int MR, const int8_t *xq, const float *xscale,
+                                           const void *packed, const pc_q8_shape *s, const float *bias,
+                                           float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
+    const int8_t *pw = pc_panel_w(packed, s, p);
+    const float *ps = pc_panel_scale(packed, s, p);
+    const int32_t *pcs = pc_panel_colsum(packed, s, p);
+    const int8_t *xr[8];
+    for (int r = 0; r < MR; r++) xr[r] = xq + (i0 + r) * s->k;
+    __m512 sum[8];
+    for (int r = 0; r < MR; r++) sum[r] = _mm512_setzero_ps();
+    const int64_t full = s->k / 4;
+    for (int64_t g = 0; g < s->groups; g++) {
+        __m512i acc[8], acc2[2];
+        for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_si512();
+        int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
+        int64_t bf = b1 < full ? b1 : full;
+        int64_t kb = b0;
+        if (MR <= 2) {
+            // One or two rows: a single vpdpbusd chain per row would wait on its own latency
+            // (~5 cycles); a second chain over the odd blocks keeps two in flight. Integer
+            // sums, so the split changes nothing in the result.
+            for (int r = 0; r < MR; r++) acc2[r] = _mm512_setzero_si512();
+            for (; kb + 2 <= bf; kb += 2) {
+                __m512i w0 = _mm512_loadu_si512((const void *)(pw + kb * 64));
+                __m512i w1 = _mm512_loadu_si512((const void *)(pw + kb * 64 + 64));
+                for (int r = 0; r < MR; r++) {
+                    int32_t x0, x1;
+                    memcpy(&x0, xr[r] + kb * 4, 4);
+                    memcpy(&x1, xr[r] + kb * 4 + 4, 4);
+                    acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(x0 ^ (int32_t)0x80808080u), w0);
+                    acc2[r] = _mm512_dpbusd_epi32(acc2[r], _mm512_set1_epi32(x1 ^ (int32_t)0x80808080u), w1);
+                }
+            }
+            for (int r = 0; r < MR; r++) acc[r] = _mm512_add_epi32(acc[r], acc2[r]);
+        }
+        for (; kb < b1; kb++) {
+            __m512i w = _mm512_loadu_si512((const void *)(pw + kb * 64));
+            for (int r = 0; r < MR; r++) {
+                int32_t x4;
+                if (kb < bf) memcpy(&x4, xr[r] + kb * 4, 4);
+                else x4 = pc_load_x4(xr[r], kb, s->k);  // zero-completed last block
+                acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(x4 ^ (int32_t)0x80808080u), w);
+            }
+        }
+        __m512i off = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(pcs + g * PC_Q8_PANEL)), 7);
+        __m512 ws = _mm512_loadu_ps(ps + g * PC_Q8_PANEL);
+        for (int r = 0; r < MR; r++) {
+            __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], off)), ws);
+            sum[r] = g == 0 ? t : _mm512_add_ps(sum[r], t);
+        }
+    }
+    const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
+    for (int r = 0; r < MR; r++) {
+        __m512 v = _mm512_mul_ps(sum[r], _mm512_set1_ps(xscale[i0 + r]));
+        float *yr = y + (i0 + r) * ldy + p * PC_Q8_PANEL;
+        if (c0 == 0 && c1 == PC_Q8_PANEL) {
+            if (bp) v = _mm512_add_ps(v, _mm512_loadu_ps(bp));
+            _mm512_storeu_ps(yr, v);
+        } else {
+            float tmp[PC_Q8_PANEL];
+            _mm512_storeu_ps(tmp, v);
+            for (int c = c0; c < c1; c++) yr[c] = bp ? tmp[c] + bp[c] : tmp[c];
+        }
+    }
+}
+
+PC_AVX512 void pc_tile_avx512vnni(const int8_t *xq, const float *xscale, const void *packed,
+                                  const pc_q8_shape *s, const float *bias, float *y, int64_t ldy, int64_t i0,
+                                  int64_t mr, int64_t p, int c0, int c1) {
+    switch (mr) {
+    case 8: pc_avx512_tile_mr(8, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 7: pc_avx512_tile_mr(7, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 6: pc_avx512_tile_mr(6, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 5: pc_avx512_tile_mr(5, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 4: pc_avx512_tile_mr(4, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 3: pc_avx512_tile_mr(3, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 2: pc_avx512_tile_mr(2, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    default:
+        for (int64_t i = i0; i < i0 + mr; i++)
+            pc_avx512_tile_mr(1, xq, xscale, packed, s, bias, y, ldy, i, p, c0, c1);
+    }
+}
+
+// ---- AVX2 activation quantizer ------------------------------------------------------------------
+//
+// Byte-identical to the scalar definition: the same max, the same IEEE division x / scale (not a
+// multiply by 1/scale, which rounds differently), and round-half-away-from-zero built from
+// truncation: t = trunc(v); t += sign(v) when |v − t| >= 0.5. v − t is exact for |v| < 2^23, so
+// there is no double rounding (adding 0.5 first would round 0.49999997 up to 1).
+
+PC_AVX2 void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 signmask = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    const __m256 hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int64_t i = 0; i < m; i++) {
+        const float *xr = x + i * k;
+        int8_t *qr = xq + i * k;
+        __m256 vmax = _mm256_setzero_ps();
+        int64_t t = 0;
+        for (; t + 8 <= k; t += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(xr + t), absmask));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, vmax);
+        float amax = 0;
+        for (int l = 0; l < 8; l++) if (lanes[l] > amax) amax = lanes[l];
+        for (; t < k; t++) if (fabsf(xr[t]) > amax) amax = fabsf(xr[t]);
+        float scale = amax / 127.0f;
+        xscale[i] = scale;
+        if (scale == 0) {
+            memset(qr, 0, (size_t)k);
+            continue;
+        }
+        const __m256 vs = _mm256_set1_ps(scale);
+        t = 0;
+        for (; t + 32 <= k; t += 32) {
+            __m256i q[4];
+            for (int j = 0; j < 4; j++) {
+                __m256 v = _mm256_div_ps(_mm256_loadu_ps(xr + t + 8 * j), vs);
+                __m256 tr = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+                __m256 frac = _mm256_and_ps(_mm256_sub_ps(v, tr), absmask);
+                __m256 step = _mm256_and_ps(_mm256_cmp_ps(frac, half, _CMP_GE_OQ), one);
+                __m256 r = _mm256_add_ps(tr, _mm256_or_ps(step, _mm256_and_ps(v, signmask)));
+                r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
+                q[j] = _mm256_cvtps_epi32(r);
+            }
+            __m256i q16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+            _mm256_storeu_si256((__m256i *)(qr + t), _mm256_permutevar8x32_epi32(q16, order));
+        }
+        for (; t < k; t++) {
+            float v = roundf(xr[t] / scale);
+            if (!(v <= 127.0f)) v = v != v ? 0.0f : 127.0f;
+            if (v < -127.0f) v = -127.0f;
+            qr[t] = (int8_t)v;
+        }
+    }
+}
+
+#endif

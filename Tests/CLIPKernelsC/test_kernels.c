@@ -1,0 +1,261 @@
+// Holds every ISA path of the C kernels to a scalar C reference, on the CPU it runs on.
+// Built and run by tools/test-aarch64.sh natively (x86-64) and under qemu (aarch64 A72 / A76).
+//
+//   cc -O2 -ISources/CLIPKernelsC/include Sources/CLIPKernelsC/*.c Tests/CLIPKernelsC/test_kernels.c -lm
+//   ./a.out            # every path this CPU has; last line "N passed, M failed"
+//   ./a.out portable   # only the named path
+//
+// Exactness: the integer dot products are compared exactly (unit scales, no bias: every value
+// is an integer far below 2^24, so the float result must equal it). With real scales and bias the
+// result must be bit-identical to the reference too: every path performs the same roundings in
+// the same order without FMA (pc_internal.h), which is a property the runtime relies on (a
+// board and a desktop give the same embeddings).
+#include "pc_kernels.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__clang__)
+#pragma STDC FP_CONTRACT OFF
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+static int passed, failed;
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+static int8_t rnd_q(void) { return (int8_t)((int)(rnd() % 255) - 127); }
+static float rnd_f(void) { return ((float)(rnd() % 2000001) - 1000000.0f) / 1000000.0f; }
+
+static void check(int ok, const char *what, int64_t m, int64_t n, int64_t k, int64_t g, const char *detail) {
+    if (ok) { passed++; return; }
+    failed++;
+    if (failed <= 20) fprintf(stderr, "FAIL %s m=%lld n=%lld k=%lld g=%lld %s\n", what, (long long)m, (long long)n,
+                              (long long)k, (long long)g, detail);
+}
+
+// The definition: y = (Σ_g fl(Σ x·w)·ws_g) · xs + bias, the epilogue order of pc_kernels.h.
+static void ref_gemm(const int8_t *x, const float *xs, const int8_t *w, const float *ws, const float *bias,
+                     float *y, int64_t m, int64_t n, int64_t k, int64_t g) {
+    int64_t groups = k / g;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            float s = 0;
+            for (int64_t gi = 0; gi < groups; gi++) {
+                int32_t acc = 0;
+                for (int64_t t = gi * g; t < (gi + 1) * g; t++) acc += x[i * k + t] * w[j * k + t];
+                float term = (float)acc * ws[j * groups + gi];
+                s = gi == 0 ? term : s + term;
+            }
+            float v = s * xs[i];
+            if (bias) v = v + bias[j];
+            y[i * n + j] = v;
+        }
+}
+
+static void test_gemm(int64_t m, int64_t n, int64_t k, int64_t g) {
+    int64_t groups = k / g;
+    int8_t *x = malloc((size_t)(m * k)), *w = malloc((size_t)(n * k));
+    float *xs = malloc(sizeof(float) * (size_t)m), *ws = malloc(sizeof(float) * (size_t)(n * groups));
+    float *ones_m = malloc(sizeof(float) * (size_t)m), *ones_w = malloc(sizeof(float) * (size_t)(n * groups));
+    float *bias = malloc(sizeof(float) * (size_t)n);
+    float *y = malloc(sizeof(float) * (size_t)(m * n)), *r = malloc(sizeof(float) * (size_t)(m * n));
+    for (int64_t i = 0; i < m * k; i++) x[i] = rnd_q();
+    for (int64_t i = 0; i < n * k; i++) w[i] = rnd_q();
+    // Extremes: a row and a column of ±127 (the sign trick's and the offset trick's worst case).
+    for (int64_t t = 0; t < k; t++) { x[t] = (t & 1) ? -127 : 127; w[t] = (t & 2) ? -127 : 127; }
+    for (int64_t i = 0; i < m; i++) { xs[i] = rnd_f() * 0.01f + 0.02f; ones_m[i] = 1; }
+    for (int64_t i = 0; i < n * groups; i++) { ws[i] = rnd_f() * 0.01f + 0.015f; ones_w[i] = 1; }
+    for (int64_t j = 0; j < n; j++) bias[j] = rnd_f();
+    size_t bytes = pc_q8_packed_size(n, k, g);
+    void *pw = aligned_alloc(64, (bytes + 63) / 64 * 64), *p1 = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    char detail[128];
+
+    // 1. Exact integers: unit scales, no bias, whole range.
+    pc_q8_pack(w, ones_w, n, k, g, p1);
+    ref_gemm(x, ones_m, w, ones_w, NULL, r, m, n, k, g);
+    memset(y, 0, sizeof(float) * (size_t)(m * n));
+    int rc = pc_gemm_q8(x, ones_m, p1, NULL, y, n, m, n, k, g, 0, n);
+    int64_t bad = -1;
+    for (int64_t i = 0; i < m * n && bad < 0; i++) if (y[i] != r[i]) bad = i;
+    snprintf(detail, sizeof detail, "rc=%d first mismatch %lld: %.1f vs %.1f", rc, (long long)bad,
+             bad >= 0 ? y[bad] : 0.0, bad >= 0 ? r[bad] : 0.0);
+    check(rc == 0 && bad < 0, "gemm-int-exact", m, n, k, g, detail);
+
+    // 2. Scales and bias, bit-identical, computed in 3 column ranges that split panels.
+    pc_q8_pack(w, ws, n, k, g, pw);
+    ref_gemm(x, xs, w, ws, bias, r, m, n, k, g);
+    for (int64_t i = 0; i < m * n; i++) y[i] = NAN;
+    int64_t a = n / 3, b = n - n / 5;
+    rc = pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, a, b);
+    rc |= pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, 0, a);
+    rc |= pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, b, n);
+    bad = -1;
+    for (int64_t i = 0; i < m * n && bad < 0; i++) if (memcmp(&y[i], &r[i], 4) != 0) bad = i;
+    snprintf(detail, sizeof detail, "rc=%d split %lld/%lld first mismatch %lld: %.9g vs %.9g", rc, (long long)a,
+             (long long)b, (long long)bad, bad >= 0 ? y[bad] : 0.0, bad >= 0 ? r[bad] : 0.0);
+    check(rc == 0 && bad < 0, "gemm-scaled-split", m, n, k, g, detail);
+
+    // 3. Columns outside [n0, n1) are never written.
+    for (int64_t i = 0; i < m * n; i++) y[i] = -7;
+    pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, a, b);
+    bad = -1;
+    for (int64_t i = 0; i < m && bad < 0; i++)
+        for (int64_t j = 0; j < n; j++)
+            if ((j < a || j >= b) && y[i * n + j] != -7) { bad = i * n + j; break; }
+    check(bad < 0, "gemm-range-untouched", m, n, k, g, "");
+
+    free(x); free(w); free(xs); free(ws); free(ones_m); free(ones_w); free(bias); free(y); free(r);
+    free(pw); free(p1);
+}
+
+static void ref_quantize(const float *x, int64_t m, int64_t k, int8_t *q, float *s) {
+    for (int64_t i = 0; i < m; i++) {
+        float amax = 0;
+        for (int64_t t = 0; t < k; t++) amax = fmaxf(amax, fabsf(x[i * k + t]));
+        float scale = amax / 127.0f;
+        s[i] = scale;
+        for (int64_t t = 0; t < k; t++) {
+            float v = scale == 0 ? 0 : roundf(x[i * k + t] / scale);
+            q[i * k + t] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+        }
+    }
+}
+
+static void test_quantize(int64_t m, int64_t k) {
+    float *x = malloc(sizeof(float) * (size_t)(m * k));
+    int8_t *q = malloc((size_t)(m * k)), *rq = malloc((size_t)(m * k));
+    float *s = malloc(sizeof(float) * (size_t)m), *rs = malloc(sizeof(float) * (size_t)m);
+    for (int64_t i = 0; i < m * k; i++) x[i] = rnd_f() * 3;
+    // Row 0 hits exact ties: amax 127 makes scale 1, so x / scale = ±n.5 must round away from 0.
+    for (int64_t t = 0; t < k; t++) x[t] = (float)((int)(t % 254) - 127) + ((t & 1) ? 0.5f : -0.5f);
+    if (k > 0) x[0] = 127;
+    if (m > 1) for (int64_t t = 0; t < k; t++) x[k + t] = 0;                           // all zero
+    if (m > 2) for (int64_t t = 0; t < k; t++) x[2 * k + t] = rnd_f() * 1e-40f;      // subnormal
+    if (m > 3) for (int64_t t = 0; t < k; t++) x[3 * k + t] = 0.49999997f * (t & 1 ? 1 : -1);
+    if (m > 3) x[3 * k] = 127;
+    ref_quantize(x, m, k, rq, rs);
+    pc_quantize_rows_f32_q8(x, m, k, q, s);
+    int ok = memcmp(q, rq, (size_t)(m * k)) == 0 && memcmp(s, rs, sizeof(float) * (size_t)m) == 0;
+    check(ok, "quantize-bytes", m, 0, k, 0, "");
+    free(x); free(q); free(rq); free(s); free(rs);
+}
+
+// Attention against a double-precision scalar reference. The kernel works in float with its own
+// summation order, so the bound is relative to max|v| (outputs are convex combinations of V
+// rows): 1e-5, ~3x the worst error measured against the float Swift definition.
+static void test_attention(int64_t t, int64_t d, int64_t h, int causal) {
+    int64_t hd = d / h;
+    float *qkv = malloc(sizeof(float) * (size_t)(t * 3 * d)), *o = malloc(sizeof(float) * (size_t)(t * d));
+    float *scr = malloc(sizeof(float) * pc_attention_scratch_floats(t, d, h));
+    double *p = malloc(sizeof(double) * (size_t)t);
+    float maxv = 0;
+    for (int64_t i = 0; i < t * 3 * d; i++) qkv[i] = rnd_f() * 4;
+    for (int64_t j = 0; j < t; j++)
+        for (int64_t c = 0; c < d; c++) maxv = fmaxf(maxv, fabsf(qkv[j * 3 * d + 2 * d + c]));
+    int rc = pc_attention_f32(qkv, o, scr, t, d, h, causal);
+    double worst = 0;
+    for (int64_t head = 0; head < h; head++)
+        for (int64_t i = 0; i < t; i++) {
+            int64_t span = causal ? i + 1 : t;
+            double mx = -1e300, sum = 0;
+            for (int64_t j = 0; j < span; j++) {
+                double s = 0;
+                for (int64_t c = 0; c < hd; c++)
+                    s += (double)qkv[i * 3 * d + head * hd + c] * qkv[j * 3 * d + d + head * hd + c];
+                p[j] = s / sqrt((double)hd);
+                if (p[j] > mx) mx = p[j];
+            }
+            for (int64_t j = 0; j < span; j++) { p[j] = exp(p[j] - mx); sum += p[j]; }
+            for (int64_t c = 0; c < hd; c++) {
+                double acc = 0;
+                for (int64_t j = 0; j < span; j++) acc += p[j] / sum * qkv[j * 3 * d + 2 * d + head * hd + c];
+                double err = fabs(acc - o[i * d + head * hd + c]);
+                if (!(err <= worst)) worst = err;
+            }
+        }
+    char detail[96];
+    snprintf(detail, sizeof detail, "rc=%d worst %.3g of max|v| %.3g", rc, worst, (double)maxv);
+    check(rc == 0 && worst <= 1e-5 * maxv, causal ? "attention-causal" : "attention", t, d, h, h, detail);
+    free(qkv); free(o); free(scr); free(p);
+}
+
+// GELU / QuickGELU against double precision over ~2 M floats evenly spaced in bit pattern over
+// [-30, 30] (every magnitude from subnormals to the tails, both signs). Bound: 1e-6 · max(1, |x|) absolute, the
+// accuracy pc_kernels.h promises; the measured worst case is printed.
+static void test_activation(int quick) {
+    const int64_t cap = 1 << 21;
+    float *x = malloc(sizeof(float) * (size_t)cap), *y = malloc(sizeof(float) * (size_t)cap);
+    int64_t n = 0;
+    const uint32_t step = 0x41f00000u / (uint32_t)(cap / 2) + 1;  // 0x41f00000 is 30.0f
+    for (uint32_t b = 0; b < 0x41f00000u && n < cap - 1; b += step) {
+        float f;
+        memcpy(&f, &b, 4);
+        x[n++] = f;
+        if (n < cap) x[n++] = -f;
+    }
+    memcpy(y, x, sizeof(float) * (size_t)n);
+    if (quick) pc_quick_gelu_f32(y, n); else pc_gelu_f32(y, n);
+    double worst = 0, at = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i];
+        double ref = quick ? v / (1 + exp(-1.702 * v)) : 0.5 * v * (1 + erf(v / sqrt(2.0)));
+        double err = fabs(y[i] - ref) / fmax(1.0, fabs(v));
+        if (!(err <= worst)) { worst = err; at = v; }
+    }
+    char detail[96];
+    snprintf(detail, sizeof detail, "worst %.3g at x = %.6g over %lld values", worst, at, (long long)n);
+    check(worst < 1e-6, quick ? "quick-gelu" : "gelu", n, 0, 0, 0, detail);
+    if (getenv("PC_TEST_VERBOSE")) printf("  %s: %s\n", quick ? "quick-gelu" : "gelu", detail);
+    free(x); free(y);
+}
+
+static int run_isa(int isa) {
+    if (pc_kernels_set_isa(isa) != isa) return 0;
+    int p0 = passed, f0 = failed;
+    static const int64_t ms[] = {1, 3, 5, 50, 77};
+    static const int64_t ns[] = {1, 7, 16, 17, 50};
+    static const int64_t ks[][2] = {{1, 1}, {3, 3}, {4, 4}, {7, 7}, {33, 33}, {64, 32}, {100, 4},
+                                    {100, 100}, {768, 768}, {768, 64}, {3072, 3072}, {513, 513}};
+    for (size_t a = 0; a < sizeof ms / sizeof ms[0]; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof ns[0]; b++)
+            for (size_t c = 0; c < sizeof ks / sizeof ks[0]; c++) {
+                if (ms[a] * ns[b] * ks[c][0] > 50 * 50 * 768) continue;  // keep qemu under a minute
+                test_gemm(ms[a], ns[b], ks[c][0], ks[c][1]);
+            }
+    test_gemm(50, 2304, 768, 768);
+    test_gemm(4, 40, 3072, 3072);
+    static const int64_t at[][3] = {{50, 768, 12}, {77, 512, 8}, {1, 64, 1}, {7, 80, 2}, {33, 30, 3}};
+    for (size_t a = 0; a < sizeof at / sizeof at[0]; a++)
+        for (int causal = 0; causal < 2; causal++) test_attention(at[a][0], at[a][1], at[a][2], causal);
+    test_activation(0);
+    test_activation(1);
+    static const int64_t qk[] = {1, 7, 8, 31, 32, 33, 768, 3072};
+    for (size_t c = 0; c < sizeof qk / sizeof qk[0]; c++) test_quantize(5, qk[c]);
+    // Unsupported shapes are refused, not computed.
+    check(pc_q8_packed_size(4, 10, 5) == 0 && pc_q8_packed_size(4, 12, 5) == 0 &&
+              pc_q8_packed_size(0, 8, 8) == 0 && pc_q8_packed_size(4, PC_Q8_MAX_K + 1, PC_Q8_MAX_K + 1) == 0,
+          "refuse-shapes", 0, 0, 0, 0, "");
+    printf("isa %s: %d passed, %d failed\n", pc_kernels_isa_name(isa), passed - p0, failed - f0);
+    return 1;
+}
+
+int main(int argc, char **argv) {
+    printf("dispatched: %s\n", pc_kernels_isa_name(pc_kernels_isa()));
+    int ran = 0;
+    for (int isa = PC_ISA_PORTABLE; isa < PC_ISA_COUNT; isa++) {
+        if (argc > 1 && strcmp(argv[1], pc_kernels_isa_name(isa)) != 0) continue;
+        ran += run_isa(isa);
+    }
+    if (!ran) { fprintf(stderr, "no path ran (unknown or unsupported name?)\n"); return 2; }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

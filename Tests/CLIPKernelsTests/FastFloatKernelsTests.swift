@@ -1,0 +1,113 @@
+// Holds attentionFast and activateInPlaceFast (C, every path this CPU has) to `attention` and
+// `activateInPlace` in FloatKernels.swift.
+import CLIPKernels
+import XCTest
+
+/// The fast kernel sums the 64-term score dot products and the T-term output sums in another
+/// order and with FMA, so it differs from the definition by rounding: a score error of a few
+/// ulps of Σ|q·k| moves each probability by the same relative amount, and each output is a
+/// convex combination of V values, so the error stays within a few 1e-6 of max |v|. 1e-5 leaves
+/// a ~3x margin over the measured worst case (3.0e-6 · max|v| at T = 50, D = 768); an indexing
+/// mistake (a wrong head, token or mask) changes outputs by O(max|v|).
+private let attentionTolerancePerMaxV: Float = 1e-5
+
+/// The AVX2 activations are polynomial approximations with |error| < 2e-7·max(1, |x|) against
+/// exact math (pc_activation.c, measured over 2 M values by the C test); libm's erff/expf in the
+/// definition add ~1e-7. 1e-6 leaves a 3x margin; a wrong coefficient or branch is off by >1e-3.
+private let activationTolerancePerMagnitude: Float = 1e-6
+
+final class FastFloatKernelsTests: XCTestCase {
+    private var saved = KernelISA.current
+    override func setUp() { saved = KernelISA.current }
+    override func tearDown() { KernelISA.force(saved) }
+
+    private func paths() -> [KernelISA] {
+        var out = [saved]
+        for isa in KernelISA.allCases where isa != saved {
+            if KernelISA.force(isa) == isa { out.append(isa) }
+        }
+        KernelISA.force(saved)
+        return out
+    }
+
+    private func qkv(tokens t: Int, dim d: Int, seed: UInt64) -> [Float] {
+        var s = seed
+        return (0..<(t * 3 * d)).map { _ in
+            s = s &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(s >> 40) % 20001 - 10000) / 2500  // [-4, 4]: peaked softmaxes too
+        }
+    }
+
+    func testMatchesDefinitionOnOddShapes() {
+        // (tokens, dim, heads): CLIP's shapes, 1 token, odd token counts, head_dim 40 (AVX2 with a
+        // partial 32-float block) and 10 (not a multiple of 8: the portable path).
+        let shapes = [(50, 768, 12), (77, 512, 8), (1, 768, 12), (7, 80, 2), (33, 30, 3), (9, 64, 1)]
+        for isa in paths() {
+            XCTAssertEqual(KernelISA.force(isa), isa)
+            for (si, (t, d, h)) in shapes.enumerated() {
+                for causal in [false, true] {
+                    let x = qkv(tokens: t, dim: d, seed: UInt64(si) + 1)
+                    var ref = [Float](repeating: 0, count: t * d), got = ref
+                    var small = [Float](repeating: 0, count: t)
+                    var scratch = [Float](repeating: .nan, count: attentionFastScratchCount(tokens: t, dim: d, heads: h))
+                    attention(qkv: x, out: &ref, scratch: &small, tokens: t, dim: d, heads: h, causal: causal)
+                    attentionFast(qkv: x, out: &got, scratch: &scratch, tokens: t, dim: d, heads: h, causal: causal)
+                    var maxV: Float = 0
+                    for j in 0..<t { for c in 0..<d { maxV = max(maxV, abs(x[j * 3 * d + 2 * d + c])) } }
+                    var worst: Float = 0
+                    for i in 0..<(t * d) { worst = max(worst, abs(got[i] - ref[i])) }
+                    XCTAssertLessThanOrEqual(worst, attentionTolerancePerMaxV * maxV,
+                                             "\(isa.name) T=\(t) D=\(d) H=\(h) causal=\(causal)")
+                }
+            }
+        }
+    }
+
+    /// With a causal mask, row t must not depend on the tokens after it: the text tower computes
+    /// only the real tokens and relies on this being exact, not approximate.
+    func testCausalRowsDoNotDependOnLaterTokens() {
+        for isa in paths() {
+            KernelISA.force(isa)
+            let (t, d, h) = (77, 512, 8)
+            let x = qkv(tokens: t, dim: d, seed: 99)
+            var full = [Float](repeating: 0, count: t * d)
+            var scratch = [Float](repeating: 0, count: attentionFastScratchCount(tokens: t, dim: d, heads: h))
+            attentionFast(qkv: x, out: &full, scratch: &scratch, tokens: t, dim: d, heads: h, causal: true)
+            for short in [1, 9, 20] {
+                var part = [Float](repeating: 0, count: short * d)
+                attentionFast(qkv: Array(x[0..<(short * 3 * d)]), out: &part, scratch: &scratch,
+                              tokens: short, dim: d, heads: h, causal: true)
+                XCTAssertEqual(part.map(\.bitPattern), full[0..<(short * d)].map(\.bitPattern),
+                               "\(isa.name): first \(short) rows changed with 77 tokens")
+            }
+        }
+    }
+
+    func testActivationsMatchDefinition() {
+        // Every 4099th float pattern with |x| < 30, both signs: tiny, ordinary and tail values;
+        // ~2150 values (an odd count), so the 8-lane loop and its scalar tail both run.
+        var xs: [Float] = []
+        var bits: UInt32 = 0
+        while bits < 0x41f0_0000 { xs.append(Float(bitPattern: bits)); xs.append(-Float(bitPattern: bits)); bits &+= 4099 * 251 }
+        xs.append(0.5)
+        XCTAssertEqual(xs.count % 8 == 0, false, "keep a scalar tail in the test data")
+        for isa in paths() {
+            KernelISA.force(isa)
+            for activation in Activation.allCases {
+                var ref = xs, got = xs
+                activateInPlace(&ref, count: ref.count, activation)
+                activateInPlaceFast(&got, count: got.count, activation)
+                for i in 0..<xs.count {
+                    XCTAssertEqual(got[i], ref[i], accuracy: activationTolerancePerMagnitude * max(1, abs(xs[i])),
+                                   "\(isa.name) \(activation) at x = \(xs[i])")
+                }
+            }
+        }
+    }
+
+    func testScratchCountRefusesBadShapes() {
+        XCTAssertEqual(attentionFastScratchCount(tokens: 50, dim: 768, heads: 12), 64 * 56 + 56)
+        XCTAssertEqual(attentionFastScratchCount(tokens: 50, dim: 768, heads: 7), 0)
+        XCTAssertEqual(attentionFastScratchCount(tokens: 0, dim: 768, heads: 12), 0)
+    }
+}
