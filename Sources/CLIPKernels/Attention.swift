@@ -36,3 +36,14 @@ public func attentionHead(
         }
     }
 }
+
+/// All heads of one sequence: the plain definition `attentionFast` is held to.
+/// qkv: [T, 3·D]; out: [T, D]; scratch: at least T floats.
+public func attention(
+    qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    tokens t: Int, dim d: Int, heads h: Int, causal: Bool
+) {
+    for head in 0..<h {
+        attentionHead(qkv: qkv, out: out, scratch: scratch, tokens: t, dim: d, heads: h, head: head, causal: causal)
+    }
+}

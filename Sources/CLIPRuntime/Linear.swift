@@ -24,10 +24,10 @@ public struct Q8Weights: @unchecked Sendable {
         self.data = data
     }
 
-    func withPointers<R>(_ body: (UnsafePointer<Int8>, UnsafePointer<Float>) -> R) -> R {
-        data.withUnsafeBytes { raw in
-            body(raw.baseAddress!.assumingMemoryBound(to: Int8.self),
-                 (raw.baseAddress! + Q8.scalesOffset(count: n * k)).assumingMemoryBound(to: Float.self))
+    func withPointers<R>(_ body: (UnsafePointer<Int8>, UnsafePointer<Float>) throws -> R) rethrows -> R {
+        try data.withUnsafeBytes { raw in
+            try body(raw.baseAddress!.assumingMemoryBound(to: Int8.self),
+                     (raw.baseAddress! + Q8.scalesOffset(count: n * k)).assumingMemoryBound(to: Float.self))
         }
     }
 
@@ -43,7 +43,17 @@ public struct Q8Weights: @unchecked Sendable {
 /// A linear layer ready to run.
 public enum RuntimeLinear: @unchecked Sendable {
     case float(LinearWeights)
-    case q8(Q8Weights, bias: [Float]?)
+    /// Int8 weights repacked once into the kernels' panel layout (the decoded tensor is then
+    /// dropped: the weights are held once).
+    case q8(PackedQ8Matrix, bias: [Float]?)
+
+    /// Packs a q8 tensor for the int8 kernels.
+    static func q8(_ w: Q8Weights, bias: [Float]?) throws -> RuntimeLinear {
+        let packed = try w.withPointers { q, s in
+            try PackedQ8Matrix(weights: q, scales: s, n: w.n, k: w.k, group: w.groupSize)
+        }
+        return .q8(packed, bias: bias)
+    }
 
     public var outputs: Int {
         switch self {
@@ -63,7 +73,7 @@ public enum RuntimeLinear: @unchecked Sendable {
     public var weightBytes: Int {
         switch self {
         case .float(let l): return 4 * (l.weight.count + (l.bias?.count ?? 0))
-        case .q8(let w, let bias): return w.data.info.decodedSize + 4 * (bias?.count ?? 0)
+        case .q8(let w, let bias): return w.packedBytes + 4 * (bias?.count ?? 0)
         }
     }
 }
@@ -97,16 +107,18 @@ func apply(_ l: RuntimeLinear, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoin
             }
         }
     case .q8(let w, let bias):
-        let k = w.k, n = w.n
+        let k = w.k
         scratch.q.withUnsafeMutableBufferPointer { xq in
             scratch.scales.withUnsafeMutableBufferPointer { xs in
-                quantizeRows(x, rows: m, width: k, q: xq.baseAddress!, scales: xs.baseAddress!)
-                w.withPointers { wq, ws in
-                    let xqp = UnsafePointer(xq.baseAddress!), xsp = UnsafePointer(xs.baseAddress!)
-                    pool.parallelRanges(n, granularity: 8) { cols in
-                        gemmQ8(xqp, xsp, wq, ws, bias, y, m: m, n: n, k: k, group: w.groupSize, columns: cols)
+                quantizeRows(x, rows: m, k: k, q: xq.baseAddress!, scales: xs.baseAddress!)
+                let xqp = UnsafePointer(xq.baseAddress!), xsp = UnsafePointer(xs.baseAddress!)
+                let run = { (bias: UnsafePointer<Float>?) in
+                    pool.parallelChunks(pool.threads) { part, _ in
+                        let columns = w.columnSplit(part, of: pool.threads)
+                        if !columns.isEmpty { gemmQ8(xqp, xScales: xsp, w, bias: bias, y, m: m, columns: columns) }
                     }
                 }
+                if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
             }
         }
     }

@@ -304,7 +304,7 @@ struct PlanLoader {
         let b = bias ? try floats(name + ".bias") : nil
         let info = try file.info(name + (bias ? ".weight" : ""))
         if info.dtype == .q8 && info.dims.count == 2 {
-            return .q8(try Q8Weights(try file.data(info.name)), bias: b?.values)
+            return try .q8(try Q8Weights(try file.data(info.name)), bias: b?.values)
         }
         return .float(LinearWeights(weight: try floats(info.name), bias: b))
     }

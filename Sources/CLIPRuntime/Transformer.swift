@@ -44,8 +44,9 @@ struct BlockScratch {
     var attended: [Float]  // [rows, D]
     var projected: [Float] // [rows, D]
     var hidden: [Float]    // [rows, mlpWidth]
-    var scores: [Float]    // [threads, T]
+    var scores: [Float]    // attention scratch per worker
     var quant: QuantScratch
+    let scoresPerWorker: Int
 
     init(rows: Int, tokens t: Int, config c: TowerConfig, threads: Int) {
         normed = [Float](repeating: 0, count: rows * c.width)
@@ -53,7 +54,8 @@ struct BlockScratch {
         attended = [Float](repeating: 0, count: rows * c.width)
         projected = [Float](repeating: 0, count: rows * c.width)
         hidden = [Float](repeating: 0, count: rows * c.mlpWidth)
-        scores = [Float](repeating: 0, count: max(1, threads) * t)
+        scoresPerWorker = attentionFastScratchCount(tokens: t, dim: c.width, heads: c.heads)
+        scores = [Float](repeating: 0, count: max(1, threads) * scoresPerWorker)
         quant = QuantScratch(rows: rows, width: max(c.width, c.mlpWidth))
     }
 }
@@ -89,12 +91,12 @@ func residualBlock(
         layerNorm(x, w.ln1, nb, rows: rows, eps: eps)
         apply(w.qkv, nb, qkv.baseAddress!, rows: rows, scratch: &quant, pool: pool)
         let qkvBase = UnsafePointer(qkv.baseAddress!), out = attended.baseAddress!, scratchBase = scores.baseAddress!
-        pool.parallelChunks(s * c.heads) { slot, range in
-            // Each worker owns one T-float slice of the scores buffer.
-            for item in range {
-                let seq = item / c.heads, head = item % c.heads
-                attentionHead(qkv: qkvBase + seq * t * 3 * d, out: out + seq * t * d, scratch: scratchBase + slot * t,
-                              tokens: t, dim: d, heads: c.heads, head: head, causal: causal)
+        let perWorker = sc.scoresPerWorker
+        pool.parallelChunks(s) { slot, range in
+            // Sequences split across workers; each worker owns one slice of the scratch.
+            for seq in range {
+                attentionFast(qkv: qkvBase + seq * t * 3 * d, out: out + seq * t * d, scratch: scratchBase + slot * perWorker,
+                              tokens: t, dim: d, heads: c.heads, causal: causal)
             }
         }
         apply(w.attnOut, attended.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)
@@ -102,7 +104,7 @@ func residualBlock(
         // MLP: shape = [S·T, D] → [S·T, mlpWidth] → [S·T, D]
         layerNorm(x, w.ln2, nb, rows: rows, eps: eps)
         apply(w.fc, nb, hidden.baseAddress!, rows: rows, scratch: &quant, pool: pool)
-        activateInPlace(hidden.baseAddress!, count: rows * c.mlpWidth, activation)
+        activateInPlaceFast(hidden.baseAddress!, count: rows * c.mlpWidth, activation)
         apply(w.proj, hidden.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)
         addInPlace(x, pb, count: rows * d)
     }}}}}}
