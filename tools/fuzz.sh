@@ -46,7 +46,7 @@ for t in "${TARGETS[@]}"; do
     # The last coverage line (cov: edges, ft: features, corp: inputs) and the final stats.
     grep -E '^#[0-9]+' "$log" | tail -n 1
     grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log" || true
-    echo "corpus: $(find "$corpus" -type f | wc -l) generated inputs, $(du -sk "$corpus" | cut -f1) kB"
+    echo "corpus: $(find "$corpus" -type f | wc -l) generated inputs, $(du -sk --apparent-size "$corpus" | cut -f1) kB"
     if [ $rc -ne 0 ]; then
         status=1
         echo "!! $t exited with $rc: finding(s) in $artifacts:"
