@@ -87,10 +87,19 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// Names in header order.
     public let names: [String]
     public let metadata: [String: String]
-    private let file: ReadOnlyFile
+    private let file: SafetensorsSource
 
-    public init(path: String) throws {
-        let file = try ReadOnlyFile(path: path)
+    /// Opens and validates the file at `path`; tensor data is read from disk on request.
+    public convenience init(path: String) throws {
+        try self.init(source: try ReadOnlyFile(path: path), path: path)
+    }
+
+    /// Validates safetensors bytes held in memory (tests, fuzzing), with the same checks as `init(path:)`.
+    public convenience init(bytes: [UInt8]) throws {
+        try self.init(source: MemorySource(bytes: bytes, path: "<memory>"), path: "<memory>")
+    }
+
+    private init(source file: SafetensorsSource, path: String) throws {
         guard file.size >= 8 else { throw SafetensorsError.tooSmall(path: path, size: file.size) }
         let lengthBytes = try file.bytes(at: 0, count: 8)
         var declared: UInt64 = 0
@@ -204,6 +213,45 @@ public final class SafetensorsFile: @unchecked Sendable {
             return (info.shape, values)
         default:
             throw SafetensorsError.notFloat(path: path, tensor: name, dtype: info.dtype.rawValue)
+        }
+    }
+}
+
+/// Where a `SafetensorsFile` reads its bytes: a file on disk or an array in memory.
+private protocol SafetensorsSource: AnyObject {
+    var size: Int { get }
+    func bytes(at offset: Int, count: Int) throws -> [UInt8]
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws
+}
+
+extension ReadOnlyFile: SafetensorsSource {}
+
+/// An in-memory source with the same bounds checks (and errors) as `ReadOnlyFile`.
+private final class MemorySource: SafetensorsSource {
+    let storage: [UInt8]
+    let path: String
+    var size: Int { storage.count }
+
+    init(bytes: [UInt8], path: String) {
+        storage = bytes
+        self.path = path
+    }
+
+    private func check(_ offset: Int, _ count: Int) throws {
+        guard offset >= 0, count >= 0, offset <= size, count <= size - offset else {
+            throw FileError.outOfBounds(path: path, offset: offset, count: count, size: size)
+        }
+    }
+
+    func bytes(at offset: Int, count: Int) throws -> [UInt8] {
+        try check(offset, count)
+        return Array(storage[offset..<(offset + count)])
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+        try check(offset, buffer.count)
+        storage.withUnsafeBytes { src in
+            buffer.copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset..<(offset + buffer.count)]))
         }
     }
 }

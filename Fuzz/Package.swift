@@ -1,0 +1,25 @@
+// swift-tools-version:6.0
+// libFuzzer targets for PocketCLIP's untrusted-input parsers. A separate package because a fuzz
+// executable has no `main` (libFuzzer supplies it), so it cannot link in the main package's
+// plain `swift build`. Build and run with ../tools/fuzz.sh, which passes --sanitize=fuzzer.
+import PackageDescription
+
+// A path dependency's identity is its directory's name, which differs between checkouts
+// (main, a worktree, CI), so it is read from where this package sits instead of hard-coded.
+let parentIdentity = String(Context.packageDirectory.split(separator: "/").dropLast().last ?? "pocketclip")
+
+let package = Package(
+    name: "PocketCLIPFuzz",
+    dependencies: [.package(path: "..")],
+    targets: [
+        // CLIPFormat is not a product of the main package; it is reached through CLIPConvert
+        // (which depends on it), so `import CLIPFormat` resolves from the shared module path.
+        .executableTarget(
+            name: "FuzzPclip",
+            dependencies: [.product(name: "CLIPConvert", package: parentIdentity)]),
+        .executableTarget(
+            name: "FuzzSafetensors",
+            dependencies: [.product(name: "CLIPConvert", package: parentIdentity)]),
+    ],
+    swiftLanguageModes: [.v5]
+)
