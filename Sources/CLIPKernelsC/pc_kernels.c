@@ -235,12 +235,12 @@ int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, cons
     }
 
     // Row blocks outside, then panels, then rows: one panel (K·16 bytes, 8-48 KiB for CLIP) stays
-    // in L1/L2 while the rows of a block stream past it, and a block's activations and outputs
-    // (mc·K + mc·4·(n1 − n0) bytes) stay in L2 (~256 KiB of it) across all panels. At batch 1
-    // (M = 50) one block holds every row; at batch 8 (M = 400, K = 3072) this keeps ~100 GOP/s
-    // from falling to memory speed.
-    int64_t row_bytes = k + 4 * (n1 - n0);
-    int64_t mc = (256 * 1024) / row_bytes / mr * mr;
+    // in L1/L2 while the rows of a block stream past it, and a block's int8 activations (mc·K
+    // bytes) stay in L2 (~256 KiB of it) across all panels. Outputs are written once per panel
+    // and never re-read, so they do not count: at batch 1 (M = 50) and for text (M ≤ 77) one
+    // block holds every row and each weight panel is read from memory once; at batch 8 (M = 400,
+    // K = 3072) blocks of 80 rows keep the activations cache-resident.
+    int64_t mc = (256 * 1024) / k / mr * mr;
     if (mc < mr) mc = mr;
     for (int64_t ib = 0; ib < m; ib += mc) {
         int64_t ie = m - ib < mc ? m : ib + mc;
