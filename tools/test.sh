@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The test command (README, and .ci/run): install what the build needs, check the import
-# arrows, build, run every test.
+# arrows, test the C kernels natively and on emulated ARM, build, run every Swift test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 bash tools/check-imports.sh
+# The C kernels on every path: x86-64 (AVX2/VNNI and forced portable) and aarch64 under qemu
+# (Cortex-A72 NEON, Cortex-A76 sdot), each against a scalar reference.
+bash tools/test-aarch64.sh
 swift build --build-tests
 # XCTest only: Swift Testing would close the run with "0 tests", which reads as no tests run.
 swift test --skip-build --disable-swift-testing
