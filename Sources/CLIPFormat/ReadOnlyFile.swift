@@ -99,3 +99,20 @@ public func fileExists(_ path: String) -> Bool {
     var st = stat()
     return stat(path, &st) == 0
 }
+
+/// The whole content of a file read until end of file: for procfs files such as
+/// /proc/self/status, which report a size of 0. Nil if it cannot be opened; bounded by `limit`.
+public func readUntilEnd(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while bytes.count < limit {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return bytes
+}

@@ -1,6 +1,7 @@
 // The runtime's threads: one setting (`--threads`), work split in contiguous ranges so each
 // output is computed by the same code whatever the thread count (results never depend on it).
 
+import CLIPFormat
 import Dispatch
 
 #if canImport(Glibc)
@@ -24,16 +25,7 @@ public struct WorkerPool: Sendable {
     /// honours taskset and cgroup cpusets), else the online cores; at least 1.
     public static var availableCores: Int {
         let online = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return online }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { break }
-            bytes += chunk[0..<n]
-        }
+        guard let bytes = readUntilEnd("/proc/self/status") else { return online }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("Cpus_allowed:") {
             let mask = line.dropFirst("Cpus_allowed:".count)
             let count = mask.reduce(0) { $0 + (Int(String($1), radix: 16)?.nonzeroBitCount ?? 0) }

@@ -87,17 +87,7 @@ struct MemoryReport {
 
 /// The "kB" fields of /proc/self/status, in bytes.
 func procStatus() -> [String: Int] {
-    // procfs files report size 0: read until end of file.
-    let fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return [:] }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
+    guard let bytes = readUntilEnd("/proc/self/status") else { return [:] }
     let text = String(decoding: bytes, as: UTF8.self)
     var out: [String: Int] = [:]
     for line in text.split(separator: "\n") {
