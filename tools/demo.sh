@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 swift build -c release --product pocketclip
-model=$(mktemp -d)/tiny.pclip
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+model=$dir/tiny.pclip
 .build/release/pocketclip convert Tests/Fixtures/tiny-openclip -o "$model" \
   --tokenizer Tests/Fixtures/tokenizer/bpe_simple_vocab_16e6.txt.gz
 .build/release/pocketclip classify "$model" Tests/Fixtures/tiny-openclip/images/rgb_40x54.png \
   --labels "cat,red square,two dogs,empty street" --ensemble "$@"
-rm -f "$model"
