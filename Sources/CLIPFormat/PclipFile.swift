@@ -3,6 +3,12 @@
 // Raw payloads are used in place from the memory map; zstd payloads are decompressed straight
 // into their final buffers, one tensor at a time.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// A tensor's decoded bytes: a view into the mapped file (raw) or an owned buffer (zstd).
 public struct PclipTensorData: @unchecked Sendable {
     public let info: PclipTensorInfo
@@ -29,13 +35,29 @@ public struct PclipTensorData: @unchecked Sendable {
     }
 }
 
-/// A heap buffer aligned like raw payloads, freed with its last reference.
+/// A buffer aligned like raw payloads, freed with its last reference. Large ones are mapped
+/// straight from the kernel so that freeing them returns the memory at once (glibc's malloc
+/// raises its mmap threshold after such frees and would keep later decode buffers in its heap,
+/// adding megabytes to a board's resident set).
 final class OwnedBuffer {
     let bytes: UnsafeMutableRawBufferPointer
+    private let mapped: Bool
+    static let mapThreshold = 1 << 16
+
     init(count: Int) {
-        bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: Pclip.alignment)
+        if count >= Self.mapThreshold,
+           let p = mmap(nil, count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), p != MAP_FAILED {
+            bytes = UnsafeMutableRawBufferPointer(start: p, count: count)
+            mapped = true
+        } else {
+            bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: Pclip.alignment)
+            mapped = false
+        }
     }
-    deinit { bytes.deallocate() }
+
+    deinit {
+        if mapped { munmap(bytes.baseAddress, bytes.count) } else { bytes.deallocate() }
+    }
 }
 
 /// An opened, validated .pclip container.
@@ -246,6 +268,12 @@ public final class PclipFile: @unchecked Sendable {
             storage.release(info.storedRange)
             return PclipTensorData(info: info, owned: buffer)
         }
+    }
+
+    /// Lets the kernel drop the file pages of a tensor that has been copied elsewhere (e.g. packed
+    /// for the int8 kernels): they are re-read from the file if touched again.
+    public func releasePages(of info: PclipTensorInfo) {
+        storage.release(info.storedRange)
     }
 
     /// A float tensor (f32, f16, or q8 dequantized) with its dims.

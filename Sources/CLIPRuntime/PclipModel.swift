@@ -304,7 +304,9 @@ struct PlanLoader {
         let b = bias ? try floats(name + ".bias") : nil
         let info = try file.info(name + (bias ? ".weight" : ""))
         if info.dtype == .q8 && info.dims.count == 2 {
-            return try .q8(try Q8Weights(try file.data(info.name)), bias: b?.values)
+            let packed = try RuntimeLinear.q8(try Q8Weights(try file.data(info.name)), bias: b?.values)
+            file.releasePages(of: info)  // a raw (mapped) tensor is now held once, packed
+            return packed
         }
         return .float(LinearWeights(weight: try floats(info.name), bias: b))
     }
