@@ -12,26 +12,6 @@ import Glibc
 import Musl
 #endif
 
-/// y[M, N] = x[M, K] · w[N, K]ᵀ (+ bias[N]).
-///
-/// Each output is one SIMD dot product over contiguous K (see `dot`). Results do not depend on M
-/// or on which rows are computed together (each output is summed in a fixed order),
-/// which is what makes the text tower's "only the real tokens" path bit-identical to the padded one.
-public func matmulTransposedB(
-    _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    _ y: UnsafeMutablePointer<Float>, m: Int, k: Int, n: Int
-) {
-    for row in 0..<m {
-        let xr = x + row * k
-        let yr = y + row * n
-        for col in 0..<n {
-            var acc = dot(xr, w + col * k, count: k)
-            if let bias { acc += bias[col] }
-            yr[col] = acc
-        }
-    }
-}
-
 /// Σ a[i]·b[i] in a fixed order: 8 lanes of partial sums, then a scalar tail, then the lanes.
 @inline(__always)
 public func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {

@@ -14,10 +14,6 @@ public struct Tensor: Sendable, Equatable {
         self.values = values
     }
 
-    public static func zeros(_ shape: [Int]) -> Tensor {
-        Tensor(shape: shape, values: [Float](repeating: 0, count: shape.reduce(1, *)))
-    }
-
     public var count: Int { values.count }
 
     /// A shape with no values: only for checking names and shapes (`CLIPWeights.skeleton`).
