@@ -99,6 +99,25 @@ final class ModelTests: XCTestCase {
         })
     }
 
+    func testTrainingMemorizesOneBatch() throws {
+        // Forward, backward, AdamW and the schedule together: 60 steps on one batch of 5 pairs (distinct captions)
+        // must drive the loss well below chance (ln 5 ≈ 1.61; the first loss is higher, as random
+        // embeddings at logit scale 1/0.07 are confidently wrong). A sign error anywhere, or an
+        // optimizer that ignores its gradients, leaves it near ln 6.
+        let c = Self.tiny, B = 5
+        let model = try CLIPTrainModel(config: c, seed: 11)
+        let opt = AdamW(model: model)
+        let (images, tokens) = batch(c, B: B)
+        var first: Float = 0, last: Float = 0
+        for step in 0..<60 {
+            last = try model.lossAndGradients(images: images, tokens: tokens, batchSize: B)
+            if step == 0 { first = last }
+            opt.step(model, lr: cosineLearningRate(step: step, baseLR: 1e-2, warmup: 5, totalSteps: 60))
+        }
+        print("memorize: loss \(first) -> \(last)")
+        XCTAssertLessThan(last, 0.3 * logf(Float(B)), "loss \(first) -> \(last)")
+    }
+
     func testWarmupCosineSchedule() {
         XCTAssertEqual(cosineLearningRate(step: 0, baseLR: 1, warmup: 10, totalSteps: 110), 0.1, accuracy: 1e-7)
         XCTAssertEqual(cosineLearningRate(step: 9, baseLR: 1, warmup: 10, totalSteps: 110), 1, accuracy: 1e-7)
