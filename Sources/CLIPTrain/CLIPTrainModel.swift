@@ -93,7 +93,7 @@ final class BatchState {
     // Text: x0 [B, L, D], pooled/ln_final [B, D], features.
     let tx0, tPooled, tlnF, tlnFMean, tlnFRstd, tFeat, tNorm, tNorms: FloatBuffer
     // Backward scratch.
-    let dvSeq, dtSeq, dPatchEmb, dvPooled, dtPooled, dvLn, dtLn, dvFeat, dtFeat, dvNorm, dtNorm: FloatBuffer
+    let dvSeq, dvx0, dtSeq, dPatchEmb, dvPooled, dtPooled, dvLn, dtLn, dvFeat, dtFeat, dvNorm, dtNorm: FloatBuffer
 
     init(config c: TrainConfig, layout: ParameterLayout, B: Int, L: Int) {
         self.c = c; self.B = B; self.L = L
@@ -113,7 +113,7 @@ final class BatchState {
         tx0 = FloatBuffer(B * L * dt); tPooled = FloatBuffer(B * dt); tlnF = FloatBuffer(B * dt)
         tlnFMean = FloatBuffer(B); tlnFRstd = FloatBuffer(B)
         tFeat = FloatBuffer(B * E); tNorm = FloatBuffer(B * E); tNorms = FloatBuffer(B)
-        dvSeq = FloatBuffer(B * Tv * dv); dtSeq = FloatBuffer(B * L * dt); dPatchEmb = FloatBuffer(B * G2 * dv)
+        dvSeq = FloatBuffer(B * Tv * dv); dvx0 = FloatBuffer(B * Tv * dv); dtSeq = FloatBuffer(B * L * dt); dPatchEmb = FloatBuffer(B * G2 * dv)
         dvPooled = FloatBuffer(B * dv); dtPooled = FloatBuffer(B * dt); dvLn = FloatBuffer(B * dv); dtLn = FloatBuffer(B * dt)
         dvFeat = FloatBuffer(B * E); dtFeat = FloatBuffer(B * E); dvNorm = FloatBuffer(B * E); dtNorm = FloatBuffer(B * E)
     }
@@ -157,7 +157,7 @@ final class BatchState {
         let (loss, saved) = contrastiveLossForward(vNorm.pointer, tNorm.pointer, logScale: s, B: B, E: E)
 
         // ---- backward
-        for buf in [dvNorm, dtNorm, dvFeat, dtFeat, dvLn, dtLn, dvPooled, dtPooled, dvSeq, dtSeq, dPatchEmb] { buf.zero() }
+        for buf in [dvNorm, dtNorm, dvFeat, dtFeat, dvLn, dtLn, dvPooled, dtPooled, dvSeq, dvx0, dtSeq, dPatchEmb] { buf.zero() }
         contrastiveLossBackward(dvNorm.pointer, dtNorm.pointer, &g("logit_scale")[0], vNorm.pointer, tNorm.pointer,
                                 logScale: s, saved: saved, B: B, E: E)
         // text
@@ -178,12 +178,11 @@ final class BatchState {
                           vPooled.pointer, p("visual.ln_post.weight"), vlnPostMean.pointer, vlnPostRstd.pointer, N: B, C: dv)
         gatherRowsBackward(dvSeq.pointer, dvPooled.pointer, clsIndex, B: B, T: Tv, C: dv)
         vision.backward(dvSeq.pointer, input: vlnPre.pointer, P, G)
-        // dvSeq is now the gradient of ln_pre's output; ln_pre's backward writes into a fresh buffer.
-        let dx0 = FloatBuffer(B * Tv * dv)
-        layerNormBackward(dx0.pointer, g("visual.ln_pre.weight"), g("visual.ln_pre.bias"), dvSeq.pointer, vx0.pointer,
+        // dvSeq is now the gradient of ln_pre's output; ln_pre's backward fills dvx0.
+        layerNormBackward(dvx0.pointer, g("visual.ln_pre.weight"), g("visual.ln_pre.bias"), dvSeq.pointer, vx0.pointer,
                           p("visual.ln_pre.weight"), vlnPreMean.pointer, vlnPreRstd.pointer, N: B * Tv, C: dv)
-        positionAddBackward(g("visual.positional_embedding"), dx0.pointer, B: B, T: Tv, C: dv)
-        prependClassBackward(dPatchEmb.pointer, g("visual.class_embedding"), dx0.pointer, B: B, T: G2, C: dv)
+        positionAddBackward(g("visual.positional_embedding"), dvx0.pointer, B: B, T: Tv, C: dv)
+        prependClassBackward(dPatchEmb.pointer, g("visual.class_embedding"), dvx0.pointer, B: B, T: G2, C: dv)
         matmulBackward(nil, g("visual.conv1.weight"), nil, dPatchEmb.pointer, patches.pointer, p("visual.conv1.weight"),
                        N: B * G2, IC: K, OC: dv)
         return loss

@@ -94,9 +94,12 @@ final class ModelTests: XCTestCase {
             }
         }
         XCTAssertEqual(try model.tensor("logit_scale")[0], maxLogLogitScale)
-        XCTAssertTrue(model.layout.views.filter { $0.kind.decays }.allSatisfy {
-            $0.name.hasSuffix("weight") && !$0.name.contains("ln_") && !$0.name.contains("embedding") || $0.name.hasSuffix("proj") || $0.name == "text_projection"
-        })
+        // Exactly the matmul weights decay (CLIP's rule, as in tools/train_step_parity.py).
+        let matmulSuffixes = ["conv1.weight", "in_proj_weight", "out_proj.weight", "c_fc.weight", "c_proj.weight",
+                              "visual.proj", "text_projection"]
+        for v in model.layout.views {
+            XCTAssertEqual(v.kind.decays, matmulSuffixes.contains { v.name.hasSuffix($0) }, v.name)
+        }
     }
 
     func testTrainingMemorizesOneBatch() throws {
