@@ -28,6 +28,7 @@ let config = TrainConfig(imageSize: canvas, patchSize: 8, vision: .init(width: 1
                          embedDim: 128, activation: .quickGELU)
 let model = try CLIPTrainModel(config: config, seed: 0)
 let opt = AdamW(model: model)
+opt.threads = threads
 var rng = SeededNormal(seed: 1)
 let images = (0..<(batch * 3 * canvas * canvas)).map { _ in rng.next() }
 var tokens = [Int32](repeating: 0, count: batch * 16)

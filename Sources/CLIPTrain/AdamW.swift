@@ -2,6 +2,7 @@
 // exclusions: only matmul weights decay; LayerNorm gains, biases, embeddings and the logit
 // scale do not. And the learning-rate schedule of open_clip: linear warm-up, then cosine to 0.
 
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -14,6 +15,9 @@ import Musl
 ///     opt.step(model, lr: cosineLearningRate(step: s, baseLR: 5e-4, warmup: 100, totalSteps: 2000))
 public final class AdamW {
     public var beta1: Float, beta2: Float, eps: Float, weightDecay: Float
+    /// Worker threads for the update (the run's `--threads`; BLAS is idle meanwhile, so this
+    /// does not oversubscribe). The update is element-wise: any split gives the same result.
+    public var threads = 1
     /// Steps taken so far (the t of the bias correction).
     public private(set) var steps = 0
     private let m: FloatBuffer, v: FloatBuffer
@@ -34,21 +38,39 @@ public final class AdamW {
     /// scale clamped to [0, ln 100] as open_clip does after every step.
     public func step(_ model: CLIPTrainModel, lr: Float) {
         steps += 1
-        let p = model.parameters.pointer, g = model.gradients.pointer
-        let mm = m.pointer, vv = v.pointer, mask = decayMask.pointer
+        let n = model.layout.count
         let bc1 = 1 - powf(beta1, Float(steps)), bc2 = 1 - powf(beta2, Float(steps))
-        let stepSize = lr / bc1, bc2Sqrt = bc2.squareRoot()
-        let decay = lr * weightDecay
-        // The same order of operations as torch's single-tensor AdamW, so one step matches it
-        // to rounding: decay, moments, then p -= stepSize · m / (√v / √bc2 + ε).
-        for i in 0..<model.layout.count {
-            p[i] *= 1 - decay * mask[i]
-            mm[i] = beta1 * mm[i] + (1 - beta1) * g[i]
-            vv[i] = beta2 * vv[i] + (1 - beta2) * g[i] * g[i]
-            p[i] -= stepSize * mm[i] / (vv[i].squareRoot() / bc2Sqrt + eps)
+        let k = Kernel(p: model.parameters.pointer, g: model.gradients.pointer, m: m.pointer, v: v.pointer,
+                       mask: decayMask.pointer, beta1: beta1, beta2: beta2, eps: eps,
+                       stepSize: lr / bc1, bc2Sqrt: bc2.squareRoot(), decay: lr * weightDecay)
+        // At most `threads` chunks, none below 64 Ki elements (smaller ones cost more to hand out
+        // than they save).
+        let chunks = max(1, min(threads, n / 65_536))
+        if chunks == 1 {
+            k.run(0..<n)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in k.run((c * n / chunks)..<((c + 1) * n / chunks)) }
         }
+        let p = model.parameters.pointer
         let s = p + model.layout.offset("logit_scale")
         s[0] = min(max(s[0], 0), maxLogLogitScale)
+    }
+}
+
+/// The element-wise AdamW update over a range of the flat buffers.
+private struct Kernel: @unchecked Sendable {
+    let p, g, m, v, mask: UnsafeMutablePointer<Float>
+    let beta1, beta2, eps, stepSize, bc2Sqrt, decay: Float
+
+    // The same order of operations as torch's single-tensor AdamW, so one step matches it to
+    // rounding: decay, moments, then p -= stepSize · m / (√v / √bc2 + ε).
+    func run(_ range: Range<Int>) {
+        for i in range {
+            p[i] *= 1 - decay * mask[i]
+            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+            p[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Sqrt + eps)
+        }
     }
 }
 

@@ -102,6 +102,23 @@ final class ModelTests: XCTestCase {
         }
     }
 
+    func testThreadedAdamWEqualsSerial() throws {
+        // A vocabulary large enough (9000 × 16 token rows) that the update is split in chunks.
+        var c = Self.tiny
+        c.vocabularySize = 9000; c.text = .init(width: 16, layers: 1, heads: 2)
+        let a = try CLIPTrainModel(config: c, seed: 5), b = try CLIPTrainModel(config: c, seed: 5)
+        let (images, tokens) = batch(c, B: 2)
+        let optA = AdamW(model: a), optB = AdamW(model: b)
+        optB.threads = 2
+        for _ in 0..<2 {
+            _ = try a.lossAndGradients(images: images, tokens: tokens, batchSize: 2)
+            _ = try b.lossAndGradients(images: images, tokens: tokens, batchSize: 2)
+            optA.step(a, lr: 1e-3); optB.step(b, lr: 1e-3)
+        }
+        XCTAssertGreaterThan(a.layout.count, 2 * 65_536)
+        XCTAssertEqual(a.parameters.array, b.parameters.array)
+    }
+
     func testTrainingMemorizesOneBatch() throws {
         // Forward, backward, AdamW and the schedule together: 60 steps on one batch of 5 pairs (distinct captions)
         // must drive the loss well below chance (ln 5 ≈ 1.61; the first loss is higher, as random
