@@ -54,10 +54,20 @@ public struct TrainConfig: Sendable, Equatable, Codable {
     /// Refuses shapes the layers cannot run, saying which and why.
     public func validate() throws {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw TrainError.invalidConfig(msg) } }
+        // Bounds far beyond any model this trainer is for, checked before anything is sized
+        // from the config (so a hostile config cannot overflow the layout's arithmetic).
+        for (name, value, limit) in [("imageSize", imageSize, 4_096), ("patchSize", patchSize, 4_096),
+                                     ("vocabularySize", vocabularySize, 1 << 20), ("contextLength", contextLength, 4_096),
+                                     ("embedDim", embedDim, 16_384), ("vision.width", vision.width, 16_384),
+                                     ("text.width", text.width, 16_384), ("vision.layers", vision.layers, 256),
+                                     ("text.layers", text.layers, 256), ("vision.mlpWidth", vision.mlpWidth, 65_536),
+                                     ("text.mlpWidth", text.mlpWidth, 65_536)] {
+            try need(value <= limit, "\(name) is \(value); this trainer accepts at most \(limit)")
+        }
         try need(patchSize > 0 && imageSize > 0 && imageSize % patchSize == 0,
                  "imageSize \(imageSize) must be a positive multiple of patchSize \(patchSize)")
         for (name, t) in [("vision", vision), ("text", text)] {
-            try need(t.width > 0 && t.layers >= 0 && t.heads > 0 && t.width % t.heads == 0,
+            try need(t.width > 0 && t.layers >= 0 && t.heads > 0 && t.mlpWidth > 0 && t.width % t.heads == 0,
                      "\(name) width \(t.width) must be a positive multiple of heads \(t.heads)")
         }
         try need(vocabularySize > 1 && contextLength > 0 && embedDim > 0,

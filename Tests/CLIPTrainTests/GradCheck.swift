@@ -3,9 +3,9 @@
 import CLIPTrain
 import XCTest
 
-/// Central-difference step. The ops run in Float: with h = 1e-3 on O(1) inputs the Float
-/// rounding of the probe loss (~1e-7 relative, loss O(10)) gives a gradient error of ~1e-3 / 2h
-/// ·1e-7·10 ≈ 5e-4, and the truncation error O(h²) is ~1e-6, both far below the tolerance.
+/// Central-difference step. The ops run in Float: the probe loss (O(10)) is rounded at ~1e-7
+/// relative, so the difference quotient carries ~1e-7·10 / (2h) ≈ 5e-4 of noise with h = 1e-3,
+/// and the O(h²) truncation error is ~1e-6; both far below the tolerance.
 let gradCheckStep: Float = 1e-3
 /// Largest accepted ‖analytic − numeric‖∞ / max(‖analytic‖∞, ‖numeric‖∞) per input tensor.
 /// 1e-2 leaves a 20× margin over the rounding noise above while a wrong term in a backward

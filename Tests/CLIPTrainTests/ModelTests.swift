@@ -156,5 +156,9 @@ final class ModelTests: XCTestCase {
         XCTAssertThrowsError(try model.tensor("no.such.tensor"))
         var bad = Self.tiny; bad.vision.heads = 3
         XCTAssertThrowsError(try CLIPTrainModel(config: bad, seed: 0))
+        var huge = Self.tiny; huge.text.width = 1 << 40  // would overflow the layout's sizes
+        XCTAssertThrowsError(try CLIPTrainModel(config: huge, seed: 0)) { error in
+            XCTAssertTrue("\(error)".contains("text.width"), "\(error)")
+        }
     }
 }
