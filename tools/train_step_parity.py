@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Golden values for one (and a second) CLIP training step, from open_clip's own model.
 
-    /work/venv/bin/python tools/train_step_parity.py        # writes Tests/Fixtures/train/train_step.safetensors
+    /work/venv/bin/python tools/train_step_parity.py
+    # writes Tests/Fixtures/train/train_step.safetensors (QuickGELU) and train_step_gelu.safetensors (nn.GELU)
 
-Builds a tiny open_clip `CLIP` (QuickGELU; ViT 16x16 images, patch 4, width 16, 2 layers, 2 heads;
+Builds a tiny open_clip `CLIP` (QuickGELU, and again with exact GELU; ViT 16x16 images, patch 4, width 16, 2 layers, 2 heads;
 text vocab 64, context 8, width 16, 2 layers; embed 8) with open_clip's initialization, then
 perturbs every LayerNorm gain/bias and linear bias (open_clip starts them at 1/0) so their
 gradients are exercised. One batch: 4 random images and 4 token rows (SOT, ids, EOT = 63 the
@@ -27,19 +28,19 @@ from open_clip.loss import ClipLoss
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from safetensors.torch import save_file
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "train", "train_step.safetensors")
+FIXTURES = os.path.join(os.path.dirname(__file__), "..", "Tests", "Fixtures", "train")
 DECAY_SUFFIXES = ("conv1.weight", "in_proj_weight", "out_proj.weight", "c_fc.weight", "c_proj.weight",
                   "visual.proj", "text_projection")
 LR, BETAS, EPS, WD = 1e-3, (0.9, 0.98), 1e-6, 0.2
 B, S, P, CTX, VOCAB = 4, 16, 4, 8, 64
 
 
-def build():
+def build(quick_gelu):
     torch.manual_seed(0)
     model = CLIP(embed_dim=8,
                  vision_cfg=CLIPVisionCfg(layers=2, width=16, head_width=8, image_size=S, patch_size=P),
                  text_cfg=CLIPTextCfg(context_length=CTX, vocab_size=VOCAB, width=16, heads=2, layers=2),
-                 quick_gelu=True)
+                 quick_gelu=quick_gelu)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if ".ln_" in name or name.startswith("ln_") or "ln_final" in name:
@@ -72,8 +73,8 @@ def batch():
     return images, tokens
 
 
-def main():
-    model = build().double()
+def write(quick_gelu, path):
+    model = build(quick_gelu).double()
     params = dict(model.named_parameters())
     images, tokens = batch()
     images = images.double()
@@ -101,10 +102,15 @@ def main():
         for n, p in params.items():
             out[f"step{step}." + n] = canonical(n, p.detach().float()).contiguous()
     out["loss"] = torch.tensor(losses, dtype=torch.float32)
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    save_file(out, OUT)
-    print(f"loss {losses}, {len(params)} parameters, wrote {os.path.relpath(OUT)} ({os.path.getsize(OUT)} bytes)",
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    save_file(out, path)
+    print(f"loss {losses}, {len(params)} parameters, wrote {os.path.relpath(path)} ({os.path.getsize(path)} bytes)",
           file=sys.stderr)
+
+
+def main():
+    write(True, os.path.join(FIXTURES, "train_step.safetensors"))
+    write(False, os.path.join(FIXTURES, "train_step_gelu.safetensors"))
 
 
 if __name__ == "__main__":
