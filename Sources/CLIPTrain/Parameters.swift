@@ -82,12 +82,14 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
     case invalidConfig(String)
     case invalidBatch(String)
     case unknownParameter(String)
+    case io(String)
 
     public var description: String {
         switch self {
         case .invalidConfig(let m): return "invalid training config: \(m)"
         case .invalidBatch(let m): return "invalid batch: \(m)"
         case .unknownParameter(let m): return "unknown parameter: \(m)"
+        case .io(let m): return m
         }
     }
 }

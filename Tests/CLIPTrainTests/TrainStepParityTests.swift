@@ -9,6 +9,7 @@ import XCTest
 struct GoldenFile {
     var floats: [String: [Float]] = [:]
     var ints: [String: [Int32]] = [:]
+    var shapes: [String: [Int]] = [:]
 
     init(_ url: URL) throws {
         let data = try Data(contentsOf: url)
@@ -19,6 +20,7 @@ struct GoldenFile {
             let e = entry as! [String: Any]
             let range = e["data_offsets"] as! [Int]
             let bytes = data.subdata(in: (base + range[0])..<(base + range[1]))
+            shapes[name] = e["shape"] as? [Int]
             switch e["dtype"] as! String {
             case "F32": floats[name] = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
             case "I32": ints[name] = bytes.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
