@@ -20,6 +20,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(
             name: "CImageCodecs", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        // OpenBLAS sgemm for the float training module only; the runtime never reaches it.
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // Leaves: each imports nothing of the project.
         .target(name: "CLIPTokenizer", dependencies: ["CZlib"]),
@@ -37,6 +39,10 @@ let package = Package(
         // Converter: checkpoint readers (safetensors, HF / OpenCLIP names) into runtime weights.
         .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"]),
 
+        // Float training: layers with their backward passes, the contrastive loss, AdamW.
+        // Imports nothing of the runtime (its own float world); BLAS for the matmuls.
+        .target(name: "CLIPTrain", dependencies: ["CBLAS"]),
+
         // The CLI: argument parsing only.
         .executableTarget(
             name: "pocketclip",
@@ -51,6 +57,7 @@ let package = Package(
         .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat"]),
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime"]),
+        .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip"]),
     ],
     swiftLanguageModes: [.v5]

@@ -16,6 +16,7 @@ declare -A allowed=(
   [CZlib]=""
   [CImageCodecs]=""
   [CZstd]=""
+  [CBLAS]=""
   [CLIPFormat]="CZstd CZlib"
   [CLIPKernelsC]=""
   [CLIPKernels]="CLIPKernelsC"
@@ -23,6 +24,7 @@ declare -A allowed=(
   [CLIPImage]="CImageCodecs CZlib"
   [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
   [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
+  [CLIPTrain]="CBLAS"
   [pocketclip]="CLIPRuntime CLIPConvert CLIPFormat CLIPKernels CLIPTokenizer CLIPImage ArgumentParser"
 )
 

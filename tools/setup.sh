@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages PocketCLIP builds against (idempotent; needs root or sudo).
 set -euo pipefail
-packages=(libzstd-dev libturbojpeg0-dev zlib1g-dev pkg-config)
+packages=(libzstd-dev libturbojpeg0-dev zlib1g-dev libopenblas-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
