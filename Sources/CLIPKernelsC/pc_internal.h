@@ -72,10 +72,10 @@ void pc_tile_avxvnni(const int8_t *, const float *, const void *, const pc_q8_sh
                      const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
 void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale);
 #define PC_MR_AVX2 4
-void pc_tile_avx512vnni(const int8_t *, const float *, const void *, const pc_q8_shape *,
-                        const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
 #define PC_MR_AVXVNNI 6
-#define PC_MR_AVX512VNNI 8
+// The AVX-512 path drives its own tiles (two panels at a time): rows [0, m), columns [n0, n1).
+int pc_gemm_avx512vnni(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
+                       const float *bias, float *y, int64_t ldy, int64_t m, int64_t n0, int64_t n1);
 #endif
 
 #if defined(__aarch64__)

@@ -225,7 +225,7 @@ int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, cons
 #if defined(__x86_64__) || defined(__i386__)
     case PC_ISA_AVX2: tile = pc_tile_avx2; mr = PC_MR_AVX2; break;
     case PC_ISA_AVX_VNNI: tile = pc_tile_avxvnni; mr = PC_MR_AVXVNNI; break;
-    case PC_ISA_AVX512_VNNI: tile = pc_tile_avx512vnni; mr = PC_MR_AVX512VNNI; break;
+    case PC_ISA_AVX512_VNNI: return pc_gemm_avx512vnni(xq, xscale, packed_w, &s, bias, y, ldy, m, n0, n1);
 #endif
 #if defined(__aarch64__)
     case PC_ISA_NEON: tile = pc_tile_neon; mr = PC_MR_NEON; break;
