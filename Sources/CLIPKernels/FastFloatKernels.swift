@@ -37,3 +37,26 @@ public func activateInPlaceFast(_ x: UnsafeMutablePointer<Float>, count: Int, _ 
     case .quickGELU: pc_quick_gelu_f32(x, Int64(count))
     }
 }
+
+/// Same contract as `layerNorm(_:_:gamma:beta:rows:dim:eps:)`, through pc_layernorm_f32 (AVX-512
+/// where the int8 path uses it, portable C elsewhere; every path bit-identical). Mean and variance
+/// are still summed in Double, in 8 lanes instead of one, so results match the definition up to
+/// float rounding of the output.
+///
+///     layerNormFast(x, y, gamma: g, beta: b, rows: 50, dim: 768, eps: 1e-5)
+public func layerNormFast(
+    _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, rows: Int, dim: Int, eps: Float
+) {
+    pc_layernorm_f32(x, y, gamma, beta, Int64(rows), Int64(dim), eps)
+}
+
+/// The residual add and the LayerNorm after it in one pass: x += residual, then
+/// y = layerNormFast(x) — what `addInPlace` followed by `layerNorm` computes, x reading each row
+/// once. x, residual, y: [rows, dim]; y must not overlap x or residual.
+public func addLayerNormFast(
+    _ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+    gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, rows: Int, dim: Int, eps: Float
+) {
+    pc_add_layernorm_f32(x, residual, y, gamma, beta, Int64(rows), Int64(dim), eps)
+}

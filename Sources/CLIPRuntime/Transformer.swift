@@ -64,7 +64,18 @@ func layerNorm(_ x: UnsafePointer<Float>, _ ln: LayerNormWeights, _ y: UnsafeMut
                rows: Int, eps: Float) {
     ln.gamma.values.withUnsafeBufferPointer { g in
         ln.beta.values.withUnsafeBufferPointer { b in
-            layerNorm(x, y, gamma: g.baseAddress!, beta: b.baseAddress!, rows: rows, dim: ln.gamma.count, eps: eps)
+            layerNormFast(x, y, gamma: g.baseAddress!, beta: b.baseAddress!, rows: rows, dim: ln.gamma.count, eps: eps)
+        }
+    }
+}
+
+/// x += residual, then y = LayerNorm(x): the residual connection fused with the norm after it.
+func addLayerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, _ ln: LayerNormWeights,
+                  _ y: UnsafeMutablePointer<Float>, rows: Int, eps: Float) {
+    ln.gamma.values.withUnsafeBufferPointer { g in
+        ln.beta.values.withUnsafeBufferPointer { b in
+            addLayerNormFast(x, residual: residual, y, gamma: g.baseAddress!, beta: b.baseAddress!, rows: rows,
+                             dim: ln.gamma.count, eps: eps)
         }
     }
 }
@@ -100,9 +111,8 @@ func residualBlock(
             }
         }
         apply(w.attnOut, attended.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)
-        addInPlace(x, pb, count: rows * d)
-        // MLP: shape = [S·T, D] → [S·T, mlpWidth] → [S·T, D]
-        layerNorm(x, w.ln2, nb, rows: rows, eps: eps)
+        // MLP: shape = [S·T, D] → [S·T, mlpWidth] → [S·T, D], after the attention's residual add
+        addLayerNorm(x, residual: pb, w.ln2, nb, rows: rows, eps: eps)
         apply(w.fc, nb, hidden.baseAddress!, rows: rows, scratch: &quant, pool: pool)
         activateInPlaceFast(hidden.baseAddress!, count: rows * c.mlpWidth, activation)
         apply(w.proj, hidden.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)

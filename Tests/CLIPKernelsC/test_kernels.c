@@ -218,6 +218,43 @@ static void test_activation(int quick) {
     free(x); free(y);
 }
 
+// LayerNorm: every path must be bit-identical to this scalar statement of pc_norm.c's order
+// (double sums in 8 lanes by i mod 8, lanes added pairwise; float scale and shift without FMA), so
+// a board and a desktop normalize identically. The fused variant must equal add-then-normalize.
+static double ln_lanes(const double l[8]) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
+
+static void test_layernorm(int64_t rows, int64_t dim, float offset) {
+    size_t nx = (size_t)(rows * dim);
+    float *x = malloc(sizeof(float) * nx), *res = malloc(sizeof(float) * nx), *y = malloc(sizeof(float) * nx);
+    float *ref = malloc(sizeof(float) * nx), *xs = malloc(sizeof(float) * nx), *g = malloc(sizeof(float) * (size_t)dim);
+    float *b = malloc(sizeof(float) * (size_t)dim);
+    for (size_t i = 0; i < nx; i++) { x[i] = offset + 3 * rnd_f(); res[i] = rnd_f(); }
+    for (int64_t i = 0; i < dim; i++) { g[i] = 1 + rnd_f(); b[i] = rnd_f(); }
+    const float eps = 1e-5f;
+    for (int fused = 0; fused < 2; fused++) {
+        memcpy(xs, x, sizeof(float) * nx);
+        for (int64_t r = 0; r < rows; r++) {
+            float *xr = xs + r * dim;
+            if (fused) for (int64_t i = 0; i < dim; i++) xr[i] = xr[i] + res[r * dim + i];
+            double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t i = 0; i < dim; i++) l[i % 8] += (double)xr[i];
+            double mean = ln_lanes(l) / (double)dim;
+            for (int j = 0; j < 8; j++) l[j] = 0;
+            for (int64_t i = 0; i < dim; i++) l[i % 8] += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+            double inv = 1.0 / sqrt(ln_lanes(l) / (double)dim + (double)eps);
+            for (int64_t i = 0; i < dim; i++) ref[r * dim + i] = (float)(((double)xr[i] - mean) * inv) * g[i] + b[i];
+        }
+        float *xin = malloc(sizeof(float) * nx);
+        memcpy(xin, x, sizeof(float) * nx);
+        if (fused) pc_add_layernorm_f32(xin, res, y, g, b, rows, dim, eps);
+        else pc_layernorm_f32(xin, y, g, b, rows, dim, eps);
+        int ok = memcmp(y, ref, sizeof(float) * nx) == 0 && memcmp(xin, xs, sizeof(float) * nx) == 0;
+        check(ok, fused ? "add-layernorm" : "layernorm", rows, dim, 0, 0, "not bit-identical to the reference");
+        free(xin);
+    }
+    free(x); free(res); free(y); free(ref); free(xs); free(g); free(b);
+}
+
 static int run_isa(int isa) {
     if (pc_kernels_set_isa(isa) != isa) return 0;
     int p0 = passed, f0 = failed;
@@ -238,6 +275,11 @@ static int run_isa(int isa) {
         for (int causal = 0; causal < 2; causal++) test_attention(at[a][0], at[a][1], at[a][2], causal);
     test_activation(0);
     test_activation(1);
+    static const int64_t ln[][2] = {{50, 768}, {3, 512}, {2, 7}, {4, 13}, {1, 1}, {5, 1000}};
+    for (size_t c = 0; c < sizeof ln / sizeof ln[0]; c++) {
+        test_layernorm(ln[c][0], ln[c][1], 0);
+        test_layernorm(ln[c][0], ln[c][1], 300);  // a large mean: the two-pass variance must hold
+    }
     static const int64_t qk[] = {1, 7, 8, 31, 32, 33, 768, 3072};
     for (size_t c = 0; c < sizeof qk / sizeof qk[0]; c++) test_quantize(5, qk[c]);
     // Unsupported shapes are refused, not computed.

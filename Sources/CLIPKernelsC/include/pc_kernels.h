@@ -102,6 +102,19 @@ int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t token
 void pc_gelu_f32(float *x, int64_t n);
 void pc_quick_gelu_f32(float *x, int64_t n);
 
+/// LayerNorm over `rows` rows of `dim` floats, the formula of `layerNorm` in FloatKernels.swift:
+/// y = (x − mean) / sqrt(var + eps) · gamma + beta, mean and (biased) variance summed in double.
+/// Every path rounds identically (the double sums in a fixed 8-lane order, pc_norm.c), so the
+/// result does not depend on the ISA; it differs from the Swift definition by float rounding only.
+/// x and y: [rows, dim], may not overlap; gamma, beta: [dim].
+void pc_layernorm_f32(const float *x, float *y, const float *gamma, const float *beta, int64_t rows,
+                      int64_t dim, float eps);
+
+/// The residual add and the LayerNorm after it: x += res (in place, one float add per value),
+/// then y = LayerNorm(x) exactly as pc_layernorm_f32. x, res, y: [rows, dim], y overlaps neither.
+void pc_add_layernorm_f32(float *x, const float *res, float *y, const float *gamma, const float *beta,
+                          int64_t rows, int64_t dim, float eps);
+
 #ifdef __cplusplus
 }
 #endif
