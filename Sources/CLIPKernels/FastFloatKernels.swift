@@ -19,12 +19,17 @@ public func attentionFastScratchCount(tokens: Int, dim: Int, heads: Int) -> Int 
 ///
 ///     var scratch = [Float](repeating: 0, count: attentionFastScratchCount(tokens: 50, dim: 768, heads: 12))
 ///     attentionFast(qkv: qkv, out: &out, scratch: &scratch, tokens: 50, dim: 768, heads: 12, causal: false)
+///
+/// `headRange` computes only those heads (their columns of `out`; nothing else is written): a
+/// head's result does not depend on the range, so threads may split one sequence's heads.
 public func attentionFast(
     qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-    tokens t: Int, dim d: Int, heads h: Int, causal: Bool
+    tokens t: Int, dim d: Int, heads h: Int, causal: Bool, headRange: Range<Int>? = nil
 ) {
-    let rc = pc_attention_f32(qkv, out, scratch, Int64(t), Int64(d), Int64(h), causal ? 1 : 0)
-    precondition(rc == 0, "attentionFast: \(t) tokens of width \(d) cannot split into \(h) heads")
+    let r = headRange ?? 0..<h
+    let rc = pc_attention_heads_f32(qkv, out, scratch, Int64(t), Int64(d), Int64(h), causal ? 1 : 0,
+                                    Int64(r.lowerBound), Int64(r.upperBound))
+    precondition(rc == 0, "attentionFast: \(t) tokens of width \(d) cannot split into \(h) heads (heads \(r))")
 }
 
 /// Same contract as `activateInPlace(_:count:_:)`, through pc_gelu_f32 / pc_quick_gelu_f32: libm

@@ -103,11 +103,16 @@ func residualBlock(
         apply(w.qkv, nb, qkv.baseAddress!, rows: rows, scratch: &quant, pool: pool)
         let qkvBase = UnsafePointer(qkv.baseAddress!), out = attended.baseAddress!, scratchBase = scores.baseAddress!
         let perWorker = sc.scoresPerWorker
-        pool.parallelChunks(s) { slot, range in
-            // Sequences split across workers; each worker owns one slice of the scratch.
-            for seq in range {
+        let h = c.heads
+        pool.parallelChunks(s * h) { slot, range in
+            // (sequence, head) pairs split across workers, so one image's heads use every thread;
+            // each worker owns one slice of the scratch. Consecutive heads of a sequence go in one call.
+            var u = range.lowerBound
+            while u < range.upperBound {
+                let seq = u / h, end = min(range.upperBound, (seq + 1) * h)
                 attentionFast(qkv: qkvBase + seq * t * 3 * d, out: out + seq * t * d, scratch: scratchBase + slot * perWorker,
-                              tokens: t, dim: d, heads: c.heads, causal: causal)
+                              tokens: t, dim: d, heads: h, causal: causal, headRange: (u - seq * h)..<(end - seq * h))
+                u = end
             }
         }
         apply(w.attnOut, attended.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)

@@ -15,7 +15,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -185,6 +187,14 @@ static void test_attention(int64_t t, int64_t d, int64_t h, int causal) {
     char detail[96];
     snprintf(detail, sizeof detail, "rc=%d worst %.3g of max|v| %.3g", rc, worst, (double)maxv);
     check(rc == 0 && worst <= 1e-5 * maxv, causal ? "attention-causal" : "attention", t, d, h, h, detail);
+    // Heads computed in two ranges (as two threads do) give the same bits as all at once.
+    float *o2 = malloc(sizeof(float) * (size_t)(t * d));
+    for (int64_t i = 0; i < t * d; i++) o2[i] = NAN;
+    rc = pc_attention_heads_f32(qkv, o2, scr, t, d, h, causal, 0, h / 2);
+    rc |= pc_attention_heads_f32(qkv, o2, scr, t, d, h, causal, h / 2, h);
+    check(rc == 0 && memcmp(o, o2, sizeof(float) * (size_t)(t * d)) == 0, "attention-head-ranges", t, d, h, h, "");
+    check(pc_attention_heads_f32(qkv, o2, scr, t, d, h, causal, 0, h + 1) == -1, "attention-bad-range", t, d, h, h, "");
+    free(o2);
     free(qkv); free(o); free(scr); free(p);
 }
 
@@ -255,6 +265,48 @@ static void test_layernorm(int64_t rows, int64_t dim, float offset) {
     free(x); free(res); free(y); free(ref); free(xs); free(g); free(b);
 }
 
+// The pool: every part of every job runs exactly once, jobs never mix, a nested call (a part
+// calling pc_pool_run on the same pool) runs inline instead of deadlocking, and workers that
+// fell asleep wake up for the next job.
+typedef struct { pc_pool *pool; _Atomic int hits[64]; int nested; } pool_job;
+
+static void pool_part(void *ctx, int64_t part) { atomic_fetch_add(&((pool_job *)ctx)->hits[part], 1); }
+
+static void pool_part_nested(void *ctx, int64_t part) {
+    pool_job *j = ctx;
+    atomic_fetch_add(&j->hits[part], 1);
+    if (part == 0) {
+        pool_job inner = {.pool = j->pool};
+        pc_pool_run(j->pool, 5, pool_part, &inner);
+        int ok = 1;
+        for (int i = 0; i < 5; i++) ok &= atomic_load(&inner.hits[i]) == 1;
+        j->nested = ok;
+    }
+}
+
+static void test_pool(void) {
+    for (int threads = 1; threads <= 4; threads++) {
+        pc_pool *pool = pc_pool_create(threads);
+        int ok = pool != NULL;
+        for (int round = 0; round < 2000 && ok; round++) {
+            pool_job j = {.pool = pool};
+            int64_t parts = 1 + round % 64;
+            pc_pool_run(pool, parts, pool_part, &j);
+            for (int64_t i = 0; i < 64; i++) ok &= atomic_load(&j.hits[i]) == (i < parts ? 1 : 0);
+        }
+        pool_job n = {.pool = pool};
+        pc_pool_run(pool, 3, pool_part_nested, &n);
+        ok &= n.nested && atomic_load(&n.hits[0]) == 1 && atomic_load(&n.hits[2]) == 1;
+        struct timespec nap = {0, 5000000};  // 5 ms: longer than the spin, the workers sleep
+        nanosleep(&nap, NULL);
+        pool_job late = {.pool = pool};
+        pc_pool_run(pool, 7, pool_part, &late);
+        for (int i = 0; i < 7; i++) ok &= atomic_load(&late.hits[i]) == 1;
+        pc_pool_destroy(pool);
+        check(ok, "pool", threads, 0, 0, 0, "a part ran twice, never, or in the wrong job");
+    }
+}
+
 static int run_isa(int isa) {
     if (pc_kernels_set_isa(isa) != isa) return 0;
     int p0 = passed, f0 = failed;
@@ -298,6 +350,9 @@ int main(int argc, char **argv) {
         ran += run_isa(isa);
     }
     if (!ran) { fprintf(stderr, "no path ran (unknown or unsupported name?)\n"); return 2; }
+    int p0 = passed, f0 = failed;
+    test_pool();
+    printf("pool: %d passed, %d failed\n", passed - p0, failed - f0);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -144,7 +144,7 @@ final class FastFloatKernelsTests: XCTestCase {
     }
 
     func testScratchCountRefusesBadShapes() {
-        XCTAssertEqual(attentionFastScratchCount(tokens: 50, dim: 768, heads: 12), 64 * 56 + 56)
+        XCTAssertEqual(attentionFastScratchCount(tokens: 50, dim: 768, heads: 12), 64 * 56 + 4 * 56)
         XCTAssertEqual(attentionFastScratchCount(tokens: 50, dim: 768, heads: 7), 0)
         XCTAssertEqual(attentionFastScratchCount(tokens: 0, dim: 768, heads: 12), 0)
     }

@@ -80,7 +80,7 @@ int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, cons
                float *y, int64_t ldy, int64_t m, int64_t n, int64_t k, int64_t group,
                int64_t n0, int64_t n1);
 
-/// Floats of scratch pc_attention_f32 needs: head_dim · roundup(tokens, 8) + roundup(tokens, 8).
+/// Floats of scratch pc_attention_f32 needs: head_dim · roundup(tokens, 8) + 4 · roundup(tokens, 8).
 size_t pc_attention_scratch_floats(int64_t tokens, int64_t dim, int64_t heads);
 
 /// Multi-head scaled dot-product attention over one sequence, the semantics of `attention` in
@@ -92,6 +92,13 @@ size_t pc_attention_scratch_floats(int64_t tokens, int64_t dim, int64_t heads);
 /// scratch: pc_attention_scratch_floats(T, D, H) floats. Returns 0, or -1 on a bad shape.
 int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
                      int64_t heads, int causal);
+
+/// pc_attention_f32 for heads [h0, h1) only: writes those heads' columns of out and nothing
+/// else. A head's result does not depend on the range it is computed in, so threads may split
+/// the heads of one sequence freely (each with its own scratch). Returns 0, or -1 on a bad shape
+/// or range.
+int pc_attention_heads_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
+                           int64_t heads, int causal, int64_t h0, int64_t h1);
 
 /// The MLP activations in place over n floats, the formulas of `activateInPlace` in
 /// FloatKernels.swift: GELU x·½(1 + erf(x/√2)) and QuickGELU x·σ(1.702·x).
@@ -114,6 +121,25 @@ void pc_layernorm_f32(const float *x, float *y, const float *gamma, const float 
 /// then y = LayerNorm(x) exactly as pc_layernorm_f32. x, res, y: [rows, dim], y overlaps neither.
 void pc_add_layernorm_f32(float *x, const float *res, float *y, const float *gamma, const float *beta,
                           int64_t rows, int64_t dim, float eps);
+
+/// A persistent pool of worker threads for the runtime's parallel regions (pc_pool.c).
+typedef struct pc_pool pc_pool;
+/// One part of a job: called with the `ctx` given to pc_pool_run and a part index.
+typedef void (*pc_pool_fn)(void *ctx, int64_t part);
+
+/// A pool that runs jobs on `threads` threads: the caller of pc_pool_run plus threads − 1
+/// workers (none for threads <= 1). Workers spin briefly after each job, then sleep. Returns
+/// NULL only if memory is exhausted (pc_pool_run then runs everything on the caller).
+pc_pool *pc_pool_create(int threads);
+
+/// Stops and joins the workers and frees the pool. No job may be running.
+void pc_pool_destroy(pc_pool *pool);
+
+/// Calls fn(ctx, part) once for every part in [0, parts), spread over the pool's threads (the
+/// caller included), and returns when all have finished. Which thread runs a part is not
+/// fixed, so a part must not depend on it. Safe to call from several threads or from inside a
+/// part: a call that finds the pool busy runs all its parts on the calling thread.
+void pc_pool_run(pc_pool *pool, int64_t parts, pc_pool_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }
