@@ -113,7 +113,8 @@ void pc_quantize_rows_f32_q8(const float *x, int64_t m, int64_t k, int8_t *xq, f
     if (m <= 0 || k <= 0) return;
 #if defined(__x86_64__) || defined(__i386__)
     int isa = pc_kernels_isa();
-    if (isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI || isa == PC_ISA_AVX512_VNNI) { pc_quantize_rows_avx2(x, m, k, xq, xscale); return; }
+    if (isa == PC_ISA_AVX512_VNNI) { pc_quantize_rows_avx512(x, m, k, xq, xscale); return; }
+    if (isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI) { pc_quantize_rows_avx2(x, m, k, xq, xscale); return; }
 #endif
     pc_quantize_rows_portable(x, m, k, xq, xscale);
 }

@@ -404,4 +404,50 @@ PC_AVX2 void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t 
     }
 }
 
+// ---- AVX-512 activation quantizer ---------------------------------------------------------------
+//
+// pc_quantize_rows_avx2 on 16 lanes: the same max, the same IEEE division and the same
+// round-half-away built from truncation, so the bytes are identical; vpmovsdb packs 16 int32
+// (already clamped to ±127) to bytes in one instruction.
+
+PC_AVX512 void pc_quantize_rows_avx512(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale) {
+    const __m512 half = _mm512_set1_ps(0.5f);
+    const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+    for (int64_t i = 0; i < m; i++) {
+        const float *xr = x + i * k;
+        int8_t *qr = xq + i * k;
+        __m512 vmax = _mm512_setzero_ps();
+        int64_t t = 0;
+        for (; t + 16 <= k; t += 16) vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(xr + t)));
+        float amax = _mm512_reduce_max_ps(vmax);
+        for (; t < k; t++) if (fabsf(xr[t]) > amax) amax = fabsf(xr[t]);
+        float scale = amax / 127.0f;
+        xscale[i] = scale;
+        if (scale == 0) {
+            memset(qr, 0, (size_t)k);
+            continue;
+        }
+        const __m512 vs = _mm512_set1_ps(scale);
+        t = 0;
+        for (; t + 16 <= k; t += 16) {
+            __m512 v = _mm512_div_ps(_mm512_loadu_ps(xr + t), vs);
+            __m512 tr = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, tr)), half, _CMP_GE_OQ);
+            // tr ± 1 away from zero where the fraction is >= 0.5: copy v's sign onto 1.
+            __m512 step = _mm512_castsi512_ps(_mm512_or_si512(
+                _mm512_castps_si512(_mm512_set1_ps(1.0f)),
+                _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u))));
+            __m512 r = _mm512_mask_add_ps(tr, up, tr, step);
+            r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+            _mm_storeu_si128((__m128i *)(qr + t), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(r)));
+        }
+        for (; t < k; t++) {
+            float v = roundf(xr[t] / scale);
+            if (!(v <= 127.0f)) v = v != v ? 0.0f : 127.0f;
+            if (v < -127.0f) v = -127.0f;
+            qr[t] = (int8_t)v;
+        }
+    }
+}
+
 #endif

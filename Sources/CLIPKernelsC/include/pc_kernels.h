@@ -86,9 +86,10 @@ size_t pc_attention_scratch_floats(int64_t tokens, int64_t dim, int64_t heads);
 /// Multi-head scaled dot-product attention over one sequence, the semantics of `attention` in
 /// Sources/CLIPKernels/FloatKernels.swift: qkv [T, 3·D] (q, k, v side by side in each row),
 /// out [T, D], H heads of D/H. With `causal`, row t attends to 0...t only, and the masked
-/// columns are never read, so row t does not depend on T. Softmax uses libm expf (no
-/// approximation); the dot products use FMA on the AVX2 path, so results differ from the
-/// Swift definition by float rounding only (Tests/CLIPKernelsTests bound it).
+/// columns are never read, so row t does not depend on T. The portable path uses libm expf;
+/// the AVX2 path uses FMA for the dot products and an 8-lane exp polynomial (~2 ulp, pc_exp8)
+/// in the softmax, so results differ from the Swift definition by float rounding only
+/// (Tests/CLIPKernelsTests bound it).
 /// scratch: pc_attention_scratch_floats(T, D, H) floats. Returns 0, or -1 on a bad shape.
 int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
                      int64_t heads, int causal);
