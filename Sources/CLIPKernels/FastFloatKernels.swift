@@ -22,14 +22,16 @@ public func attentionFastScratchCount(tokens: Int, dim: Int, heads: Int) -> Int 
 ///
 /// `headRange` computes only those heads (their columns of `out`; nothing else is written): a
 /// head's result does not depend on the range, so threads may split one sequence's heads.
+/// `queryRows` likewise computes only those rows of `out` (every key and value is still used),
+/// with the same bits as a full call.
 public func attentionFast(
     qkv: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-    tokens t: Int, dim d: Int, heads h: Int, causal: Bool, headRange: Range<Int>? = nil
+    tokens t: Int, dim d: Int, heads h: Int, causal: Bool, headRange: Range<Int>? = nil, queryRows: Range<Int>? = nil
 ) {
-    let r = headRange ?? 0..<h
-    let rc = pc_attention_heads_f32(qkv, out, scratch, Int64(t), Int64(d), Int64(h), causal ? 1 : 0,
-                                    Int64(r.lowerBound), Int64(r.upperBound))
-    precondition(rc == 0, "attentionFast: \(t) tokens of width \(d) cannot split into \(h) heads (heads \(r))")
+    let r = headRange ?? 0..<h, q = queryRows ?? 0..<t
+    let rc = pc_attention_rows_f32(qkv, out, scratch, Int64(t), Int64(d), Int64(h), causal ? 1 : 0,
+                                   Int64(r.lowerBound), Int64(r.upperBound), Int64(q.lowerBound), Int64(q.upperBound))
+    precondition(rc == 0, "attentionFast: \(t) tokens of width \(d) cannot split into \(h) heads (heads \(r), rows \(q))")
 }
 
 /// Same contract as `activateInPlace(_:count:_:)`, through pc_gelu_f32 / pc_quick_gelu_f32: libm

@@ -46,12 +46,12 @@ static void pc_transpose_k(const float *qkv, float *kt, int64_t t, int64_t tp, i
 }
 
 static void pc_attention_head_portable(const float *qkv, float *out, float *scratch, int64_t t, int64_t d,
-                                       int64_t hd, int64_t h, int causal) {
+                                       int64_t hd, int64_t h, int causal, int64_t q0, int64_t q1) {
     int64_t tp = pc_round8(t);
     float scale = 1 / sqrtf((float)hd);
     float *kt = scratch, *s = scratch + hd * tp;
     pc_transpose_k(qkv, kt, t, tp, d, hd, h);
-    for (int64_t i = 0; i < t; i++) {
+    for (int64_t i = q0; i < q1; i++) {
         int64_t span = causal ? i + 1 : t;
         const float *q = qkv + i * 3 * d + h * hd;
         for (int64_t j = 0; j < span; j++) s[j] = 0;
@@ -187,15 +187,15 @@ static inline void pc_attention_group_avx2(const int g, const float *qkv, float 
 
 __attribute__((target("avx2,fma")))
 static void pc_attention_head_avx2(const float *qkv, float *out, float *scratch, int64_t t, int64_t d,
-                                   int64_t hd, int64_t h, int causal) {
+                                   int64_t hd, int64_t h, int causal, int64_t q0, int64_t q1) {
     const int64_t tp = pc_round8(t);
     const __m256 vscale = _mm256_set1_ps(1 / sqrtf((float)hd));
     float *kt = scratch, *sc = scratch + hd * tp;  // sc: PC_AG rows of tp scores
     pc_transpose_k(qkv, kt, t, tp, d, hd, h);
-    int64_t i0 = 0;
-    for (; i0 + PC_AG <= t; i0 += PC_AG)
+    int64_t i0 = q0;
+    for (; i0 + PC_AG <= q1; i0 += PC_AG)
         pc_attention_group_avx2(PC_AG, qkv, out, kt, sc, t, tp, d, hd, h, causal, i0, vscale);
-    switch (t - i0) {
+    switch (q1 - i0) {
     case 3: pc_attention_group_avx2(3, qkv, out, kt, sc, t, tp, d, hd, h, causal, i0, vscale); break;
     case 2: pc_attention_group_avx2(2, qkv, out, kt, sc, t, tp, d, hd, h, causal, i0, vscale); break;
     case 1: pc_attention_group_avx2(1, qkv, out, kt, sc, t, tp, d, hd, h, causal, i0, vscale); break;
@@ -204,19 +204,25 @@ static void pc_attention_head_avx2(const float *qkv, float *out, float *scratch,
 }
 #endif
 
-int pc_attention_heads_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
-                           int64_t heads, int causal, int64_t h0, int64_t h1) {
+int pc_attention_rows_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
+                          int64_t heads, int causal, int64_t h0, int64_t h1, int64_t q0, int64_t q1) {
     if (pc_attention_scratch_floats(tokens, dim, heads) == 0 || h0 < 0 || h1 > heads || h0 > h1) return -1;
+    if (q0 < 0 || q1 > tokens || q0 > q1) return -1;
     const int64_t hd = dim / heads;
 #if defined(__x86_64__) || defined(__i386__)
     int isa = pc_kernels_isa();
     if ((isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI || isa == PC_ISA_AVX512_VNNI) && hd % 8 == 0 && __builtin_cpu_supports("fma")) {
-        for (int64_t h = h0; h < h1; h++) pc_attention_head_avx2(qkv, out, scratch, tokens, dim, hd, h, causal);
+        for (int64_t h = h0; h < h1; h++) pc_attention_head_avx2(qkv, out, scratch, tokens, dim, hd, h, causal, q0, q1);
         return 0;
     }
 #endif
-    for (int64_t h = h0; h < h1; h++) pc_attention_head_portable(qkv, out, scratch, tokens, dim, hd, h, causal);
+    for (int64_t h = h0; h < h1; h++) pc_attention_head_portable(qkv, out, scratch, tokens, dim, hd, h, causal, q0, q1);
     return 0;
+}
+
+int pc_attention_heads_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
+                           int64_t heads, int causal, int64_t h0, int64_t h1) {
+    return pc_attention_rows_f32(qkv, out, scratch, tokens, dim, heads, causal, h0, h1, 0, tokens);
 }
 
 int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,

@@ -81,9 +81,16 @@ func addLayerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Floa
 }
 
 /// Runs one residual block in place on x [S·T, D].
+///
+/// With `onlyRow` = r, only row r of each sequence is brought up to date (the others keep their
+/// input values): every row still feeds the keys and values, but the attention output, the MLP
+/// and both residual adds run on S rows instead of S·T. The tower's last block uses it when only
+/// the pooled token is read; each computed row has the same bits as in a full block (no kernel
+/// result depends on which other rows are computed with it).
 func residualBlock(
     _ x: UnsafeMutablePointer<Float>, sequences s: Int, tokens t: Int, block w: BlockPlan, config c: TowerConfig,
-    causal: Bool, activation: Activation, eps: Float, scratch sc: inout BlockScratch, pool: WorkerPool
+    causal: Bool, activation: Activation, eps: Float, scratch sc: inout BlockScratch, pool: WorkerPool,
+    onlyRow: Int? = nil
 ) {
     let d = c.width, rows = s * t
     // Move the quantization scratch out (leaving an empty one) so it stays uniquely referenced:
@@ -104,6 +111,7 @@ func residualBlock(
         let qkvBase = UnsafePointer(qkv.baseAddress!), out = attended.baseAddress!, scratchBase = scores.baseAddress!
         let perWorker = sc.scoresPerWorker
         let h = c.heads
+        let queries = onlyRow.map { $0..<($0 + 1) }
         pool.parallelChunks(s * h) { slot, range in
             // (sequence, head) pairs split across workers, so one image's heads use every thread;
             // each worker owns one slice of the scratch. Consecutive heads of a sequence go in one call.
@@ -111,32 +119,53 @@ func residualBlock(
             while u < range.upperBound {
                 let seq = u / h, end = min(range.upperBound, (seq + 1) * h)
                 attentionFast(qkv: qkvBase + seq * t * 3 * d, out: out + seq * t * d, scratch: scratchBase + slot * perWorker,
-                              tokens: t, dim: d, heads: h, causal: causal, headRange: (u - seq * h)..<(end - seq * h))
+                              tokens: t, dim: d, heads: h, causal: causal, headRange: (u - seq * h)..<(end - seq * h),
+                              queryRows: queries)
                 u = end
             }
         }
-        apply(w.attnOut, attended.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)
-        // MLP: shape = [S·T, D] → [S·T, mlpWidth] → [S·T, D], after the attention's residual add
-        addLayerNorm(x, residual: pb, w.ln2, nb, rows: rows, eps: eps)
-        apply(w.fc, nb, hidden.baseAddress!, rows: rows, scratch: &quant, pool: pool)
-        activateInPlaceFast(hidden.baseAddress!, count: rows * c.mlpWidth, activation)
-        apply(w.proj, hidden.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)
-        addInPlace(x, pb, count: rows * d)
+        // The rows the rest of the block runs on: all of x, or the S kept rows gathered into the
+        // qkv buffer (free now; it holds ≥ 2·S·D floats): kept x rows, then their attention rows.
+        var xr = x, ar = UnsafePointer(out), n = rows
+        if let r = onlyRow {
+            let xg = qkv.baseAddress!, ag = qkv.baseAddress! + s * d
+            for seq in 0..<s {
+                (xg + seq * d).update(from: x + (seq * t + r) * d, count: d)
+                (ag + seq * d).update(from: out + (seq * t + r) * d, count: d)
+            }
+            xr = xg; ar = UnsafePointer(ag); n = s
+        }
+        apply(w.attnOut, ar, pb, rows: n, scratch: &quant, pool: pool)
+        // MLP: shape = [n, D] → [n, mlpWidth] → [n, D], after the attention's residual add
+        addLayerNorm(xr, residual: pb, w.ln2, nb, rows: n, eps: eps)
+        apply(w.fc, nb, hidden.baseAddress!, rows: n, scratch: &quant, pool: pool)
+        activateInPlaceFast(hidden.baseAddress!, count: n * c.mlpWidth, activation)
+        apply(w.proj, hidden.baseAddress!, pb, rows: n, scratch: &quant, pool: pool)
+        addInPlace(xr, pb, count: n * d)
+        if let r = onlyRow {
+            for seq in 0..<s { (x + (seq * t + r) * d).update(from: xr + seq * d, count: d) }
+        }
     }}}}}}
 }
 
 /// Runs all blocks of a tower on x [S·T, D], reporting the residual stream before the first
 /// block and after each one as "<prefix>.hidden.<i>" (shape [S·T, D]).
+///
+/// `pooledRow`: the one row per sequence the caller reads afterwards (class token, EOT token).
+/// Without an observer, the last block then computes only that row (see `residualBlock`); the
+/// other rows of x are left at their values before the last block.
 func runTower(
     _ x: inout [Float], sequences s: Int, tokens t: Int, blocks: [BlockPlan], config c: TowerConfig, causal: Bool,
-    activation: Activation, eps: Float, prefix: String, observer: ActivationObserver?, pool: WorkerPool
+    activation: Activation, eps: Float, prefix: String, observer: ActivationObserver?, pool: WorkerPool,
+    pooledRow: Int? = nil
 ) {
     var scratch = BlockScratch(rows: s * t, tokens: t, config: c, threads: pool.threads)
     x.withUnsafeMutableBufferPointer { xb in
         observer?("\(prefix).hidden.0", [s * t, c.width], UnsafeBufferPointer(xb))
         for (i, block) in blocks.enumerated() {
+            let last = i == blocks.count - 1 && observer == nil
             residualBlock(xb.baseAddress!, sequences: s, tokens: t, block: block, config: c, causal: causal,
-                          activation: activation, eps: eps, scratch: &scratch, pool: pool)
+                          activation: activation, eps: eps, scratch: &scratch, pool: pool, onlyRow: last ? pooledRow : nil)
             observer?("\(prefix).hidden.\(i + 1)", [s * t, c.width], UnsafeBufferPointer(xb))
         }
     }

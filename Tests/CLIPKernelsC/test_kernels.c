@@ -194,6 +194,15 @@ static void test_attention(int64_t t, int64_t d, int64_t h, int causal) {
     rc |= pc_attention_heads_f32(qkv, o2, scr, t, d, h, causal, h / 2, h);
     check(rc == 0 && memcmp(o, o2, sizeof(float) * (size_t)(t * d)) == 0, "attention-head-ranges", t, d, h, h, "");
     check(pc_attention_heads_f32(qkv, o2, scr, t, d, h, causal, 0, h + 1) == -1, "attention-bad-range", t, d, h, h, "");
+    // One query row at a time (the last block's pooled row), and odd row ranges: the same bits.
+    for (int64_t i = 0; i < t * d; i++) o2[i] = NAN;
+    rc = 0;
+    for (int64_t q = 0; q < t; q += 3) rc |= pc_attention_rows_f32(qkv, o2, scr, t, d, h, causal, 0, h, q, q + 3 < t ? q + 3 : t);
+    int rows_ok = rc == 0 && memcmp(o, o2, sizeof(float) * (size_t)(t * d)) == 0;
+    for (int64_t i = 0; i < t * d; i++) o2[i] = NAN;
+    rc = pc_attention_rows_f32(qkv, o2, scr, t, d, h, causal, 0, h, t - 1, t);
+    rows_ok &= rc == 0 && memcmp(o + (t - 1) * d, o2 + (t - 1) * d, sizeof(float) * (size_t)d) == 0 && isnan(o2[0]) == (t > 1);
+    check(rows_ok, "attention-query-rows", t, d, h, h, "");
     free(o2);
     free(qkv); free(o); free(scr); free(p);
 }

@@ -101,6 +101,13 @@ int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t token
 int pc_attention_heads_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
                            int64_t heads, int causal, int64_t h0, int64_t h1);
 
+/// pc_attention_heads_f32 for query rows [q0, q1) only (every key and value row is still read,
+/// up to q1 − 1 when causal): writes those rows of out for heads [h0, h1) and nothing else. A
+/// row's values are the same bits as in a full call, so a tower whose last block needs one row
+/// (the class token, the EOT token) can compute only that row. Returns 0, or -1 on a bad range.
+int pc_attention_rows_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
+                          int64_t heads, int causal, int64_t h0, int64_t h1, int64_t q0, int64_t q1);
+
 /// The MLP activations in place over n floats, the formulas of `activateInPlace` in
 /// FloatKernels.swift: GELU x·½(1 + erf(x/√2)) and QuickGELU x·σ(1.702·x).
 /// The portable path calls libm (erff, expf) exactly like the Swift definition; the AVX2 + FMA
