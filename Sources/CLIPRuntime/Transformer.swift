@@ -60,22 +60,32 @@ struct BlockScratch {
     }
 }
 
+/// y = LayerNorm(x) over `rows` rows, split by rows across the pool (rows are independent).
 func layerNorm(_ x: UnsafePointer<Float>, _ ln: LayerNormWeights, _ y: UnsafeMutablePointer<Float>,
-               rows: Int, eps: Float) {
+               rows: Int, eps: Float, pool: WorkerPool = .single) {
+    let dim = ln.gamma.count
     ln.gamma.values.withUnsafeBufferPointer { g in
         ln.beta.values.withUnsafeBufferPointer { b in
-            layerNormFast(x, y, gamma: g.baseAddress!, beta: b.baseAddress!, rows: rows, dim: ln.gamma.count, eps: eps)
+            pool.parallelRanges(rows, granularity: 4) { r in
+                layerNormFast(x + r.lowerBound * dim, y + r.lowerBound * dim, gamma: g.baseAddress!, beta: b.baseAddress!,
+                              rows: r.count, dim: dim, eps: eps)
+            }
         }
     }
 }
 
-/// x += residual, then y = LayerNorm(x): the residual connection fused with the norm after it.
+/// x += residual, then y = LayerNorm(x): the residual connection fused with the norm after it,
+/// split by rows across the pool.
 func addLayerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, _ ln: LayerNormWeights,
-                  _ y: UnsafeMutablePointer<Float>, rows: Int, eps: Float) {
+                  _ y: UnsafeMutablePointer<Float>, rows: Int, eps: Float, pool: WorkerPool = .single) {
+    let dim = ln.gamma.count
     ln.gamma.values.withUnsafeBufferPointer { g in
         ln.beta.values.withUnsafeBufferPointer { b in
-            addLayerNormFast(x, residual: residual, y, gamma: g.baseAddress!, beta: b.baseAddress!, rows: rows,
-                             dim: ln.gamma.count, eps: eps)
+            pool.parallelRanges(rows, granularity: 4) { r in
+                let o = r.lowerBound * dim
+                addLayerNormFast(x + o, residual: residual + o, y + o, gamma: g.baseAddress!, beta: b.baseAddress!,
+                                 rows: r.count, dim: dim, eps: eps)
+            }
         }
     }
 }
@@ -106,7 +116,7 @@ func residualBlock(
     sc.scores.withUnsafeMutableBufferPointer { scores in
         let nb = normed.baseAddress!, pb = projected.baseAddress!
         // Attention: shape = [S·T, D] → [S·T, 3D] → per sequence and head → [S·T, D]
-        layerNorm(x, w.ln1, nb, rows: rows, eps: eps)
+        layerNorm(x, w.ln1, nb, rows: rows, eps: eps, pool: pool)
         apply(w.qkv, nb, qkv.baseAddress!, rows: rows, scratch: &quant, pool: pool)
         let qkvBase = UnsafePointer(qkv.baseAddress!), out = attended.baseAddress!, scratchBase = scores.baseAddress!
         let perWorker = sc.scoresPerWorker
@@ -136,12 +146,17 @@ func residualBlock(
             xr = xg; ar = UnsafePointer(ag); n = s
         }
         apply(w.attnOut, ar, pb, rows: n, scratch: &quant, pool: pool)
-        // MLP: shape = [n, D] → [n, mlpWidth] → [n, D], after the attention's residual add
-        addLayerNorm(xr, residual: pb, w.ln2, nb, rows: n, eps: eps)
-        apply(w.fc, nb, hidden.baseAddress!, rows: n, scratch: &quant, pool: pool)
-        activateInPlaceFast(hidden.baseAddress!, count: n * c.mlpWidth, activation)
-        apply(w.proj, hidden.baseAddress!, pb, rows: n, scratch: &quant, pool: pool)
-        addInPlace(xr, pb, count: n * d)
+        // MLP: shape = [n, D] → [n, mlpWidth] → [n, D], after the attention's residual add. The
+        // activation and the second residual add run on each thread's own output columns.
+        addLayerNorm(xr, residual: pb, w.ln2, nb, rows: n, eps: eps, pool: pool)
+        let hb = hidden.baseAddress!, mw = c.mlpWidth
+        apply(w.fc, nb, hb, rows: n, scratch: &quant, pool: pool) { cols in
+            for row in 0..<n { activateInPlaceFast(hb + row * mw + cols.lowerBound, count: cols.count, activation) }
+        }
+        let xm = xr
+        apply(w.proj, hb, pb, rows: n, scratch: &quant, pool: pool) { cols in
+            for row in 0..<n { addInPlace(xm + row * d + cols.lowerBound, pb + row * d + cols.lowerBound, count: cols.count) }
+        }
         if let r = onlyRow {
             for seq in 0..<s { (x + (seq * t + r) * d).update(from: xr + seq * d, count: d) }
         }
