@@ -202,7 +202,99 @@ static void pc_attention_head_avx2(const float *qkv, float *out, float *scratch,
     default: break;
     }
 }
+// The same groups on 512 bits (head_dim % 16 == 0): scores 32 keys at a time, outputs 32
+// columns at a time. Each element is still one FMA chain in the same order as the AVX2 group
+// (c for scores, j for outputs), so the values are identical to it; the last partial block of
+// keys uses masked loads and stores (kt rows are only roundup(T, 8) long).
+#define PC_ATTN512 __attribute__((target("avx2,fma,avx512f")))
+
+__attribute__((target("avx2,fma,avx512f"), always_inline))
+static inline void pc_attention_group_avx512(const int g, const float *qkv, float *out, const float *kt, float *sc,
+                                             int64_t t, int64_t tp, int64_t d, int64_t hd, int64_t h, int causal,
+                                             int64_t i0, __m512 vscale) {
+    int64_t span[PC_AG] = {0, 0, 0, 0};
+    for (int r = 0; r < g; r++) span[r] = causal ? i0 + r + 1 : t;
+    const int64_t wide = pc_round8(span[g - 1]);
+    const float *q[PC_AG];
+    for (int r = 0; r < g; r++) q[r] = qkv + (i0 + r) * 3 * d + h * hd;
+    int64_t jb = 0;
+    for (; jb + 32 <= wide; jb += 32) {
+        __m512 a[PC_AG][2];
+        for (int r = 0; r < g; r++) a[r][0] = a[r][1] = _mm512_setzero_ps();
+        for (int64_t c = 0; c < hd; c++) {
+            const float *kr = kt + c * tp + jb;
+            __m512 k0 = _mm512_loadu_ps(kr), k1 = _mm512_loadu_ps(kr + 16);
+            for (int r = 0; r < g; r++) {
+                __m512 qc = _mm512_set1_ps(q[r][c]);
+                a[r][0] = _mm512_fmadd_ps(qc, k0, a[r][0]);
+                a[r][1] = _mm512_fmadd_ps(qc, k1, a[r][1]);
+            }
+        }
+        for (int r = 0; r < g; r++) {
+            _mm512_storeu_ps(sc + r * tp + jb, _mm512_mul_ps(a[r][0], vscale));
+            _mm512_storeu_ps(sc + r * tp + jb + 16, _mm512_mul_ps(a[r][1], vscale));
+        }
+    }
+    for (; jb < wide; jb += 16) {
+        const __mmask16 keep = wide - jb >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (wide - jb)) - 1);
+        __m512 a[PC_AG];
+        for (int r = 0; r < g; r++) a[r] = _mm512_setzero_ps();
+        for (int64_t c = 0; c < hd; c++) {
+            __m512 k0 = _mm512_maskz_loadu_ps(keep, kt + c * tp + jb);
+            for (int r = 0; r < g; r++) a[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r][c]), k0, a[r]);
+        }
+        for (int r = 0; r < g; r++) _mm512_mask_storeu_ps(sc + r * tp + jb, keep, _mm512_mul_ps(a[r], vscale));
+    }
+    for (int r = 0; r < g; r++) pc_softmax_row_avx2(sc + r * tp, span[r]);
+    for (int64_t cb = 0; cb < hd; cb += 32) {
+        const int two = hd - cb >= 32;
+        __m512 o[PC_AG][2];
+        for (int r = 0; r < g; r++) o[r][0] = o[r][1] = _mm512_setzero_ps();
+        const float *vb = qkv + 2 * d + h * hd + cb;
+        int64_t j = 0;
+        for (; j < span[0]; j++) {
+            const float *v = vb + j * 3 * d;
+            __m512 v0 = _mm512_loadu_ps(v), v1 = two ? _mm512_loadu_ps(v + 16) : v0;
+            for (int r = 0; r < g; r++) {
+                __m512 p = _mm512_set1_ps(sc[r * tp + j]);
+                o[r][0] = _mm512_fmadd_ps(p, v0, o[r][0]);
+                if (two) o[r][1] = _mm512_fmadd_ps(p, v1, o[r][1]);
+            }
+        }
+        for (int r = 1; r < g; r++) {
+            for (int64_t jr = j; jr < span[r]; jr++) {
+                const float *v = vb + jr * 3 * d;
+                __m512 p = _mm512_set1_ps(sc[r * tp + jr]);
+                o[r][0] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v), o[r][0]);
+                if (two) o[r][1] = _mm512_fmadd_ps(p, _mm512_loadu_ps(v + 16), o[r][1]);
+            }
+        }
+        for (int r = 0; r < g; r++) {
+            float *o_r = out + (i0 + r) * d + h * hd + cb;
+            _mm512_storeu_ps(o_r, o[r][0]);
+            if (two) _mm512_storeu_ps(o_r + 16, o[r][1]);
+        }
+    }
+}
+
+PC_ATTN512 static void pc_attention_head_avx512(const float *qkv, float *out, float *scratch, int64_t t, int64_t d,
+                                                int64_t hd, int64_t h, int causal, int64_t q0, int64_t q1) {
+    const int64_t tp = pc_round8(t);
+    const __m512 vscale = _mm512_set1_ps(1 / sqrtf((float)hd));
+    float *kt = scratch, *sc = scratch + hd * tp;
+    pc_transpose_k(qkv, kt, t, tp, d, hd, h);
+    int64_t i0 = q0;
+    for (; i0 + PC_AG <= q1; i0 += PC_AG)
+        pc_attention_group_avx512(PC_AG, qkv, out, kt, sc, t, tp, d, hd, h, causal, i0, vscale);
+    switch (q1 - i0) {
+    case 3: pc_attention_group_avx512(3, qkv, out, kt, sc, t, tp, d, hd, h, causal, i0, vscale); break;
+    case 2: pc_attention_group_avx512(2, qkv, out, kt, sc, t, tp, d, hd, h, causal, i0, vscale); break;
+    case 1: pc_attention_group_avx512(1, qkv, out, kt, sc, t, tp, d, hd, h, causal, i0, vscale); break;
+    default: break;
+    }
+}
 #endif
+
 
 int pc_attention_rows_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
                           int64_t heads, int causal, int64_t h0, int64_t h1, int64_t q0, int64_t q1) {
@@ -211,6 +303,10 @@ int pc_attention_rows_f32(const float *qkv, float *out, float *scratch, int64_t 
     const int64_t hd = dim / heads;
 #if defined(__x86_64__) || defined(__i386__)
     int isa = pc_kernels_isa();
+    if (isa == PC_ISA_AVX512_VNNI && hd % 16 == 0 && __builtin_cpu_supports("fma")) {
+        for (int64_t h = h0; h < h1; h++) pc_attention_head_avx512(qkv, out, scratch, tokens, dim, hd, h, causal, q0, q1);
+        return 0;
+    }
     if ((isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI || isa == PC_ISA_AVX512_VNNI) && hd % 8 == 0 && __builtin_cpu_supports("fma")) {
         for (int64_t h = h0; h < h1; h++) pc_attention_head_avx2(qkv, out, scratch, tokens, dim, hd, h, causal, q0, q1);
         return 0;
