@@ -181,9 +181,21 @@ PC_INLINE PC_VNNI void pc_vnni_tile_mr(const int MR, const int8_t *xq, const flo
             acc[0][0] = _mm256_add_epi32(acc[0][0], e0);
             acc[0][1] = _mm256_add_epi32(acc[0][1], e1);
         }
+        // Broadcast from memory and XOR in a vector register (flip made opaque so the compiler
+        // cannot turn it back into a scalar XOR + GPR-to-vector broadcast, the bottleneck of the
+        // AVX-512 tile before it was rewritten the same way).
+        __m256i flip = _mm256_set1_epi32((int32_t)0x80808080u);
+        __asm__("" : "+x"(flip));
         for (; kb < bf; kb++) {
-            for (int r = 0; r < MR; r++) memcpy(&x4[r], xr[r] + kb * 4, 4);
-            PC_VNNI_STEP(MR, pw + kb * 64, x4);
+            __m256i w0 = _mm256_loadu_si256((const __m256i *)(pw + kb * 64));
+            __m256i w1 = _mm256_loadu_si256((const __m256i *)(pw + kb * 64 + 32));
+            for (int r = 0; r < MR; r++) {
+                int32_t v;
+                memcpy(&v, xr[r] + kb * 4, 4);
+                __m256i u = _mm256_xor_si256(_mm256_set1_epi32(v), flip);
+                acc[r][0] = _mm256_dpbusd_avx_epi32(acc[r][0], u, w0);
+                acc[r][1] = _mm256_dpbusd_avx_epi32(acc[r][1], u, w1);
+            }
         }
         // The zero-completed last block: its padding bytes become 0x80 (128) too, but the packed
         // weights there are 0, so they add nothing.
@@ -219,92 +231,145 @@ PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const void *
 
 // ---- AVX-512 VNNI: one 64-byte block per instruction -------------------------------------------
 //
-// The same offset trick on 512 bits: a zmm register holds a whole 16-column block of 4 k, so
-// each row needs one broadcast and one vpdpbusd per block, and 8 rows fit in registers easily.
+// The same offset trick on 512 bits: a zmm register holds a whole 16-column block of 4 k. A tile
+// is MR rows by two panels (32 columns): per block of 4 k it loads two weight registers and MR
+// row broadcasts and issues 2·MR vpdpbusd, so loads stay well under one per vpdpbusd (one panel
+// at a time needed 9 loads per 8). The broadcast is read straight from memory and made unsigned
+// with a vector XOR (not a scalar XOR then a GPR-to-vector broadcast, which the core issues at
+// one per cycle and which capped the old tile at half the vpdpbusd rate).
 
 #define PC_AVX512 __attribute__((target("avx2,avx512f,avx512vnni")))
+#define PC_MR_AVX512_TILE 10  // rows per tile: 2·10 accumulators + 2 weights + XOR mask = 23 zmm
 
-PC_INLINE PC_AVX512 void pc_avx512_tile_mr(const int MR, const int8_t *xq, const float *xscale,
-                                           const void *packed, const pc_q8_shape *s, const float *bias,
-                                           float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
-    const int8_t *pw = pc_panel_w(packed, s, p);
-    const float *ps = pc_panel_scale(packed, s, p);
-    const int32_t *pcs = pc_panel_colsum(packed, s, p);
-    const int8_t *xr[8];
-    for (int r = 0; r < MR; r++) xr[r] = xq + (i0 + r) * s->k;
-    __m512 sum[8];
-    for (int r = 0; r < MR; r++) sum[r] = _mm512_setzero_ps();
-    const int64_t full = s->k / 4;
+// Rows [i0, i0 + MR) of panels p .. p + NP - 1 (NP = 1 or 2). With NP = 2 both panels are whole;
+// with NP = 1 only columns [c0, c1) of panel p are written.
+PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t *xq, const float *xscale,
+                                        const void *packed, const pc_q8_shape *s, const float *bias,
+                                        float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
+    const int8_t *pw[2];
+    const float *ps[2];
+    const int32_t *pcs[2];
+    for (int q = 0; q < NP; q++) {
+        pw[q] = pc_panel_w(packed, s, p + q);
+        ps[q] = pc_panel_scale(packed, s, p + q);
+        pcs[q] = pc_panel_colsum(packed, s, p + q);
+    }
+    const int64_t k = s->k;
+    const int8_t *x0 = xq + i0 * k;
+    // The XOR mask through an empty asm so the compiler cannot fold "broadcast, then XOR" back
+    // into the scalar XOR + GPR broadcast this tile exists to avoid.
+    __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
+    __asm__("" : "+v"(flip));
+    __m512 sum[2][PC_MR_AVX512_TILE];
+    for (int q = 0; q < 2; q++)
+        for (int r = 0; r < PC_MR_AVX512_TILE; r++) sum[q][r] = _mm512_setzero_ps();
+    const int64_t full = k / 4;
     for (int64_t g = 0; g < s->groups; g++) {
-        __m512i acc[8], acc2[2];
-        for (int r = 0; r < MR; r++) acc[r] = _mm512_setzero_si512();
+        __m512i acc[2][PC_MR_AVX512_TILE];
+        for (int q = 0; q < NP; q++)
+            for (int r = 0; r < MR; r++) acc[q][r] = _mm512_setzero_si512();
         int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
         int64_t bf = b1 < full ? b1 : full;
         int64_t kb = b0;
-        if (MR <= 2) {
-            // One or two rows: a single vpdpbusd chain per row would wait on its own latency
-            // (~5 cycles); a second chain over the odd blocks keeps two in flight. Integer
-            // sums, so the split changes nothing in the result.
-            for (int r = 0; r < MR; r++) acc2[r] = _mm512_setzero_si512();
-            for (; kb + 2 <= bf; kb += 2) {
-                __m512i w0 = _mm512_loadu_si512((const void *)(pw + kb * 64));
-                __m512i w1 = _mm512_loadu_si512((const void *)(pw + kb * 64 + 64));
-                for (int r = 0; r < MR; r++) {
-                    int32_t x0, x1;
-                    memcpy(&x0, xr[r] + kb * 4, 4);
-                    memcpy(&x1, xr[r] + kb * 4 + 4, 4);
-                    acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(x0 ^ (int32_t)0x80808080u), w0);
-                    acc2[r] = _mm512_dpbusd_epi32(acc2[r], _mm512_set1_epi32(x1 ^ (int32_t)0x80808080u), w1);
-                }
-            }
-            for (int r = 0; r < MR; r++) acc[r] = _mm512_add_epi32(acc[r], acc2[r]);
-        }
-        for (; kb < b1; kb++) {
-            __m512i w = _mm512_loadu_si512((const void *)(pw + kb * 64));
+        for (; kb < bf; kb++) {
+            __m512i w[2];
+            for (int q = 0; q < NP; q++) w[q] = _mm512_loadu_si512((const void *)(pw[q] + kb * 64));
             for (int r = 0; r < MR; r++) {
                 int32_t x4;
-                if (kb < bf) memcpy(&x4, xr[r] + kb * 4, 4);
-                else x4 = pc_load_x4(xr[r], kb, s->k);  // zero-completed last block
-                acc[r] = _mm512_dpbusd_epi32(acc[r], _mm512_set1_epi32(x4 ^ (int32_t)0x80808080u), w);
+                memcpy(&x4, x0 + r * k + kb * 4, 4);
+                __m512i u = _mm512_xor_si512(_mm512_set1_epi32(x4), flip);
+                for (int q = 0; q < NP; q++) acc[q][r] = _mm512_dpbusd_epi32(acc[q][r], u, w[q]);
             }
         }
-        __m512i off = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(pcs + g * PC_Q8_PANEL)), 7);
-        __m512 ws = _mm512_loadu_ps(ps + g * PC_Q8_PANEL);
-        for (int r = 0; r < MR; r++) {
-            __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r], off)), ws);
-            sum[r] = g == 0 ? t : _mm512_add_ps(sum[r], t);
+        for (; kb < b1; kb++) {  // the zero-completed last block, if K % 4 != 0
+            for (int r = 0; r < MR; r++) {
+                __m512i u = _mm512_xor_si512(_mm512_set1_epi32(pc_load_x4(x0 + r * k, kb, k)), flip);
+                for (int q = 0; q < NP; q++)
+                    acc[q][r] = _mm512_dpbusd_epi32(acc[q][r], u, _mm512_loadu_si512((const void *)(pw[q] + kb * 64)));
+            }
+        }
+        for (int q = 0; q < NP; q++) {
+            __m512i off = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(pcs[q] + g * PC_Q8_PANEL)), 7);
+            __m512 ws = _mm512_loadu_ps(ps[q] + g * PC_Q8_PANEL);
+            for (int r = 0; r < MR; r++) {
+                __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[q][r], off)), ws);
+                sum[q][r] = g == 0 ? t : _mm512_add_ps(sum[q][r], t);
+            }
         }
     }
-    const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
-    for (int r = 0; r < MR; r++) {
-        __m512 v = _mm512_mul_ps(sum[r], _mm512_set1_ps(xscale[i0 + r]));
-        float *yr = y + (i0 + r) * ldy + p * PC_Q8_PANEL;
-        if (c0 == 0 && c1 == PC_Q8_PANEL) {
-            if (bp) v = _mm512_add_ps(v, _mm512_loadu_ps(bp));
-            _mm512_storeu_ps(yr, v);
-        } else {
-            float tmp[PC_Q8_PANEL];
-            _mm512_storeu_ps(tmp, v);
-            for (int c = c0; c < c1; c++) yr[c] = bp ? tmp[c] + bp[c] : tmp[c];
+    __mmask16 keep = NP == 2 ? (__mmask16)0xffff : (__mmask16)(((1u << c1) - 1) & ~((1u << c0) - 1));
+    for (int q = 0; q < NP; q++) {
+        const float *bp = bias ? bias + (p + q) * PC_Q8_PANEL : 0;
+        __m512 b = bp ? _mm512_maskz_loadu_ps(keep, bp) : _mm512_setzero_ps();
+        for (int r = 0; r < MR; r++) {
+            __m512 v = _mm512_mul_ps(sum[q][r], _mm512_set1_ps(xscale[i0 + r]));
+            if (bp) v = _mm512_add_ps(v, b);
+            _mm512_mask_storeu_ps(y + (i0 + r) * ldy + (p + q) * PC_Q8_PANEL, keep, v);
         }
     }
 }
 
-PC_AVX512 void pc_tile_avx512vnni(const int8_t *xq, const float *xscale, const void *packed,
-                                  const pc_q8_shape *s, const float *bias, float *y, int64_t ldy, int64_t i0,
-                                  int64_t mr, int64_t p, int c0, int c1) {
-    switch (mr) {
-    case 8: pc_avx512_tile_mr(8, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 7: pc_avx512_tile_mr(7, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 6: pc_avx512_tile_mr(6, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 5: pc_avx512_tile_mr(5, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 4: pc_avx512_tile_mr(4, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 3: pc_avx512_tile_mr(3, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 2: pc_avx512_tile_mr(2, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    default:
-        for (int64_t i = i0; i < i0 + mr; i++)
-            pc_avx512_tile_mr(1, xq, xscale, packed, s, bias, y, ldy, i, p, c0, c1);
+// Constant row counts so the accumulators live in registers.
+#define PC_AVX512_ROWS(NP)                                                                           \
+    switch (mr) {                                                                                    \
+    case 10: pc_avx512_tile(10, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;    \
+    case 9: pc_avx512_tile(9, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 8: pc_avx512_tile(8, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 7: pc_avx512_tile(7, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 6: pc_avx512_tile(6, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 5: pc_avx512_tile(5, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 4: pc_avx512_tile(4, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 3: pc_avx512_tile(3, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 2: pc_avx512_tile(2, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    default: pc_avx512_tile(1, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;     \
     }
+
+static PC_AVX512 void pc_avx512_tile1(const int8_t *xq, const float *xscale, const void *packed,
+                                      const pc_q8_shape *s, const float *bias, float *y, int64_t ldy,
+                                      int64_t i0, int64_t mr, int64_t p, int c0, int c1) {
+    PC_AVX512_ROWS(1)
+}
+
+static PC_AVX512 void pc_avx512_tile2(const int8_t *xq, const float *xscale, const void *packed,
+                                      const pc_q8_shape *s, const float *bias, float *y, int64_t ldy,
+                                      int64_t i0, int64_t mr, int64_t p, int c0, int c1) {
+    PC_AVX512_ROWS(2)
+}
+
+int pc_gemm_avx512vnni(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
+                       const float *bias, float *y, int64_t ldy, int64_t m, int64_t n0, int64_t n1) {
+    const int64_t mr = PC_MR_AVX512_TILE;
+    // Row blocks as in pc_gemm_q8: a block's int8 activations (≤ 256 KiB) stay in L2 across all
+    // panels, each panel pair stays in L1/L2 while the block's rows stream past it.
+    int64_t mc = (256 * 1024) / s->k / mr * mr;
+    if (mc < mr) mc = mr;
+    for (int64_t ib = 0; ib < m; ib += mc) {
+        int64_t ie = m - ib < mc ? m : ib + mc;
+        for (int64_t p = n0 / PC_Q8_PANEL; p * PC_Q8_PANEL < n1;) {
+            int64_t first = p * PC_Q8_PANEL;
+            int pair = first >= n0 && first + 2 * PC_Q8_PANEL <= n1;
+            int c0 = (int)(n0 > first ? n0 - first : 0);
+            int c1 = (int)(n1 < first + PC_Q8_PANEL ? n1 - first : PC_Q8_PANEL);
+            // The weights stream from DRAM once per pass (ViT-B/32's 88 MB, the text tower's 38 MB
+            // exceed L3), and the hardware prefetcher alone left the tiles waiting: each row tile
+            // of this pair prefetches its share of the next pair's lines (text 77 tokens, 1 thread:
+            // ~6% faster; T1 into L2 only was not measurably better than nothing).
+            int64_t pn = p + (pair ? 2 : 1);
+            int64_t left = (n1 + PC_Q8_PANEL - 1) / PC_Q8_PANEL - pn;  // panels after this step, in range
+            int64_t next_bytes = (left >= 2 ? 2 : left > 0 ? left : 0) * s->panel_stride;
+            const char *next = next_bytes ? (const char *)pc_panel_w(packed, s, pn) : 0;
+            int64_t tiles = (ie - ib + mr - 1) / mr;
+            for (int64_t i = ib, ti = 0; i < ie; i += mr, ti++) {
+                int64_t rows = ie - i < mr ? ie - i : mr;
+                for (int64_t b = next_bytes * ti / tiles / 64 * 64; b < next_bytes * (ti + 1) / tiles; b += 64)
+                    _mm_prefetch(next + b, _MM_HINT_T0);
+                if (pair) pc_avx512_tile2(xq, xscale, packed, s, bias, y, ldy, i, rows, p, 0, PC_Q8_PANEL);
+                else pc_avx512_tile1(xq, xscale, packed, s, bias, y, ldy, i, rows, p, c0, c1);
+            }
+            p += pair ? 2 : 1;
+        }
+    }
+    return 0;
 }
 
 // ---- AVX2 activation quantizer ------------------------------------------------------------------
@@ -352,6 +417,52 @@ PC_AVX2 void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t 
             }
             __m256i q16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
             _mm256_storeu_si256((__m256i *)(qr + t), _mm256_permutevar8x32_epi32(q16, order));
+        }
+        for (; t < k; t++) {
+            float v = roundf(xr[t] / scale);
+            if (!(v <= 127.0f)) v = v != v ? 0.0f : 127.0f;
+            if (v < -127.0f) v = -127.0f;
+            qr[t] = (int8_t)v;
+        }
+    }
+}
+
+// ---- AVX-512 activation quantizer ---------------------------------------------------------------
+//
+// pc_quantize_rows_avx2 on 16 lanes: the same max, the same IEEE division and the same
+// round-half-away built from truncation, so the bytes are identical; vpmovsdb packs 16 int32
+// (already clamped to ±127) to bytes in one instruction.
+
+PC_AVX512 void pc_quantize_rows_avx512(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale) {
+    const __m512 half = _mm512_set1_ps(0.5f);
+    const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
+    for (int64_t i = 0; i < m; i++) {
+        const float *xr = x + i * k;
+        int8_t *qr = xq + i * k;
+        __m512 vmax = _mm512_setzero_ps();
+        int64_t t = 0;
+        for (; t + 16 <= k; t += 16) vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(xr + t)));
+        float amax = _mm512_reduce_max_ps(vmax);
+        for (; t < k; t++) if (fabsf(xr[t]) > amax) amax = fabsf(xr[t]);
+        float scale = amax / 127.0f;
+        xscale[i] = scale;
+        if (scale == 0) {
+            memset(qr, 0, (size_t)k);
+            continue;
+        }
+        const __m512 vs = _mm512_set1_ps(scale);
+        t = 0;
+        for (; t + 16 <= k; t += 16) {
+            __m512 v = _mm512_div_ps(_mm512_loadu_ps(xr + t), vs);
+            __m512 tr = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+            __mmask16 up = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_sub_ps(v, tr)), half, _CMP_GE_OQ);
+            // tr ± 1 away from zero where the fraction is >= 0.5: copy v's sign onto 1.
+            __m512 step = _mm512_castsi512_ps(_mm512_or_si512(
+                _mm512_castps_si512(_mm512_set1_ps(1.0f)),
+                _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u))));
+            __m512 r = _mm512_mask_add_ps(tr, up, tr, step);
+            r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+            _mm_storeu_si128((__m128i *)(qr + t), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(r)));
         }
         for (; t < k; t++) {
             float v = roundf(xr[t] / scale);

@@ -89,8 +89,12 @@ struct QuantScratch {
 }
 
 /// y[M, N] = x[M, K] · Wᵀ + b, split over output columns across the pool.
+///
+/// `epilogue(columns)` runs on the thread that computed those columns of y, right after them
+/// (all rows): elementwise follow-ups (the activation, a residual add) then use every thread and
+/// find their columns still in cache. Its results must not depend on how columns are split.
 func apply(_ l: RuntimeLinear, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows m: Int,
-           scratch: inout QuantScratch, pool: WorkerPool) {
+           scratch: inout QuantScratch, pool: WorkerPool, epilogue: ((Range<Int>) -> Void)? = nil) {
     switch l {
     case .float(let lw):
         let n = lw.weight.shape[0], k = lw.weight.shape[1]
@@ -104,18 +108,27 @@ func apply(_ l: RuntimeLinear, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoin
                         y[row * n + col] = acc
                     }
                 }
+                epilogue?(cols)
             }
         }
     case .q8(let w, let bias):
         let k = w.k
         scratch.q.withUnsafeMutableBufferPointer { xq in
             scratch.scales.withUnsafeMutableBufferPointer { xs in
-                quantizeRows(x, rows: m, k: k, q: xq.baseAddress!, scales: xs.baseAddress!)
-                let xqp = UnsafePointer(xq.baseAddress!), xsp = UnsafePointer(xs.baseAddress!)
+                // Rows quantize independently (per-row scales): split them across the threads.
+                let xqm = xq.baseAddress!, xsm = xs.baseAddress!
+                pool.parallelRanges(m, granularity: 4) { rows in
+                    quantizeRows(x + rows.lowerBound * k, rows: rows.count, k: k, q: xqm + rows.lowerBound * k,
+                                 scales: xsm + rows.lowerBound)
+                }
+                let xqp = UnsafePointer(xqm), xsp = UnsafePointer(xsm)
                 let run = { (bias: UnsafePointer<Float>?) in
                     pool.parallelChunks(pool.threads) { part, _ in
                         let columns = w.columnSplit(part, of: pool.threads)
-                        if !columns.isEmpty { gemmQ8(xqp, xScales: xsp, w, bias: bias, y, m: m, columns: columns) }
+                        if !columns.isEmpty {
+                            gemmQ8(xqp, xScales: xsp, w, bias: bias, y, m: m, columns: columns)
+                            epilogue?(columns)
+                        }
                     }
                 }
                 if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }

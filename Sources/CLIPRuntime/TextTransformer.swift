@@ -106,7 +106,8 @@ public struct TextEncoder: @unchecked Sendable {
             }
         }
         runTower(&x, sequences: 1, tokens: t, blocks: blocks, config: c.tower, causal: true,
-                 activation: config.activation, eps: config.layerNormEps, prefix: "text", observer: observer, pool: pool)
+                 activation: config.activation, eps: config.layerNormEps, prefix: "text", observer: observer, pool: pool,
+                 pooledRow: poolAt)
         // ln_final at the pooling position, then the projection. shape = [D] → [embedDim]
         var pooled = [Float](repeating: 0, count: d)
         var out = [Float](repeating: 0, count: config.embedDim)

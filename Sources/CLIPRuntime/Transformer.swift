@@ -60,19 +60,47 @@ struct BlockScratch {
     }
 }
 
+/// y = LayerNorm(x) over `rows` rows, split by rows across the pool (rows are independent).
 func layerNorm(_ x: UnsafePointer<Float>, _ ln: LayerNormWeights, _ y: UnsafeMutablePointer<Float>,
-               rows: Int, eps: Float) {
+               rows: Int, eps: Float, pool: WorkerPool = .single) {
+    let dim = ln.gamma.count
     ln.gamma.values.withUnsafeBufferPointer { g in
         ln.beta.values.withUnsafeBufferPointer { b in
-            layerNorm(x, y, gamma: g.baseAddress!, beta: b.baseAddress!, rows: rows, dim: ln.gamma.count, eps: eps)
+            pool.parallelRanges(rows, granularity: 4) { r in
+                layerNormFast(x + r.lowerBound * dim, y + r.lowerBound * dim, gamma: g.baseAddress!, beta: b.baseAddress!,
+                              rows: r.count, dim: dim, eps: eps)
+            }
+        }
+    }
+}
+
+/// x += residual, then y = LayerNorm(x): the residual connection fused with the norm after it,
+/// split by rows across the pool.
+func addLayerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, _ ln: LayerNormWeights,
+                  _ y: UnsafeMutablePointer<Float>, rows: Int, eps: Float, pool: WorkerPool = .single) {
+    let dim = ln.gamma.count
+    ln.gamma.values.withUnsafeBufferPointer { g in
+        ln.beta.values.withUnsafeBufferPointer { b in
+            pool.parallelRanges(rows, granularity: 4) { r in
+                let o = r.lowerBound * dim
+                addLayerNormFast(x + o, residual: residual + o, y + o, gamma: g.baseAddress!, beta: b.baseAddress!,
+                                 rows: r.count, dim: dim, eps: eps)
+            }
         }
     }
 }
 
 /// Runs one residual block in place on x [S·T, D].
+///
+/// With `onlyRow` = r, only row r of each sequence is brought up to date (the others keep their
+/// input values): every row still feeds the keys and values, but the attention output, the MLP
+/// and both residual adds run on S rows instead of S·T. The tower's last block uses it when only
+/// the pooled token is read; each computed row has the same bits as in a full block (no kernel
+/// result depends on which other rows are computed with it).
 func residualBlock(
     _ x: UnsafeMutablePointer<Float>, sequences s: Int, tokens t: Int, block w: BlockPlan, config c: TowerConfig,
-    causal: Bool, activation: Activation, eps: Float, scratch sc: inout BlockScratch, pool: WorkerPool
+    causal: Bool, activation: Activation, eps: Float, scratch sc: inout BlockScratch, pool: WorkerPool,
+    onlyRow: Int? = nil
 ) {
     let d = c.width, rows = s * t
     // Move the quantization scratch out (leaving an empty one) so it stays uniquely referenced:
@@ -88,40 +116,71 @@ func residualBlock(
     sc.scores.withUnsafeMutableBufferPointer { scores in
         let nb = normed.baseAddress!, pb = projected.baseAddress!
         // Attention: shape = [S·T, D] → [S·T, 3D] → per sequence and head → [S·T, D]
-        layerNorm(x, w.ln1, nb, rows: rows, eps: eps)
+        layerNorm(x, w.ln1, nb, rows: rows, eps: eps, pool: pool)
         apply(w.qkv, nb, qkv.baseAddress!, rows: rows, scratch: &quant, pool: pool)
         let qkvBase = UnsafePointer(qkv.baseAddress!), out = attended.baseAddress!, scratchBase = scores.baseAddress!
         let perWorker = sc.scoresPerWorker
-        pool.parallelChunks(s) { slot, range in
-            // Sequences split across workers; each worker owns one slice of the scratch.
-            for seq in range {
+        let h = c.heads
+        let queries = onlyRow.map { $0..<($0 + 1) }
+        pool.parallelChunks(s * h) { slot, range in
+            // (sequence, head) pairs split across workers, so one image's heads use every thread;
+            // each worker owns one slice of the scratch. Consecutive heads of a sequence go in one call.
+            var u = range.lowerBound
+            while u < range.upperBound {
+                let seq = u / h, end = min(range.upperBound, (seq + 1) * h)
                 attentionFast(qkv: qkvBase + seq * t * 3 * d, out: out + seq * t * d, scratch: scratchBase + slot * perWorker,
-                              tokens: t, dim: d, heads: c.heads, causal: causal)
+                              tokens: t, dim: d, heads: h, causal: causal, headRange: (u - seq * h)..<(end - seq * h),
+                              queryRows: queries)
+                u = end
             }
         }
-        apply(w.attnOut, attended.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)
-        addInPlace(x, pb, count: rows * d)
-        // MLP: shape = [S·T, D] → [S·T, mlpWidth] → [S·T, D]
-        layerNorm(x, w.ln2, nb, rows: rows, eps: eps)
-        apply(w.fc, nb, hidden.baseAddress!, rows: rows, scratch: &quant, pool: pool)
-        activateInPlaceFast(hidden.baseAddress!, count: rows * c.mlpWidth, activation)
-        apply(w.proj, hidden.baseAddress!, pb, rows: rows, scratch: &quant, pool: pool)
-        addInPlace(x, pb, count: rows * d)
+        // The rows the rest of the block runs on: all of x, or the S kept rows gathered into the
+        // qkv buffer (free now; it holds ≥ 2·S·D floats): kept x rows, then their attention rows.
+        var xr = x, ar = UnsafePointer(out), n = rows
+        if let r = onlyRow {
+            let xg = qkv.baseAddress!, ag = qkv.baseAddress! + s * d
+            for seq in 0..<s {
+                (xg + seq * d).update(from: x + (seq * t + r) * d, count: d)
+                (ag + seq * d).update(from: out + (seq * t + r) * d, count: d)
+            }
+            xr = xg; ar = UnsafePointer(ag); n = s
+        }
+        apply(w.attnOut, ar, pb, rows: n, scratch: &quant, pool: pool)
+        // MLP: shape = [n, D] → [n, mlpWidth] → [n, D], after the attention's residual add. The
+        // activation and the second residual add run on each thread's own output columns.
+        addLayerNorm(xr, residual: pb, w.ln2, nb, rows: n, eps: eps, pool: pool)
+        let hb = hidden.baseAddress!, mw = c.mlpWidth
+        apply(w.fc, nb, hb, rows: n, scratch: &quant, pool: pool) { cols in
+            for row in 0..<n { activateInPlaceFast(hb + row * mw + cols.lowerBound, count: cols.count, activation) }
+        }
+        let xm = xr
+        apply(w.proj, hb, pb, rows: n, scratch: &quant, pool: pool) { cols in
+            for row in 0..<n { addInPlace(xm + row * d + cols.lowerBound, pb + row * d + cols.lowerBound, count: cols.count) }
+        }
+        if let r = onlyRow {
+            for seq in 0..<s { (x + (seq * t + r) * d).update(from: xr + seq * d, count: d) }
+        }
     }}}}}}
 }
 
 /// Runs all blocks of a tower on x [S·T, D], reporting the residual stream before the first
 /// block and after each one as "<prefix>.hidden.<i>" (shape [S·T, D]).
+///
+/// `pooledRow`: the one row per sequence the caller reads afterwards (class token, EOT token).
+/// Without an observer, the last block then computes only that row (see `residualBlock`); the
+/// other rows of x are left at their values before the last block.
 func runTower(
     _ x: inout [Float], sequences s: Int, tokens t: Int, blocks: [BlockPlan], config c: TowerConfig, causal: Bool,
-    activation: Activation, eps: Float, prefix: String, observer: ActivationObserver?, pool: WorkerPool
+    activation: Activation, eps: Float, prefix: String, observer: ActivationObserver?, pool: WorkerPool,
+    pooledRow: Int? = nil
 ) {
     var scratch = BlockScratch(rows: s * t, tokens: t, config: c, threads: pool.threads)
     x.withUnsafeMutableBufferPointer { xb in
         observer?("\(prefix).hidden.0", [s * t, c.width], UnsafeBufferPointer(xb))
         for (i, block) in blocks.enumerated() {
+            let last = i == blocks.count - 1 && observer == nil
             residualBlock(xb.baseAddress!, sequences: s, tokens: t, block: block, config: c, causal: causal,
-                          activation: activation, eps: eps, scratch: &scratch, pool: pool)
+                          activation: activation, eps: eps, scratch: &scratch, pool: pool, onlyRow: last ? pooledRow : nil)
             observer?("\(prefix).hidden.\(i + 1)", [s * t, c.width], UnsafeBufferPointer(xb))
         }
     }

@@ -105,7 +105,8 @@ public struct VisionEncoder: @unchecked Sendable {
             }
         }
         runTower(&normed, sequences: n, tokens: t, blocks: blocks, config: v.tower, causal: false,
-                 activation: config.activation, eps: config.layerNormEps, prefix: "vision", observer: observer, pool: pool)
+                 activation: config.activation, eps: config.layerNormEps, prefix: "vision", observer: observer, pool: pool,
+                 pooledRow: 0)
         // ln_post on each class token, then the projection. shape = [N, D] → [N, embedDim]
         var pooled = [Float](repeating: 0, count: n * d)
         for b in 0..<n {

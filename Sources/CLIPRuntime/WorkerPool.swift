@@ -2,7 +2,7 @@
 // output is computed by the same code whatever the thread count (results never depend on it).
 
 import CLIPFormat
-import Dispatch
+import CLIPKernels
 
 #if canImport(Glibc)
 import Glibc
@@ -13,9 +13,12 @@ import Musl
 public struct WorkerPool: Sendable {
     /// Threads used, ≥ 1. The calling thread takes part.
     public let threads: Int
+    /// The persistent workers (nil for one thread); copies of a pool share them.
+    private let runner: ThreadPool?
 
     public init(threads: Int) {
         self.threads = max(1, threads)
+        runner = self.threads > 1 ? ThreadPool(threads: self.threads) : nil
     }
 
     /// One thread: everything inline.
@@ -48,19 +51,12 @@ public struct WorkerPool: Sendable {
             return
         }
         let units = (count + granularity - 1) / granularity
-        withoutActuallyEscaping(body) { body in
-            let box = UnsafeSendableBox(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = units * c / chunks * granularity
-                let hi = min(count, units * (c + 1) / chunks * granularity)
-                if lo < hi { box.value(c, lo..<hi) }
-            }
+        // Chunk c always covers the same range, whichever thread runs it: results never depend
+        // on scheduling.
+        runner!.run(parts: chunks) { c in
+            let lo = units * c / chunks * granularity
+            let hi = min(count, units * (c + 1) / chunks * granularity)
+            if lo < hi { body(c, lo..<hi) }
         }
     }
-}
-
-/// Carries a non-Sendable value into concurrent work whose ranges never overlap.
-struct UnsafeSendableBox<T>: @unchecked Sendable {
-    let value: T
-    init(_ value: T) { self.value = value }
 }

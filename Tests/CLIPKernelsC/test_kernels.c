@@ -15,7 +15,9 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
@@ -185,6 +187,23 @@ static void test_attention(int64_t t, int64_t d, int64_t h, int causal) {
     char detail[96];
     snprintf(detail, sizeof detail, "rc=%d worst %.3g of max|v| %.3g", rc, worst, (double)maxv);
     check(rc == 0 && worst <= 1e-5 * maxv, causal ? "attention-causal" : "attention", t, d, h, h, detail);
+    // Heads computed in two ranges (as two threads do) give the same bits as all at once.
+    float *o2 = malloc(sizeof(float) * (size_t)(t * d));
+    for (int64_t i = 0; i < t * d; i++) o2[i] = NAN;
+    rc = pc_attention_heads_f32(qkv, o2, scr, t, d, h, causal, 0, h / 2);
+    rc |= pc_attention_heads_f32(qkv, o2, scr, t, d, h, causal, h / 2, h);
+    check(rc == 0 && memcmp(o, o2, sizeof(float) * (size_t)(t * d)) == 0, "attention-head-ranges", t, d, h, h, "");
+    check(pc_attention_heads_f32(qkv, o2, scr, t, d, h, causal, 0, h + 1) == -1, "attention-bad-range", t, d, h, h, "");
+    // One query row at a time (the last block's pooled row), and odd row ranges: the same bits.
+    for (int64_t i = 0; i < t * d; i++) o2[i] = NAN;
+    rc = 0;
+    for (int64_t q = 0; q < t; q += 3) rc |= pc_attention_rows_f32(qkv, o2, scr, t, d, h, causal, 0, h, q, q + 3 < t ? q + 3 : t);
+    int rows_ok = rc == 0 && memcmp(o, o2, sizeof(float) * (size_t)(t * d)) == 0;
+    for (int64_t i = 0; i < t * d; i++) o2[i] = NAN;
+    rc = pc_attention_rows_f32(qkv, o2, scr, t, d, h, causal, 0, h, t - 1, t);
+    rows_ok &= rc == 0 && memcmp(o + (t - 1) * d, o2 + (t - 1) * d, sizeof(float) * (size_t)d) == 0 && isnan(o2[0]) == (t > 1);
+    check(rows_ok, "attention-query-rows", t, d, h, h, "");
+    free(o2);
     free(qkv); free(o); free(scr); free(p);
 }
 
@@ -218,6 +237,85 @@ static void test_activation(int quick) {
     free(x); free(y);
 }
 
+// LayerNorm: every path must be bit-identical to this scalar statement of pc_norm.c's order
+// (double sums in 8 lanes by i mod 8, lanes added pairwise; float scale and shift without FMA), so
+// a board and a desktop normalize identically. The fused variant must equal add-then-normalize.
+static double ln_lanes(const double l[8]) { return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7])); }
+
+static void test_layernorm(int64_t rows, int64_t dim, float offset) {
+    size_t nx = (size_t)(rows * dim);
+    float *x = malloc(sizeof(float) * nx), *res = malloc(sizeof(float) * nx), *y = malloc(sizeof(float) * nx);
+    float *ref = malloc(sizeof(float) * nx), *xs = malloc(sizeof(float) * nx), *g = malloc(sizeof(float) * (size_t)dim);
+    float *b = malloc(sizeof(float) * (size_t)dim);
+    for (size_t i = 0; i < nx; i++) { x[i] = offset + 3 * rnd_f(); res[i] = rnd_f(); }
+    for (int64_t i = 0; i < dim; i++) { g[i] = 1 + rnd_f(); b[i] = rnd_f(); }
+    const float eps = 1e-5f;
+    for (int fused = 0; fused < 2; fused++) {
+        memcpy(xs, x, sizeof(float) * nx);
+        for (int64_t r = 0; r < rows; r++) {
+            float *xr = xs + r * dim;
+            if (fused) for (int64_t i = 0; i < dim; i++) xr[i] = xr[i] + res[r * dim + i];
+            double l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            for (int64_t i = 0; i < dim; i++) l[i % 8] += (double)xr[i];
+            double mean = ln_lanes(l) / (double)dim;
+            for (int j = 0; j < 8; j++) l[j] = 0;
+            for (int64_t i = 0; i < dim; i++) l[i % 8] += ((double)xr[i] - mean) * ((double)xr[i] - mean);
+            double inv = 1.0 / sqrt(ln_lanes(l) / (double)dim + (double)eps);
+            for (int64_t i = 0; i < dim; i++) ref[r * dim + i] = (float)(((double)xr[i] - mean) * inv) * g[i] + b[i];
+        }
+        float *xin = malloc(sizeof(float) * nx);
+        memcpy(xin, x, sizeof(float) * nx);
+        if (fused) pc_add_layernorm_f32(xin, res, y, g, b, rows, dim, eps);
+        else pc_layernorm_f32(xin, y, g, b, rows, dim, eps);
+        int ok = memcmp(y, ref, sizeof(float) * nx) == 0 && memcmp(xin, xs, sizeof(float) * nx) == 0;
+        check(ok, fused ? "add-layernorm" : "layernorm", rows, dim, 0, 0, "not bit-identical to the reference");
+        free(xin);
+    }
+    free(x); free(res); free(y); free(ref); free(xs); free(g); free(b);
+}
+
+// The pool: every part of every job runs exactly once, jobs never mix, a nested call (a part
+// calling pc_pool_run on the same pool) runs inline instead of deadlocking, and workers that
+// fell asleep wake up for the next job.
+typedef struct { pc_pool *pool; _Atomic int hits[64]; int nested; } pool_job;
+
+static void pool_part(void *ctx, int64_t part) { atomic_fetch_add(&((pool_job *)ctx)->hits[part], 1); }
+
+static void pool_part_nested(void *ctx, int64_t part) {
+    pool_job *j = ctx;
+    atomic_fetch_add(&j->hits[part], 1);
+    if (part == 0) {
+        pool_job inner = {.pool = j->pool};
+        pc_pool_run(j->pool, 5, pool_part, &inner);
+        int ok = 1;
+        for (int i = 0; i < 5; i++) ok &= atomic_load(&inner.hits[i]) == 1;
+        j->nested = ok;
+    }
+}
+
+static void test_pool(void) {
+    for (int threads = 1; threads <= 4; threads++) {
+        pc_pool *pool = pc_pool_create(threads);
+        int ok = pool != NULL;
+        for (int round = 0; round < 2000 && ok; round++) {
+            pool_job j = {.pool = pool};
+            int64_t parts = 1 + round % 64;
+            pc_pool_run(pool, parts, pool_part, &j);
+            for (int64_t i = 0; i < 64; i++) ok &= atomic_load(&j.hits[i]) == (i < parts ? 1 : 0);
+        }
+        pool_job n = {.pool = pool};
+        pc_pool_run(pool, 3, pool_part_nested, &n);
+        ok &= n.nested && atomic_load(&n.hits[0]) == 1 && atomic_load(&n.hits[2]) == 1;
+        struct timespec nap = {0, 5000000};  // 5 ms: longer than the spin, the workers sleep
+        nanosleep(&nap, NULL);
+        pool_job late = {.pool = pool};
+        pc_pool_run(pool, 7, pool_part, &late);
+        for (int i = 0; i < 7; i++) ok &= atomic_load(&late.hits[i]) == 1;
+        pc_pool_destroy(pool);
+        check(ok, "pool", threads, 0, 0, 0, "a part ran twice, never, or in the wrong job");
+    }
+}
+
 static int run_isa(int isa) {
     if (pc_kernels_set_isa(isa) != isa) return 0;
     int p0 = passed, f0 = failed;
@@ -238,6 +336,11 @@ static int run_isa(int isa) {
         for (int causal = 0; causal < 2; causal++) test_attention(at[a][0], at[a][1], at[a][2], causal);
     test_activation(0);
     test_activation(1);
+    static const int64_t ln[][2] = {{50, 768}, {3, 512}, {2, 7}, {4, 13}, {1, 1}, {5, 1000}};
+    for (size_t c = 0; c < sizeof ln / sizeof ln[0]; c++) {
+        test_layernorm(ln[c][0], ln[c][1], 0);
+        test_layernorm(ln[c][0], ln[c][1], 300);  // a large mean: the two-pass variance must hold
+    }
     static const int64_t qk[] = {1, 7, 8, 31, 32, 33, 768, 3072};
     for (size_t c = 0; c < sizeof qk / sizeof qk[0]; c++) test_quantize(5, qk[c]);
     // Unsupported shapes are refused, not computed.
@@ -256,6 +359,9 @@ int main(int argc, char **argv) {
         ran += run_isa(isa);
     }
     if (!ran) { fprintf(stderr, "no path ran (unknown or unsupported name?)\n"); return 2; }
+    int p0 = passed, f0 = failed;
+    test_pool();
+    printf("pool: %d passed, %d failed\n", passed - p0, failed - f0);
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
 }

@@ -16,6 +16,13 @@ private let attentionTolerancePerMaxV: Float = 1e-5
 /// definition add ~1e-7. 1e-6 leaves a 3x margin; a wrong coefficient or branch is off by >1e-3.
 private let activationTolerancePerMagnitude: Float = 1e-6
 
+/// The C LayerNorm sums mean and variance in Double like the definition, in 8 lanes instead of
+/// one, so mean and 1/std agree to ~1e-15 relative; the normalized value is then rounded to float
+/// (at most 1 ulp apart when the Double values straddle a rounding boundary) and scaled by gamma
+/// and shifted by beta in float. 1e-6 of max(1, |y|) covers those few ulps (float ulp is 6e-8
+/// relative) with margin; a wrong mean, variance, gamma or beta index is off by > 1e-2.
+private let layerNormTolerancePerMagnitude: Float = 1e-6
+
 final class FastFloatKernelsTests: XCTestCase {
     private var saved = KernelISA.current
     override func setUp() { saved = KernelISA.current }
@@ -105,8 +112,39 @@ final class FastFloatKernelsTests: XCTestCase {
         }
     }
 
+    func testLayerNormMatchesDefinition() {
+        // CLIP's widths, odd widths (scalar tails of the 8-lane sums) and a large mean offset
+        // (the two-pass variance must not cancel).
+        let shapes = [(50, 768, Float(0)), (3, 512, 0), (2, 13, 0), (4, 1000, 300), (1, 1, 0), (5, 7, -40)]
+        for isa in paths() {
+            KernelISA.force(isa)
+            for (si, (rows, dim, offset)) in shapes.enumerated() {
+                let x = qkv(tokens: rows, dim: dim, seed: 7 + UInt64(si)).prefix(rows * dim).map { $0 + offset }
+                let res = qkv(tokens: rows, dim: dim, seed: 70 + UInt64(si)).prefix(rows * dim).map { $0 / 4 }
+                let gamma = qkv(tokens: 1, dim: dim, seed: 700 + UInt64(si)).prefix(dim).map { 1 + $0 / 8 }
+                let beta = qkv(tokens: 1, dim: dim, seed: 7000 + UInt64(si)).prefix(dim).map { $0 / 8 }
+                var ref = [Float](repeating: 0, count: rows * dim), got = ref, fusedOut = ref
+                layerNorm(x, &ref, gamma: gamma, beta: beta, rows: rows, dim: dim, eps: 1e-5)
+                layerNormFast(x, &got, gamma: gamma, beta: beta, rows: rows, dim: dim, eps: 1e-5)
+                for i in 0..<(rows * dim) {
+                    XCTAssertEqual(got[i], ref[i], accuracy: layerNormTolerancePerMagnitude * max(1, abs(ref[i])),
+                                   "\(isa.name) rows=\(rows) dim=\(dim) at \(i)")
+                }
+                // Fused: x + residual in place (one float add each), then the same norm, bit for bit.
+                var summed = x
+                addInPlace(&summed, res, count: summed.count)
+                var plain = [Float](repeating: 0, count: rows * dim)
+                layerNormFast(summed, &plain, gamma: gamma, beta: beta, rows: rows, dim: dim, eps: 1e-5)
+                var xio = x
+                addLayerNormFast(&xio, residual: res, &fusedOut, gamma: gamma, beta: beta, rows: rows, dim: dim, eps: 1e-5)
+                XCTAssertEqual(xio.map(\.bitPattern), summed.map(\.bitPattern), "\(isa.name) residual sum")
+                XCTAssertEqual(fusedOut.map(\.bitPattern), plain.map(\.bitPattern), "\(isa.name) fused norm")
+            }
+        }
+    }
+
     func testScratchCountRefusesBadShapes() {
-        XCTAssertEqual(attentionFastScratchCount(tokens: 50, dim: 768, heads: 12), 64 * 56 + 56)
+        XCTAssertEqual(attentionFastScratchCount(tokens: 50, dim: 768, heads: 12), 64 * 56 + 4 * 56)
         XCTAssertEqual(attentionFastScratchCount(tokens: 50, dim: 768, heads: 7), 0)
         XCTAssertEqual(attentionFastScratchCount(tokens: 0, dim: 768, heads: 12), 0)
     }

@@ -80,18 +80,33 @@ int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, cons
                float *y, int64_t ldy, int64_t m, int64_t n, int64_t k, int64_t group,
                int64_t n0, int64_t n1);
 
-/// Floats of scratch pc_attention_f32 needs: head_dim · roundup(tokens, 8) + roundup(tokens, 8).
+/// Floats of scratch pc_attention_f32 needs: head_dim · roundup(tokens, 8) + 4 · roundup(tokens, 8).
 size_t pc_attention_scratch_floats(int64_t tokens, int64_t dim, int64_t heads);
 
 /// Multi-head scaled dot-product attention over one sequence, the semantics of `attention` in
 /// Sources/CLIPKernels/FloatKernels.swift: qkv [T, 3·D] (q, k, v side by side in each row),
 /// out [T, D], H heads of D/H. With `causal`, row t attends to 0...t only, and the masked
-/// columns are never read, so row t does not depend on T. Softmax uses libm expf (no
-/// approximation); the dot products use FMA on the AVX2 path, so results differ from the
-/// Swift definition by float rounding only (Tests/CLIPKernelsTests bound it).
+/// columns are never read, so row t does not depend on T. The portable path uses libm expf;
+/// the AVX2 path uses FMA for the dot products and an 8-lane exp polynomial (~2 ulp, pc_exp8)
+/// in the softmax, so results differ from the Swift definition by float rounding only
+/// (Tests/CLIPKernelsTests bound it).
 /// scratch: pc_attention_scratch_floats(T, D, H) floats. Returns 0, or -1 on a bad shape.
 int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
                      int64_t heads, int causal);
+
+/// pc_attention_f32 for heads [h0, h1) only: writes those heads' columns of out and nothing
+/// else. A head's result does not depend on the range it is computed in, so threads may split
+/// the heads of one sequence freely (each with its own scratch). Returns 0, or -1 on a bad shape
+/// or range.
+int pc_attention_heads_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
+                           int64_t heads, int causal, int64_t h0, int64_t h1);
+
+/// pc_attention_heads_f32 for query rows [q0, q1) only (every key and value row is still read,
+/// up to q1 − 1 when causal): writes those rows of out for heads [h0, h1) and nothing else. A
+/// row's values are the same bits as in a full call, so a tower whose last block needs one row
+/// (the class token, the EOT token) can compute only that row. Returns 0, or -1 on a bad range.
+int pc_attention_rows_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
+                          int64_t heads, int causal, int64_t h0, int64_t h1, int64_t q0, int64_t q1);
 
 /// The MLP activations in place over n floats, the formulas of `activateInPlace` in
 /// FloatKernels.swift: GELU x·½(1 + erf(x/√2)) and QuickGELU x·σ(1.702·x).
@@ -101,6 +116,38 @@ int pc_attention_f32(const float *qkv, float *out, float *scratch, int64_t token
 /// |x| <= 1 and < 1e-6·|x| beyond: far below the int8 step amax/127 the next matmul quantizes to).
 void pc_gelu_f32(float *x, int64_t n);
 void pc_quick_gelu_f32(float *x, int64_t n);
+
+/// LayerNorm over `rows` rows of `dim` floats, the formula of `layerNorm` in FloatKernels.swift:
+/// y = (x − mean) / sqrt(var + eps) · gamma + beta, mean and (biased) variance summed in double.
+/// Every path rounds identically (the double sums in a fixed 8-lane order, pc_norm.c), so the
+/// result does not depend on the ISA; it differs from the Swift definition by float rounding only.
+/// x and y: [rows, dim], may not overlap; gamma, beta: [dim].
+void pc_layernorm_f32(const float *x, float *y, const float *gamma, const float *beta, int64_t rows,
+                      int64_t dim, float eps);
+
+/// The residual add and the LayerNorm after it: x += res (in place, one float add per value),
+/// then y = LayerNorm(x) exactly as pc_layernorm_f32. x, res, y: [rows, dim], y overlaps neither.
+void pc_add_layernorm_f32(float *x, const float *res, float *y, const float *gamma, const float *beta,
+                          int64_t rows, int64_t dim, float eps);
+
+/// A persistent pool of worker threads for the runtime's parallel regions (pc_pool.c).
+typedef struct pc_pool pc_pool;
+/// One part of a job: called with the `ctx` given to pc_pool_run and a part index.
+typedef void (*pc_pool_fn)(void *ctx, int64_t part);
+
+/// A pool that runs jobs on `threads` threads: the caller of pc_pool_run plus threads − 1
+/// workers (none for threads <= 1). Workers spin briefly after each job, then sleep. Returns
+/// NULL only if memory is exhausted (pc_pool_run then runs everything on the caller).
+pc_pool *pc_pool_create(int threads);
+
+/// Stops and joins the workers and frees the pool. No job may be running.
+void pc_pool_destroy(pc_pool *pool);
+
+/// Calls fn(ctx, part) once for every part in [0, parts), spread over the pool's threads (the
+/// caller included), and returns when all have finished. Which thread runs a part is not
+/// fixed, so a part must not depend on it. Safe to call from several threads or from inside a
+/// part: a call that finds the pool busy runs all its parts on the calling thread.
+void pc_pool_run(pc_pool *pool, int64_t parts, pc_pool_fn fn, void *ctx);
 
 #ifdef __cplusplus
 }
