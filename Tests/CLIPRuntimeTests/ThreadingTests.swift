@@ -31,3 +31,25 @@ final class ThreadingTests: XCTestCase {
         }
     }
 }
+
+/// Without an observer the last block computes only the pooled row (class or EOT token); with
+/// one it computes every row for the per-layer goldens. Both must give the same embedding.
+final class PooledRowShortcutTests: XCTestCase {
+    func testObservedAndUnobservedForwardsAgreeBitForBit() throws {
+        let c = try CheckpointLoader.load(fixture("tiny-hf"))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("pooled-\(UUID().uuidString).pclip").path
+        defer { unlink(path) }
+        try PclipConverter.convert(c, to: path)
+        for model in [try CLIPModel.load(pclip: path, threads: 2),
+                      try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer)] {
+            let pixels = [Float](repeating: 0.25, count: 3 * 32 * 32).enumerated().map { Float($0.offset % 17) * 0.1 - 0.8 }
+            var layers = 0
+            let observed = try model.vision!.encode(pixels: pixels, observer: { _, _, _ in layers += 1 }, pool: model.pool)
+            XCTAssertGreaterThan(layers, 0)
+            XCTAssertEqual(try model.vision!.encode(pixels: pixels, pool: model.pool), observed, "vision")
+            let tokens = try model.tokenizer!.tokenize("two dogs playing in the snow", truncate: false)
+            let observedText = try model.text!.encode(tokens: tokens, observer: { _, _, _ in }, pool: model.pool)
+            XCTAssertEqual(try model.text!.encode(tokens: tokens, pool: model.pool), observedText, "text")
+        }
+    }
+}
