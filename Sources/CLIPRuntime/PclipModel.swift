@@ -232,10 +232,12 @@ extension CLIPModel {
         let (config, logitScale, preprocess, present) = try validate(file)
         if towers.vision && !present.vision { throw ModelError.invalidInput("'\(path)' holds no vision tower; convert the model with it") }
         if towers.text && !present.text { throw ModelError.invalidInput("'\(path)' holds no text tower; convert the model with it") }
+        // The tokenizer first: its parsing garbage is freed before the weights arrive, so it
+        // does not add to the peak.
+        let tokenizer = towers.text ? try loadTokenizer(file) : nil
         let loader = PlanLoader(file: file, config: config)
         let vision = towers.vision ? try loader.vision() : nil
         let text = towers.text ? try loader.text() : nil
-        let tokenizer = towers.text ? try loadTokenizer(file) : nil
         return try CLIPModel(config: config, vision: vision, text: text, logitScale: logitScale, preprocess: preprocess,
                              tokenizer: tokenizer, fingerprint: fingerprint(of: file), threads: threads)
     }
