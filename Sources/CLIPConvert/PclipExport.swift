@@ -15,12 +15,16 @@ public struct ConvertOptions: Sendable {
     public var dtype: WeightDType
     /// q8 elements per scale along the reduction dimension; 0 = one scale per output channel.
     public var groupSize: Int
+    /// q8 group size for the text tower's block matrices (nil: `groupSize`).
+    public var textGroupSize: Int?
     public var compress: Bool
     public var zstdLevel: Int32
 
-    public init(dtype: WeightDType = .q8, groupSize: Int = 0, compress: Bool = true, zstdLevel: Int32 = 3) {
+    public init(dtype: WeightDType = .q8, groupSize: Int = 0, textGroupSize: Int? = nil, compress: Bool = true,
+                zstdLevel: Int32 = 3) {
         self.dtype = dtype
         self.groupSize = groupSize
+        self.textGroupSize = textGroupSize
         self.compress = compress
         self.zstdLevel = zstdLevel
     }
@@ -74,6 +78,7 @@ public enum PclipConverter {
     public static func convert(_ checkpoint: Checkpoint, to path: String, options: ConvertOptions = ConvertOptions(),
                                progress: ((Int, Int, String) -> Void)? = nil) throws -> ConvertSummary {
         guard options.groupSize >= 0 else { throw ConvertError.badGroupSize(options.groupSize) }
+        if let g = options.textGroupSize, g < 0 { throw ConvertError.badGroupSize(g) }
         if checkpoint.weights.text != nil && checkpoint.tokenizer == nil { throw ConvertError.noTokenizer(checkpoint.path) }
         // Open the output first: an unwritable target fails before minutes of encoding.
         let out = try AtomicFileWriter(path: path)
@@ -97,7 +102,8 @@ public enum PclipConverter {
                 continue
             }
             let k = dims.last!
-            var group = options.groupSize == 0 ? k : options.groupSize
+            let asked = t.name.hasPrefix("text.blocks.") ? (options.textGroupSize ?? options.groupSize) : options.groupSize
+            var group = asked == 0 ? k : asked
             if k % group != 0 {
                 fallbacks.append(t.name)
                 group = k

@@ -42,6 +42,9 @@ struct Convert: ParsableCommand {
     @Option(help: "q8 elements per scale along the reduction dimension; 0 = one scale per output channel.")
     var group: Int = 0
 
+    @Option(help: "q8 group size for the text tower's block matrices (default: --group).")
+    var textGroup: Int?
+
     @Option(help: "Per-tensor compression: zstd or none (none: every tensor can be memory-mapped in place).")
     var compress: CompressOption = .zstd
 
@@ -64,7 +67,8 @@ struct Convert: ParsableCommand {
             let checkpoint = try CheckpointLoader.load(source.model, options: source.checkpointOptions)
             let summary = try PclipConverter.convert(
                 checkpoint, to: output,
-                options: ConvertOptions(dtype: dtype.dtype, groupSize: group, compress: compress == .zstd, zstdLevel: level),
+                options: ConvertOptions(dtype: dtype.dtype, groupSize: group, textGroupSize: textGroup, compress: compress == .zstd,
+                                       zstdLevel: level),
                 progress: progress.update)
             progress.finish()
             let seconds = monotonicSeconds() - start

@@ -70,6 +70,15 @@ final class PclipModelTests: XCTestCase {
         }
     }
 
+    func testTextGroupAppliesToTextBlocksOnly() throws {
+        let c = try checkpoint("tiny-hf")
+        let file = try PclipFile(path: try converted(c, ConvertOptions(textGroupSize: 16)))
+        XCTAssertEqual(try file.info("text.blocks.0.attn.qkv.weight").groupSize, 16)
+        XCTAssertEqual(try file.info("text.blocks.1.mlp.proj.weight").groupSize, 16)
+        XCTAssertEqual(try file.info("vision.blocks.0.attn.qkv.weight").groupSize, 32, "vision stays per channel")
+        XCTAssertEqual(try file.info("text.token_embed").groupSize, 32, "token rows keep one scale each")
+    }
+
     func testConvertingTwiceGivesIdenticalBytes() throws {
         let c = try checkpoint("tiny-openclip")
         for options in [ConvertOptions(), ConvertOptions(dtype: .f16, compress: false)] {
