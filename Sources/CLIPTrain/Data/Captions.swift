@@ -148,15 +148,22 @@ public struct CaptionGenerator: Sendable {
     /// Fraction of the tint–class pairs held out: 16 of 80.
     public static let heldOutCount = Tint.allCases.count * classNames.count / 5
 
-    /// The tint–class pairs the training sampler never produces: the first `heldOutCount` of a
-    /// seeded Fisher–Yates shuffle of all pairs, sorted by class then tint.
+    /// The tint–class pairs the training sampler never produces, balanced: every tint is held
+    /// out for exactly two classes, every class loses one or two tints (so each class and each
+    /// tint is still seen in training). Pair k (0..<16) is (tintOrder[k % 8], classOrder[k % 10])
+    /// over seeded Fisher–Yates orders; 8 and 10 share only the factor 2, so the 16 pairs are
+    /// distinct (a repeat needs k ≡ k' mod 40). Sorted by class then tint.
     public static let heldOutPairs: [TintClassPair] = {
-        var all = (0..<classNames.count).flatMap { c in Tint.allCases.map { TintClassPair(tint: $0, classIndex: c) } }
         var rng = SeededNormal(seed: heldOutSeed)
-        for i in stride(from: all.count - 1, to: 0, by: -1) {
-            all.swapAt(i, Int(rng.nextUInt64() % UInt64(i + 1)))
+        func shuffled(_ n: Int) -> [Int] {
+            var a = Array(0..<n)
+            for i in stride(from: n - 1, to: 0, by: -1) { a.swapAt(i, Int(rng.nextUInt64() % UInt64(i + 1))) }
+            return a
         }
-        return all.prefix(heldOutCount).sorted { ($0.classIndex, $0.tint.rawValue) < ($1.classIndex, $1.tint.rawValue) }
+        let tints = shuffled(Tint.allCases.count), classes = shuffled(classNames.count)
+        return (0..<heldOutCount)
+            .map { TintClassPair(tint: Tint(rawValue: tints[$0 % tints.count])!, classIndex: classes[$0 % classes.count]) }
+            .sorted { ($0.classIndex, $0.tint.rawValue) < ($1.classIndex, $1.tint.rawValue) }
     }()
     private static let heldOutSet = Set(heldOutPairs)
 

@@ -127,17 +127,18 @@ public enum IDXReader {
         if bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B {
             throw DataError.invalidIDX("'\(name)' is gzip-compressed; gunzip it first (gunzip -k FILE.gz) and pass the uncompressed file")
         }
-        let headerSize = 4 + 4 * rank
-        guard bytes.count >= headerSize else {
-            throw DataError.invalidIDX("'\(name)' has \(bytes.count) bytes, fewer than its \(headerSize)-byte header; the file is truncated")
-        }
-        let found = be32(bytes, 0)
+        // The magic first (when present), so the other file of a pair is named as such.
+        let found = bytes.count >= 4 ? be32(bytes, 0) : magic
         guard found == magic else {
             let hex = { (v: UInt32) -> String in
                 let s = String(v, radix: 16)
                 return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
             }
             throw DataError.invalidIDX("'\(name)': magic \(hex(found)), expected \(hex(magic)) (\(rank == 3 ? "uint8 images [n, rows, cols]" : "uint8 labels [n]")); is this the other file of the pair?")
+        }
+        let headerSize = 4 + 4 * rank
+        guard bytes.count >= headerSize else {
+            throw DataError.invalidIDX("'\(name)' has \(bytes.count) bytes, fewer than its \(headerSize)-byte header; the file is truncated")
         }
         return (0..<rank).map { Int(be32(bytes, 4 + 4 * $0)) }
     }
