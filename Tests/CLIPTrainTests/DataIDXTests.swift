@@ -71,3 +71,30 @@ final class DataIDXTests: XCTestCase {
         }
     }
 }
+
+/// The real Fashion-MNIST test split, opt-in: CI does not install the 30 MB package. Run with
+///     apt-get install -y dataset-fashion-mnist
+///     mkdir -p /tmp/fmnist && for f in /usr/share/datasets/fashion-mnist/*.gz; do gunzip -c $f > /tmp/fmnist/$(basename $f .gz); done
+///     FASHION_MNIST_DIR=/tmp/fmnist swift test --skip-build --disable-swift-testing --filter DataFashionMNISTTests
+final class DataFashionMNISTTests: XCTestCase {
+    func testRealTestSplit() throws {
+        guard let dir = ProcessInfo.processInfo.environment["FASHION_MNIST_DIR"] else {
+            throw XCTSkip("set FASHION_MNIST_DIR to the gunzipped Fashion-MNIST files to run")
+        }
+        let (im, lb) = try IDXReader.readPair(images: dir + "/t10k-images-idx3-ubyte", labels: dir + "/t10k-labels-idx1-ubyte")
+        XCTAssertEqual([im.count, im.rows, im.columns], [10_000, 28, 28])
+        // Cross-checked with numpy on the same files: the first labels, 1000 per class, and
+        // the byte sums of the first and last images.
+        XCTAssertEqual(Array(lb.prefix(10)), [9, 2, 1, 1, 6, 1, 4, 6, 5, 7])
+        XCTAssertEqual((0..<10).map { c in lb.filter { $0 == c }.count }, Array(repeating: 1000, count: 10))
+        XCTAssertEqual(im.image(0).reduce(0) { $0 + Int($1) }, 33456)
+        XCTAssertEqual(im.image(9999).reduce(0) { $0 + Int($1) }, 24390)
+        let gen = try CaptionGenerator(canvas: 32)
+        var rng = SeededNormal(seed: 1)
+        let batch = try gen.trainingBatch(images: im, labels: lb, batchSize: 64, rng: &rng)
+        XCTAssertEqual(batch.images.count, 64 * 3 * 32 * 32)
+        XCTAssertTrue(batch.images.allSatisfy(\.isFinite))
+        let eval = try gen.heldOutEvaluationSet(images: im, labels: lb, perPair: 10, seed: 1)
+        XCTAssertEqual(eval.count, 160)
+    }
+}
