@@ -53,12 +53,14 @@ let package = Package(
 
         .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
         .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage"]),
-        .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels", "CLIPFormat"]),
-        .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat"]),
+        .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels", "CLIPFormat", "CorpusSupport"]),
+        // The bad-file corpus manifest and probes, shared by the container, model and CLI tests.
+        .target(name: "CorpusSupport", dependencies: ["CLIPFormat"], path: "Tests/CorpusSupport"),
+        .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat", "CorpusSupport"]),
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain"]),
-        .testTarget(name: "CLITests", dependencies: ["pocketclip"]),
+        .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,55 +5,13 @@
 // Tests/CLIPRuntimeTests/BadModelFileTests.swift checks that CLIPModel.load catches them.
 
 import CLIPFormat
+import CorpusSupport
 import Foundation
 import XCTest
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// One row of formats/bad/manifest.json.
-struct BadCase: Decodable {
-    let name: String
-    let file: String
-    let group: String
-    let what: String
-    let expect: String
-    let error: String?
-    let messageContains: String?
-    let layer: String?
-    let stage: String?
-
-    enum CodingKeys: String, CodingKey {
-        case name = "case", file, group, what, expect, error, messageContains = "message_contains", layer, stage
-    }
-
-    var path: String { BadCorpus.directory + "/" + file }
-    var isValid: Bool { expect == "valid" }
-    /// What the failure message shows: the case, what was done to the file, what must be thrown.
-    var label: String { "[\(name)] (\(what))" }
-    var expected: String { "\(error ?? "no error") whose message contains '\(messageContains ?? "")'" }
-}
-
-enum BadCorpus {
-    /// formats/bad, found from this file's path (Tests/CLIPFormatTests/ → the package root).
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("formats/bad").path
-
-    static func cases() throws -> [BadCase] {
-        struct Manifest: Decodable { let cases: [BadCase] }
-        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
-        return try JSONDecoder().decode(Manifest.self, from: data).cases
-    }
-}
-
-/// "PclipError.badSection" for `PclipError.badSection(...)`: the enum case a test expects.
-func errorCaseName(_ error: Error) -> String {
-    let type = String(describing: Swift.type(of: error))
-    if let label = Mirror(reflecting: error).children.first?.label { return "\(type).\(label)" }
-    if let e = error as? PclipError, e == .badMagic { return "PclipError.badMagic" }  // the one case without a payload
-    return type
-}
 
 /// Runs `body` and checks it throws the case's error with the case's text in its message.
 func assertThrowsExpected(_ c: BadCase, _ step: String, _ body: () throws -> Void,
@@ -66,39 +24,6 @@ func assertThrowsExpected(_ c: BadCase, _ step: String, _ body: () throws -> Voi
         if thrown != c.error || !message.contains(c.messageContains ?? "") {
             XCTFail("\(c.label): \(step)\n  expected \(c.expected)\n  thrown   \(thrown): \(message)", file: file, line: line)
         }
-    }
-}
-
-/// Peak resident memory, reset before each case where the kernel allows it, so that a case that
-/// allocates too much is named rather than hidden behind an earlier peak.
-enum PeakMemory {
-    /// Resets the high-water mark to the current RSS (Linux ≥ 4.0: `echo 5 > /proc/self/clear_refs`).
-    static func reset() -> Bool {
-        // Give freed heap pages back first: memory an earlier case freed but malloc kept resident
-        // would otherwise be reused without raising RSS, hiding the next case's allocation.
-        trimHeap(0)
-        let fd = open("/proc/self/clear_refs", O_WRONLY)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        return write(fd, "5", 1) == 1
-    }
-
-    /// VmHWM from /proc/self/status when it can be reset, else ru_maxrss (never decreases).
-    /// glibc's malloc_trim, which the Glibc module does not import (looked up once).
-    private static let trimHeap: @convention(c) (Int) -> Int32 = {
-        guard let symbol = dlsym(nil, "malloc_trim") else { return { _ in 0 } }
-        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-    }()
-
-    static func bytes() -> Int {
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-           let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
-            return kib * 1024
-        }
-        var ru = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-        return Int(ru.ru_maxrss) * 1024
     }
 }
 

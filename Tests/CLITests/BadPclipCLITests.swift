@@ -4,35 +4,9 @@
 // the valid files. Each run is a child process, so a reader that traps fails this test instead
 // of ending the test run.
 
+import CorpusSupport
 import Foundation
 import XCTest
-
-/// One row of formats/bad/manifest.json.
-private struct BadCase: Decodable {
-    let name: String
-    let file: String
-    let what: String
-    let expect: String
-    let error: String?
-    let messageContains: String?
-    let stage: String?
-
-    enum CodingKeys: String, CodingKey {
-        case name = "case", file, what, expect, error, messageContains = "message_contains", stage
-    }
-
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("formats/bad").path
-
-    static func all() throws -> [BadCase] {
-        struct Manifest: Decodable { let cases: [BadCase] }
-        let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/manifest.json"))
-        return try JSONDecoder().decode(Manifest.self, from: data).cases
-    }
-
-    var path: String { Self.directory + "/" + file }
-    var label: String { "[\(name)] (\(what))" }
-}
 
 private struct BoundedRun {
     let status: Int32
@@ -92,7 +66,7 @@ final class BadPclipCLITests: XCTestCase {
     }
 
     func testVerifyAcceptsTheValidFiles() throws {
-        for c in try BadCase.all() where c.expect == "valid" {
+        for c in try BadCorpus.cases() where c.expect == "valid" {
             let r = try run(["verify", c.path])
             XCTAssertEqual(r.status, 0, "\(c.label): pocketclip verify should accept it; stderr: \(r.stderr)")
             XCTAssertTrue(r.stdout.contains("OK"), "\(c.label): stdout: \(r.stdout)")
@@ -102,7 +76,7 @@ final class BadPclipCLITests: XCTestCase {
     }
 
     func testVerifyRefusesEveryBadFileWithItsError() throws {
-        let cases = try BadCase.all().filter { $0.expect == "error" }
+        let cases = try BadCorpus.cases().filter { $0.expect == "error" }
         XCTAssertGreaterThan(cases.count, 150)
         for c in cases {
             assertCleanFailure(try run(["verify", c.path]), c, "verify", mentions: c.messageContains)
@@ -114,7 +88,7 @@ final class BadPclipCLITests: XCTestCase {
     /// `inspect` checks the structure (container and model); payloads are `verify`'s job, so
     /// files whose only fault is inside a payload are left to it.
     func testInspectRefusesEveryBadFile() throws {
-        for c in try BadCase.all() where c.expect == "error" && c.stage != "payload" {
+        for c in try BadCorpus.cases() where c.expect == "error" && c.stage != "payload" {
             assertCleanFailure(try run(["inspect", c.path]), c, "inspect", mentions: c.stage == "open" ? c.messageContains : nil)
         }
     }
