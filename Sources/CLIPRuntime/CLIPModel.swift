@@ -80,20 +80,14 @@ public final class CLIPModel: Sendable {
 
     /// Image file → embedding [embedDim] (not normalized).
     public func embedImage(path: String) throws -> [Float] {
-        let encoder = try visionEncoder()
-        let pixels: [Float]
-        do {
-            pixels = try Preprocessor.pixels(path: path, config: preprocess)
-        } catch {
-            throw ModelError.badImage(path: path, reason: "\(error)")
-        }
-        return try encoder.encode(pixels: pixels, pool: pool)
+        try embedImages(paths: [path])[0]
     }
 
     /// Image files → embeddings, run as one batch through the vision tower.
     public func embedImages(paths: [String]) throws -> [[Float]] {
         let encoder = try visionEncoder()
         let batch = try paths.map { path -> [Float] in
+            // Any decoding or preprocessing failure names the image.
             do { return try Preprocessor.pixels(path: path, config: preprocess) } catch {
                 throw ModelError.badImage(path: path, reason: "\(error)")
             }
