@@ -43,6 +43,14 @@ func compare(_ a: [Float], _ b: [Float]) -> Comparison {
     return Comparison(maxAbsDiff: maxDiff, cosine: cosine)
 }
 
+/// The worst agreement `assertClose` has seen since the last reset, so a check can print the
+/// figure it measured (not only pass or fail).
+enum ParityRecord {
+    nonisolated(unsafe) static var worstMaxAbs: Float = 0
+    nonisolated(unsafe) static var worstCosine: Double = 1
+    static func reset() { worstMaxAbs = 0; worstCosine = 1 }
+}
+
 func assertClose(_ actual: [Float], _ expected: [Float], maxAbs: Float, minCosine: Double = 0,
                  _ what: String, file: StaticString = #filePath, line: UInt = #line) {
     guard actual.count == expected.count else {
@@ -50,6 +58,8 @@ func assertClose(_ actual: [Float], _ expected: [Float], maxAbs: Float, minCosin
         return
     }
     let c = compare(actual, expected)
+    ParityRecord.worstMaxAbs = max(ParityRecord.worstMaxAbs, c.maxAbsDiff)
+    ParityRecord.worstCosine = min(ParityRecord.worstCosine, c.cosine)
     XCTAssertLessThanOrEqual(c.maxAbsDiff, maxAbs, "\(what): max abs diff", file: file, line: line)
     XCTAssertGreaterThanOrEqual(c.cosine, minCosine, "\(what): cosine", file: file, line: line)
 }

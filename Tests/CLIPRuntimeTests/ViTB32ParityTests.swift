@@ -22,15 +22,21 @@ final class ViTB32ParityTests: XCTestCase {
         return dir
     }
 
-    func testHFLayout() throws {
-        let dir = try root() + "/hf"
+    /// Every layer of both towers; prints the worst agreement measured.
+    func check(_ dir: String) throws {
+        ParityRecord.reset()
         try ParityChecks().checkVision(dir, maxAbs: maxAbsDiffViTB32)
         try ParityChecks().checkText(dir, maxAbs: maxAbsDiffViTB32)
+        print("ViT-B/32 \(dir): worst max abs diff \(ParityRecord.worstMaxAbs) (bar \(maxAbsDiffViTB32)), worst cosine \(ParityRecord.worstCosine)")
+    }
+
+    func testHFLayout() throws {
+        let dir = try root() + "/hf"
+        try check(dir)
     }
 
     func testOpenCLIPLayout() throws {
         let dir = try root() + "/openclip"
-        try ParityChecks().checkVision(dir, maxAbs: maxAbsDiffViTB32)
-        try ParityChecks().checkText(dir, maxAbs: maxAbsDiffViTB32)
+        try check(dir)
     }
 }
