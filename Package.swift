@@ -47,7 +47,7 @@ let package = Package(
         .executableTarget(
             name: "pocketclip",
             dependencies: [
-                "CLIPRuntime", "CLIPConvert", "CLIPFormat",
+                "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CLIPTokenizer", "CLIPTrain", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat", "CorpusSupport"]),
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime"]),
-        .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain"]),
+        .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),
     ],
     swiftLanguageModes: [.v5]

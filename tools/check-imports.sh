@@ -25,7 +25,7 @@ declare -A allowed=(
   [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
   [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
   [CLIPTrain]="CBLAS"
-  [pocketclip]="CLIPRuntime CLIPConvert CLIPFormat CLIPKernels CLIPTokenizer CLIPImage ArgumentParser"
+  [pocketclip]="CLIPRuntime CLIPConvert CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CZlib ArgumentParser"
 )
 
 status=0

@@ -34,6 +34,22 @@ public final class AdamW {
         }
     }
 
+    /// The moments and step count, for a checkpoint.
+    public func state() -> (m: [Float], v: [Float], steps: Int) {
+        (Array(UnsafeBufferPointer(start: m.pointer, count: m.count)),
+         Array(UnsafeBufferPointer(start: v.pointer, count: v.count)), steps)
+    }
+
+    /// Restores what `state()` returned (from a checkpoint of the same model layout).
+    public func restore(m newM: [Float], v newV: [Float], steps newSteps: Int) throws {
+        guard newM.count == m.count, newV.count == v.count, newSteps >= 0 else {
+            throw TrainError.invalidConfig("optimizer state has \(newM.count)/\(newV.count) moments for \(m.count) parameters (step \(newSteps)); the checkpoint is from another model")
+        }
+        newM.withUnsafeBufferPointer { m.pointer.update(from: $0.baseAddress!, count: m.count) }
+        newV.withUnsafeBufferPointer { v.pointer.update(from: $0.baseAddress!, count: v.count) }
+        steps = newSteps
+    }
+
     /// One update with learning rate `lr` from the model's current gradients, then the logit
     /// scale clamped to [0, ln 100] as open_clip does after every step.
     public func step(_ model: CLIPTrainModel, lr: Float) {

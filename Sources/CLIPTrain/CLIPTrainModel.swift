@@ -66,11 +66,7 @@ public final class CLIPTrainModel {
         }
         let L = tokens.count / B
         if state?.B != B || state?.L != L { state = BatchState(config: c, layout: layout, B: B, L: L) }
-        let eot = (0..<B).map { b in
-            var best = 0
-            for t in 0..<L where tokens[b * L + t] > tokens[b * L + best] { best = t }
-            return best
-        }
+        let eot = eotIndices(tokens, rows: B, length: L)
         gradients.zero()
         return images.withUnsafeBufferPointer { img in
             tokens.withUnsafeBufferPointer { ids in
@@ -78,6 +74,53 @@ public final class CLIPTrainModel {
                            params: parameters.pointer, grads: gradients.pointer)
             }
         }
+    }
+}
+
+extension CLIPTrainModel {
+    /// L2-normalized image embeddings [n, embedDim] of `n` normalized images [n, 3, S, S],
+    /// forward only, `chunk` images at a time (evaluation during and after training).
+    public func imageEmbeddings(images: [Float], count n: Int, chunk: Int = 250) throws -> [Float] {
+        let c = config, per = 3 * c.imageSize * c.imageSize
+        guard n >= 0, images.count == n * per else {
+            throw TrainError.invalidBatch("expected \(n) images of 3×\(c.imageSize)×\(c.imageSize), found \(images.count) floats")
+        }
+        var out = [Float](repeating: 0, count: n * c.embedDim)
+        var start = 0
+        while start < n {
+            let b = min(chunk, n - start)
+            let st = BatchState(config: c, layout: layout, B: b, L: 1)
+            images.withUnsafeBufferPointer { st.forwardVision(images: $0.baseAddress! + start * per, params: parameters.pointer) }
+            for i in 0..<(b * c.embedDim) { out[start * c.embedDim + i] = st.vNorm.pointer[i] }
+            start += b
+        }
+        return out
+    }
+
+    /// L2-normalized text embeddings [n, embedDim] of `n` token rows [n, L] (L ≤ contextLength,
+    /// each row's EOT its largest id, pad 0), forward only.
+    public func textEmbeddings(tokens: [Int32], count n: Int) throws -> [Float] {
+        let c = config
+        guard n > 0, tokens.count % n == 0, tokens.count / n >= 1, tokens.count / n <= c.contextLength else {
+            throw TrainError.invalidBatch("expected \(n) token rows of at most \(c.contextLength) ids, found \(tokens.count) ids")
+        }
+        if let bad = tokens.first(where: { $0 < 0 || Int($0) >= c.vocabularySize }) {
+            throw TrainError.invalidBatch("token id \(bad) is outside the vocabulary 0..<\(c.vocabularySize)")
+        }
+        let L = tokens.count / n
+        let eot = eotIndices(tokens, rows: n, length: L)
+        let st = BatchState(config: c, layout: layout, B: n, L: L)
+        tokens.withUnsafeBufferPointer { st.forwardText(ids: $0.baseAddress!, eot: eot, params: parameters.pointer) }
+        return Array(UnsafeBufferPointer(start: st.tNorm.pointer, count: n * c.embedDim))
+    }
+}
+
+/// Each row's pooled position: its first largest id (CLIP's argmax: the EOT has the largest id).
+func eotIndices(_ tokens: [Int32], rows: Int, length L: Int) -> [Int] {
+    (0..<rows).map { b in
+        var best = 0
+        for t in 0..<L where tokens[b * L + t] > tokens[b * L + best] { best = t }
+        return best
     }
 }
 
@@ -118,15 +161,12 @@ final class BatchState {
         dvFeat = FloatBuffer(B * E); dtFeat = FloatBuffer(B * E); dvNorm = FloatBuffer(B * E); dtNorm = FloatBuffer(B * E)
     }
 
-    func run(images: UnsafePointer<Float>, ids: UnsafePointer<Int32>, eot: [Int],
-             params P: UnsafeMutablePointer<Float>, grads G: UnsafeMutablePointer<Float>) -> Float {
-        let dv = c.vision.width, dt = c.text.width, Tv = c.visionTokens, G2 = c.grid * c.grid
+    /// The vision tower forward: fills everything up to `vNorm` (the L2-normalized embeddings).
+    func forwardVision(images: UnsafePointer<Float>, params P: UnsafeMutablePointer<Float>) {
+        let dv = c.vision.width, Tv = c.visionTokens, G2 = c.grid * c.grid
         let K = 3 * c.patchSize * c.patchSize, E = c.embedDim, S = c.imageSize
         let clsIndex = [Int](repeating: 0, count: B)
         func p(_ n: String) -> UnsafeMutablePointer<Float> { P + o[n]! }
-        func g(_ n: String) -> UnsafeMutablePointer<Float> { G + o[n]! }
-
-        // ---- vision forward
         patchifyForward(patches.pointer, images, B: B, imageSize: S, patch: c.patchSize)  // [B·G², 3P²]
         matmulForward(patchEmb.pointer, patches.pointer, p("visual.conv1.weight"), nil, N: B * G2, IC: K, OC: dv)
         prependClassForward(vx0.pointer, patchEmb.pointer, p("visual.class_embedding"), B: B, T: G2, C: dv)  // [B, Tv, D]
@@ -140,8 +180,12 @@ final class BatchState {
                          p("visual.ln_post.weight"), p("visual.ln_post.bias"), N: B, C: dv)
         matmulForward(vFeat.pointer, vlnPost.pointer, p("visual.proj"), nil, N: B, IC: dv, OC: E)  // [B, E]
         l2NormalizeForward(vNorm.pointer, vNorms.pointer, vFeat.pointer, N: B, C: E)
+    }
 
-        // ---- text forward
+    /// The text tower forward: fills everything up to `tNorm`.
+    func forwardText(ids: UnsafePointer<Int32>, eot: [Int], params P: UnsafeMutablePointer<Float>) {
+        let dt = c.text.width, E = c.embedDim
+        func p(_ n: String) -> UnsafeMutablePointer<Float> { P + o[n]! }
         embeddingForward(tx0.pointer, ids, p("token_embedding.weight"), N: B * L, C: dt)  // [B, L, D]
         positionAddForward(tx0.pointer, p("positional_embedding"), B: B, T: L, C: dt)
         text.forward(tx0.pointer, P)
@@ -151,6 +195,18 @@ final class BatchState {
                          p("ln_final.weight"), p("ln_final.bias"), N: B, C: dt)
         matmulForward(tFeat.pointer, tlnF.pointer, p("text_projection"), nil, N: B, IC: dt, OC: E)
         l2NormalizeForward(tNorm.pointer, tNorms.pointer, tFeat.pointer, N: B, C: E)
+    }
+
+    func run(images: UnsafePointer<Float>, ids: UnsafePointer<Int32>, eot: [Int],
+             params P: UnsafeMutablePointer<Float>, grads G: UnsafeMutablePointer<Float>) -> Float {
+        let dv = c.vision.width, dt = c.text.width, Tv = c.visionTokens, G2 = c.grid * c.grid
+        let K = 3 * c.patchSize * c.patchSize, E = c.embedDim
+        let clsIndex = [Int](repeating: 0, count: B)
+        func p(_ n: String) -> UnsafeMutablePointer<Float> { P + o[n]! }
+        func g(_ n: String) -> UnsafeMutablePointer<Float> { G + o[n]! }
+
+        forwardVision(images: images, params: P)
+        forwardText(ids: ids, eot: eot, params: P)
 
         // ---- loss
         let s = p("logit_scale")[0]

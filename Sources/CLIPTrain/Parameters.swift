@@ -83,6 +83,7 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
     case invalidBatch(String)
     case unknownParameter(String)
     case io(String)
+    case invalidCheckpoint(String)
 
     public var description: String {
         switch self {
@@ -90,6 +91,7 @@ public enum TrainError: Error, CustomStringConvertible, Equatable {
         case .invalidBatch(let m): return "invalid batch: \(m)"
         case .unknownParameter(let m): return "unknown parameter: \(m)"
         case .io(let m): return m
+        case .invalidCheckpoint(let m): return "invalid training checkpoint \(m)"
         }
     }
 }
@@ -203,6 +205,18 @@ public struct SeededNormal {
     private var spare: Float?
 
     public init(seed: UInt64) { state = seed }
+
+    /// The generator's whole state, so a resumed training run draws what the uninterrupted one would.
+    public struct Snapshot: Equatable, Sendable {
+        public var state: UInt64
+        public var spare: Float?
+        public init(state: UInt64, spare: Float?) { self.state = state; self.spare = spare }
+    }
+
+    public var snapshot: Snapshot {
+        get { Snapshot(state: state, spare: spare) }
+        set { state = newValue.state; spare = newValue.spare }
+    }
 
     public mutating func nextUInt64() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15

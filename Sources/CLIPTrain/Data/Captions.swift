@@ -84,11 +84,16 @@ public struct CaptionAttributes: Equatable, Sendable {
     public var shape: CaptionShape
     /// Index into `CaptionGenerator.synonyms[classIndex]`.
     public var synonym: Int
+    /// Whether the caption names the colour ("a photo of a red sneaker.") or not ("a photo of
+    /// a sneaker."): real captions often leave it out, and a model that has seen both answers
+    /// plain class prompts as well as coloured ones.
+    public var namesTint: Bool
 
     public init(classIndex: Int, tint: Tint, placement: Placement, scale: GarmentScale, flipped: Bool,
-                shape: CaptionShape, synonym: Int = 0) {
+                shape: CaptionShape, synonym: Int = 0, namesTint: Bool = true) {
         self.classIndex = classIndex; self.tint = tint; self.placement = placement
         self.scale = scale; self.flipped = flipped; self.shape = shape; self.synonym = synonym
+        self.namesTint = namesTint
     }
 }
 
@@ -97,6 +102,7 @@ public struct TintClassPair: Hashable, Sendable, CustomStringConvertible {
     public let tint: Tint
     public let classIndex: Int
     public var description: String { "\(tint.name) \(CaptionGenerator.classNames[classIndex])" }
+    public init(tint: Tint, classIndex: Int) { self.tint = tint; self.classIndex = classIndex }
 }
 
 /// Rendered images and their captions.
@@ -195,9 +201,30 @@ public struct CaptionGenerator: Sendable {
 
     /// Draws the attributes of a training example of class `classIndex`: the tint is uniform
     /// over the tints not held out for that class; the rest is uniform.
+    /// One caption in `tintOmissionOdds` leaves the colour out.
     public func sampleTrainingAttributes(classIndex: Int, rng: inout SeededNormal) -> CaptionAttributes {
         let tints = Tint.allCases.filter { !Self.isHeldOut(tint: $0, classIndex: classIndex) }
-        return sampleAttributes(classIndex: classIndex, tint: tints[pick(tints.count, &rng)], rng: &rng)
+        var a = sampleAttributes(classIndex: classIndex, tint: tints[pick(tints.count, &rng)], rng: &rng)
+        a.namesTint = pick(Self.tintOmissionOdds, &rng) != 0
+        return a
+    }
+
+    /// 1 in this many training captions omits the colour word.
+    public static let tintOmissionOdds = 4
+
+    /// The attributes of a "plain" test image: untinted (white), large, centred, not mirrored.
+    public static func plainAttributes(classIndex: Int) -> CaptionAttributes {
+        CaptionAttributes(classIndex: classIndex, tint: .white, placement: .center, scale: .large, flipped: false,
+                          shape: .photo, synonym: 0, namesTint: false)
+    }
+
+    /// Zero-shot prompts for a class (and a tint, or none): one caption per sentence shape, with
+    /// the class's first name, large, centred, not mirrored — an ensemble in CLIP's sense.
+    public func prompts(classIndex: Int, tint: Tint?) -> [String] {
+        CaptionShape.allCases.map { shape in
+            caption(CaptionAttributes(classIndex: classIndex, tint: tint ?? .white, placement: .center, scale: .large,
+                                      flipped: false, shape: shape, synonym: 0, namesTint: tint != nil))
+        }
     }
 
     /// Draws every attribute but the given tint.
@@ -311,7 +338,7 @@ public struct CaptionGenerator: Sendable {
     /// The caption of an example, from its sentence shape.
     public func caption(_ a: CaptionAttributes) -> String {
         let noun = Self.synonyms[a.classIndex][a.synonym]
-        let colourNoun = "\(a.tint.name) \(noun.word)"
+        let colourNoun = a.namesTint ? "\(a.tint.name) \(noun.word)" : noun.word
         let sizedNoun = "\(a.scale.word) \(colourNoun)"
         let place = "in the \(a.placement.phrase)"
         switch a.shape {

@@ -1,0 +1,129 @@
+// `pocketclip eval`: the figures the README quotes for a Fashion-MNIST model, for one or more
+// models side by side (typically the float checkpoint and its q8 .pclip).
+
+import ArgumentParser
+import CLIPConvert
+import CLIPRuntime
+import CLIPTrain
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Zero-shot and linear-probe accuracy of Fashion-MNIST models, side by side.",
+        discussion: """
+            For each MODEL (a .pclip file or a checkpoint directory):
+              zero-shot      10-class top-1 on the Fashion-MNIST test split, plain images \
+            (untinted, large, centred), each class an ensemble of caption-style prompts
+              held-out       test images in the 16 tint–class pairs held out of training; classes \
+            are the 10 garments in the image's tint ("a photo of a green t-shirt.")
+              held-out/80    the same images against all 80 tint–class pairs
+              linear probe   logistic regression on frozen image features of plain training images, \
+            tested on the plain test images (the CLIP paper's probe)
+            With two models the second's difference from the first is printed.
+
+            Example:
+              pocketclip eval runs/fmnist/model models/pocketclip-fmnist.pclip
+            """)
+
+    @Argument(help: "Models to evaluate (.pclip or checkpoint directory).")
+    var models: [String]
+
+    @Option(help: ArgumentHelp("Directory with the Fashion-MNIST IDX files (gzipped or not).", valueName: "dir"))
+    var fashionMnist = "/usr/share/datasets/fashion-mnist"
+
+    @Option(help: ArgumentHelp("Plain test images for zero-shot and the probe's test (max 10000).", valueName: "n"))
+    var testImages = 10_000
+
+    @Option(help: ArgumentHelp("Test images per held-out pair.", valueName: "n"))
+    var heldOutPerPair = 100
+
+    @Option(help: ArgumentHelp("Plain training images the linear probe is fitted on (0 skips the probe).", valueName: "n"))
+    var probeImages = 10_000
+
+    @Option(help: ArgumentHelp("Threads (default: the cores this process may use).", valueName: "n"))
+    var threads: Int?
+
+    @Flag(help: "Print JSON instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard !models.isEmpty else { throw ValidationError("give at least one model") }
+        guard (10...10_000).contains(testImages) else { throw ValidationError("--test-images must be in 10...10000") }
+        guard (1...1000).contains(heldOutPerPair) else { throw ValidationError("--held-out-per-pair must be in 1...1000") }
+        guard probeImages == 0 || (50...60_000).contains(probeImages) else { throw ValidationError("--probe-images must be 0 or in 50...60000") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    struct Result {
+        var model: String
+        var zeroShot: Double, heldOut: Double, heldOutAll: Double, probe: Double?
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let data = try FashionMNISTData.load(directory: fashionMnist)
+            var results: [Result] = []
+            for path in models {
+                let model = try loadModel(path)
+                guard let vision = model.vision, model.text != nil else { throw ValidationError("\(path) needs both towers") }
+                let generator = try CaptionGenerator(canvas: vision.config.vision.imageSize, mean: model.preprocess.mean,
+                                                     std: model.preprocess.std)
+                let suite = try FashionMNISTEval(data: data, generator: generator, plainCount: testImages, heldOutPerPair: heldOutPerPair)
+                let e = RuntimeEmbedder(model: model)
+                var r = Result(model: path, zeroShot: try suite.zeroShot(e), heldOut: try suite.heldOutAccuracy(e),
+                               heldOutAll: try suite.heldOutAmongAll(e), probe: nil)
+                if probeImages > 0 {
+                    r.probe = try linearProbe(e, generator: generator, data: data, suite: suite)
+                }
+                results.append(r)
+            }
+            say(json ? evalJSON(results) : evalTable(results))
+        }
+    }
+
+    func loadModel(_ path: String) throws -> CLIPModel {
+        let n = threads ?? WorkerPool.availableCores
+        if CLIPModel.isPclip(path) { return try CLIPModel.load(pclip: path, towers: .both, threads: n) }
+        let c = try CheckpointLoader.load(path)
+        return try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer, threads: n)
+    }
+
+    /// Fits the probe on plain training images' features, tests on the plain test images.
+    func linearProbe(_ e: RuntimeEmbedder, generator: CaptionGenerator, data: FashionMNISTData, suite: FashionMNISTEval) throws -> Double {
+        let train = data.train
+        let n = min(probeImages, train.images.count)
+        var pixels: [Float] = []
+        for i in 0..<n {
+            pixels += generator.normalize(generator.renderRGB(gray: train.images.image(i), rows: train.images.rows, columns: train.images.columns,
+                                                              attributes: CaptionGenerator.plainAttributes(classIndex: Int(train.labels[i]))))
+        }
+        let trainFeatures = try e.embedImages(pixels, count: n)
+        let testFeatures = try e.embedImages(suite.plain, count: suite.plainLabels.count)
+        let dim = trainFeatures[0].count
+        let probe = try LinearProbe.fit(features: trainFeatures.flatMap { $0 }, labels: train.labels[0..<n].map(Int.init),
+                                        dim: dim, classes: CaptionGenerator.classNames.count)
+        return probe.accuracy(features: testFeatures.flatMap { $0 }, labels: suite.plainLabels)
+    }
+
+    func evalTable(_ rs: [Result]) -> String {
+        func pct(_ v: Double?) -> String { v.map { fixed($0 * 100, 2) + "%" } ?? "-" }
+        var lines = ["model | zero-shot | held-out | held-out/80 | linear probe"]
+        for r in rs { lines.append("\(r.model) | \(pct(r.zeroShot)) | \(pct(r.heldOut)) | \(pct(r.heldOutAll)) | \(pct(r.probe))") }
+        if rs.count >= 2 {
+            let a = rs[0], b = rs[1]
+            func d(_ x: Double, _ y: Double) -> String { (y >= x ? "+" : "") + fixed((y - x) * 100, 2) + " pts" }
+            let probe = a.probe != nil && b.probe != nil ? d(a.probe!, b.probe!) : "-"
+            lines.append("difference (2nd − 1st) | \(d(a.zeroShot, b.zeroShot)) | \(d(a.heldOut, b.heldOut)) | \(d(a.heldOutAll, b.heldOutAll)) | \(probe)")
+        }
+        lines.append("(\(testImages) plain test images, \(heldOutPerPair) per held-out pair, probe fitted on \(probeImages) training images)")
+        return lines.joined(separator: "\n")
+    }
+
+    func evalJSON(_ rs: [Result]) -> String {
+        let items = rs.map { r in
+            "{\"model\": \(jsonString(r.model)), \"zero_shot\": \(r.zeroShot), \"held_out\": \(r.heldOut), "
+                + "\"held_out_all80\": \(r.heldOutAll), \"linear_probe\": \(r.probe.map { "\($0)" } ?? "null")}"
+        }
+        return "{\"test_images\": \(testImages), \"held_out_per_pair\": \(heldOutPerPair), \"probe_images\": \(probeImages), "
+            + "\"results\": [\(items.joined(separator: ", "))]}"
+    }
+}

@@ -1,0 +1,161 @@
+// Zero-shot evaluation on Fashion-MNIST, shared by the training curve (the float model being
+// trained, through CLIPTrain) and `pocketclip eval` (a float checkpoint and its .pclip, through
+// the runtime): the same images, prompts and scoring whichever model answers.
+//
+//   zero-shot  10 classes, plain test images (untinted, large, centred, not mirrored), each class
+//              an ensemble of its prompts ("a photo of a sneaker.", "sneaker", …; no colour)
+//   held-out   test images rendered in the 16 held-out tint–class pairs (never in a training
+//              caption); the classes are the 10 garments named in the image's tint ("a photo
+//              of a green t-shirt.", "a photo of a green trouser.", …): the right answer is a
+//              colour–garment phrase the model has never been trained on, the others mostly ones
+//              it has. (16 classes of held-out pairs only would be too easy: the tint alone
+//              leaves two candidates.) `heldOutAmongAll` is the harder reading: all 80 pairs.
+
+import ArgumentParser
+import CLIPRuntime
+import CLIPTrain
+
+/// Something that embeds rendered images and prompts (embeddings need not be normalized).
+protocol EvalEmbedder {
+    /// images: [count, 3, S, S] normalized pixels.
+    func embedImages(_ images: [Float], count: Int) throws -> [[Float]]
+    func embedTexts(_ prompts: [String]) throws -> [[Float]]
+}
+
+/// The model being trained.
+struct TrainModelEmbedder: EvalEmbedder {
+    let model: CLIPTrainModel
+    let tokenize: (String) throws -> [Int32]
+
+    func embedImages(_ images: [Float], count: Int) throws -> [[Float]] {
+        rows(try model.imageEmbeddings(images: images, count: count), width: model.config.embedDim)
+    }
+
+    func embedTexts(_ prompts: [String]) throws -> [[Float]] {
+        let tokens = try prompts.flatMap { try tokenize($0) }
+        return rows(try model.textEmbeddings(tokens: tokens, count: prompts.count), width: model.config.embedDim)
+    }
+}
+
+/// A runtime model (float checkpoint or .pclip).
+struct RuntimeEmbedder: EvalEmbedder {
+    let model: CLIPModel
+    let chunk = 64
+
+    func embedImages(_ images: [Float], count: Int) throws -> [[Float]] {
+        guard let vision = model.vision else { throw ValidationError("the model has no vision tower") }
+        let per = images.count / max(count, 1)
+        var out: [[Float]] = []
+        var start = 0
+        while start < count {
+            let n = min(chunk, count - start)
+            let batch = (start..<(start + n)).map { Array(images[($0 * per)..<(($0 + 1) * per)]) }
+            out += try vision.encode(batch: batch, pool: model.pool)
+            start += n
+        }
+        return out
+    }
+
+    func embedTexts(_ prompts: [String]) throws -> [[Float]] {
+        try prompts.map { try model.embedText($0) }
+    }
+}
+
+func rows(_ flat: [Float], width: Int) -> [[Float]] {
+    stride(from: 0, to: flat.count, by: width).map { Array(flat[$0..<($0 + width)]) }
+}
+
+/// The evaluation sets and their prompts.
+struct FashionMNISTEval {
+    static let metricNames = ["zero-shot", "held-out"]
+
+    let plain: [Float]
+    let plainLabels: [Int]
+    let heldOut: CaptionBatch
+    /// Index of each held-out image's pair in `CaptionGenerator.heldOutPairs`.
+    let heldOutLabels: [Int]
+    let classPrompts: [[String]]
+    /// Prompts of all 80 tint–class pairs (for the harder held-out reading: all 80 as classes).
+    let allPairPrompts: [[String]]
+    let allPairs: [TintClassPair]
+
+    /// plainCount test images (the first ones), heldOutPerPair test images per held-out pair.
+    init(data: FashionMNISTData, generator: CaptionGenerator, plainCount: Int, heldOutPerPair: Int) throws {
+        let test = data.test
+        let n = min(plainCount, test.images.count)
+        var plain: [Float] = []
+        plain.reserveCapacity(n * 3 * generator.canvas * generator.canvas)
+        for i in 0..<n {
+            let a = CaptionGenerator.plainAttributes(classIndex: Int(test.labels[i]))
+            plain += generator.normalize(generator.renderRGB(gray: test.images.image(i), rows: test.images.rows,
+                                                             columns: test.images.columns, attributes: a))
+        }
+        self.plain = plain
+        plainLabels = test.labels[0..<n].map(Int.init)
+        heldOut = try generator.heldOutEvaluationSet(images: test.images, labels: test.labels, perPair: heldOutPerPair, seed: 7)
+        let pairs = CaptionGenerator.heldOutPairs
+        heldOutLabels = heldOut.attributes.map { a in pairs.firstIndex { $0.tint == a.tint && $0.classIndex == a.classIndex }! }
+        classPrompts = CaptionGenerator.classNames.indices.map { generator.prompts(classIndex: $0, tint: nil) }
+        allPairs = Tint.allCases.flatMap { t in CaptionGenerator.classNames.indices.map { TintClassPair(tint: t, classIndex: $0) } }
+        allPairPrompts = allPairs.map { generator.prompts(classIndex: $0.classIndex, tint: $0.tint) }
+    }
+
+    /// The curve's metrics: zero-shot and held-out top-1 (fractions).
+    func metrics(_ e: EvalEmbedder) throws -> [Double] {
+        [try zeroShot(e), try heldOutAccuracy(e)]
+    }
+
+    func zeroShot(_ e: EvalEmbedder) throws -> Double {
+        let predictions = try predict(e, images: plain, count: plainLabels.count, prompts: classPrompts)
+        return accuracy(predictions, plainLabels)
+    }
+
+    /// Held-out images against the 10 garments in their own tint.
+    func heldOutAccuracy(_ e: EvalEmbedder) throws -> Double {
+        let classes = CaptionGenerator.classNames.count
+        let scores = try similarity(e, images: heldOut.images, count: heldOut.count, prompts: allPairPrompts)
+        var right = 0
+        for (i, a) in heldOut.attributes.enumerated() {
+            let candidates = allPairs.indices.filter { allPairs[$0].tint == a.tint }
+            precondition(candidates.count == classes)
+            let best = candidates.max { scores[i][$0] < scores[i][$1] }!
+            if allPairs[best].classIndex == a.classIndex { right += 1 }
+        }
+        return Double(right) / Double(max(heldOut.count, 1))
+    }
+
+    /// Held-out images against all 80 tint–class pairs: right only if both tint and class are.
+    func heldOutAmongAll(_ e: EvalEmbedder) throws -> Double {
+        let predictions = try predict(e, images: heldOut.images, count: heldOut.count, prompts: allPairPrompts)
+        let truth = heldOut.attributes.map { a in allPairs.firstIndex { $0.tint == a.tint && $0.classIndex == a.classIndex }! }
+        return accuracy(predictions, truth)
+    }
+
+    /// Top-1 class of each image.
+    func predict(_ e: EvalEmbedder, images: [Float], count: Int, prompts: [[String]]) throws -> [Int] {
+        try similarity(e, images: images, count: count, prompts: prompts).map { row in
+            row.indices.max { row[$0] < row[$1] }!
+        }
+    }
+
+    /// [image][class] similarity: class embeddings ensembled over their prompts (each
+    /// normalized, averaged, renormalized), dotted with the image embedding (its norm does not
+    /// change the ranking).
+    func similarity(_ e: EvalEmbedder, images: [Float], count: Int, prompts: [[String]]) throws -> [[Float]] {
+        let flat = try e.embedTexts(prompts.flatMap { $0 })
+        var classes: [[Float]] = []
+        var at = 0
+        for p in prompts {
+            classes.append(ZeroShot.ensemble(Array(flat[at..<(at + p.count)])))
+            at += p.count
+        }
+        return try e.embedImages(images, count: count).map { img in
+            classes.map { c in zip(img, c).reduce(0) { $0 + $1.0 * $1.1 } }
+        }
+    }
+}
+
+func accuracy(_ predicted: [Int], _ truth: [Int]) -> Double {
+    guard !truth.isEmpty else { return 0 }
+    return Double(zip(predicted, truth).filter { $0 == $1 }.count) / Double(truth.count)
+}

@@ -1,0 +1,327 @@
+// `pocketclip train`: a float CLIP trained by CLIPTrain on Fashion-MNIST captions (the default
+// model's data) with progress, periodic evaluation, checkpoints and --resume, a curve as CSV and
+// SVG, and a checkpoint directory `pocketclip convert` takes like any real one.
+
+import ArgumentParser
+import CLIPFormat
+import CLIPRuntime
+import CLIPTokenizer
+import CLIPTrain
+import CZlib
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a small float CLIP model from image–caption pairs.",
+        discussion: """
+            Without --config the recipe is the default model's (ViT width 128, patch 8, 4 layers on \
+            32×32 images; text width 128, 2 layers, context 20; embedding 128; batch 256; 4000 \
+            steps, lr 1e-3 with 250 warm-up steps and cosine decay). Change any of it with a JSON \
+            config ({"steps": 2000, "batch_size": 128}) or --set key=value. Keys: \
+            \(TrainRecipe.keys.joined(separator: ", ")).
+
+            Data: Fashion-MNIST from the Debian package dataset-fashion-mnist \
+            (/usr/share/datasets/fashion-mnist, .gz files read as they are), rendered with seeded \
+            tints, positions, scales and flips and captioned in words; 16 tint–class pairs are \
+            held out from training (docs/training.md).
+
+            OUT receives checkpoint.ckpt (every checkpoint_every steps, at the end, and on \
+            Ctrl-C), curve.csv and curve.svg (loss and evaluation accuracy), and model/ (an \
+            OpenCLIP-layout checkpoint: `pocketclip convert OUT/model -o m.pclip`). The same \
+            seed gives the same run; --resume continues a stopped run exactly.
+
+            Examples:
+              pocketclip train -o runs/fmnist --tokenizer bpe_simple_vocab_16e6.txt.gz
+              pocketclip train -o runs/quick --tokenizer bpe_simple_vocab_16e6.txt.gz --set steps=200
+              pocketclip train -o runs/fmnist --tokenizer bpe_simple_vocab_16e6.txt.gz --resume
+            """)
+
+    @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Output directory (created if missing).", valueName: "dir"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Tokenizer vocabulary: bpe_simple_vocab_16e6.txt.gz or an HF directory (vocab.json + merges.txt).",
+                               valueName: "path"))
+    var tokenizer: String
+
+    @Option(help: ArgumentHelp("A JSON object of recipe keys (see above).", valueName: "file"))
+    var config: String?
+
+    @Option(name: .customLong("set"), help: ArgumentHelp("Override one recipe key (repeatable).", valueName: "key=value"))
+    var overrides: [String] = []
+
+    @Flag(help: "Continue the run saved in OUT/checkpoint.ckpt.")
+    var resume = false
+
+    @Option(help: ArgumentHelp("Directory with the Fashion-MNIST IDX files (gzipped or not).", valueName: "dir"))
+    var fashionMnist = "/usr/share/datasets/fashion-mnist"
+
+    @Option(help: ArgumentHelp("Test images used for the evaluation points of the curve.", valueName: "n"))
+    var evalImages = 1000
+
+    @Option(help: ArgumentHelp("Threads (default: the cores this process may use).", valueName: "n"))
+    var threads: Int?
+
+    @Option(help: ArgumentHelp("Print progress every this many steps.", valueName: "n"))
+    var logEvery = 25
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard evalImages >= 10, evalImages <= 10_000 else { throw ValidationError("--eval-images must be in 10...10000") }
+        guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let threadCount = threads ?? WorkerPool.availableCores
+            setBLASThreads(threadCount)
+            try makeDirectory(out)
+            let checkpointPath = out + "/checkpoint.ckpt"
+            let requested = try requestedRecipe()
+
+            let trainer: Trainer
+            if resume {
+                trainer = try Trainer(resumingFrom: checkpointPath)
+                if requested != nil && requested != trainer.recipe {
+                    throw ValidationError("the checkpoint was trained with another recipe; drop --config/--set to resume it, or train into a new --out")
+                }
+                say("resuming at step \(trainer.step)/\(trainer.recipe.steps) from \(checkpointPath)")
+            } else {
+                if access(checkpointPath, F_OK) == 0 {
+                    throw ValidationError("\(checkpointPath) exists: pass --resume to continue that run, or choose another --out")
+                }
+                trainer = try Trainer(recipe: requested ?? .fashionMNIST, metricNames: FashionMNISTEval.metricNames)
+            }
+            trainer.optimizer.threads = threadCount
+            let recipe = trainer.recipe
+
+            let tok = try loadTokenizer(tokenizer)
+            let data = try FashionMNISTData.load(directory: fashionMnist)
+            let generator = try CaptionGenerator(canvas: recipe.model.imageSize)
+            let tokenize = try captionTokenizer(tok, contextLength: recipe.model.contextLength)
+            let eval = try FashionMNISTEval(data: data, generator: generator, plainCount: evalImages, heldOutPerPair: 20)
+            
+            say("training \(trainer.model.layout.count) parameters: \(describe(recipe)); \(threadCount) thread(s)")
+            say("data: \(data.train.images.count) training images, evaluation on \(evalImages) plain test images and \(eval.heldOut.count) held-out tint–class images")
+            StopSignal.install()
+            let outcome = try trainer.run(
+                sample: { n, rng in
+                    let batch = try generator.trainingBatch(images: data.train.images, labels: data.train.labels, batchSize: n, rng: &rng)
+                    return (batch.images, try batch.tokens(contextLength: recipe.model.contextLength, tokenize))
+                },
+                evaluate: { model in try eval.metrics(TrainModelEmbedder(model: model, tokenize: tokenize)) },
+                checkpointPath: checkpointPath, logEvery: logEvery,
+                progress: { p in say(progressLine(p, trainer: trainer)) },
+                shouldStop: { StopSignal.requested },
+                afterCheckpoint: { try writeCurve(trainer, directory: out) })
+            try makeDirectory(out + "/model")
+            try OpenCLIPExport.write(trainer.model, directory: out + "/model", mean: generator.mean, std: generator.std)
+            try copyFile(tokenizer, to: out + "/model/" + lastComponent(tokenizer))
+            switch outcome {
+            case .finished:
+                say("done: \(recipe.steps) steps in \(duration(trainer.priorSeconds)) of training; model in \(out)/model (pocketclip convert \(out)/model -o model.pclip)")
+            case .stopped:
+                say("stopped at step \(trainer.step)/\(recipe.steps) and saved; continue with --resume")
+                throw ExitCode(130)
+            }
+        }
+    }
+
+    /// The recipe asked for by --config and --set (nil when neither is given).
+    func requestedRecipe() throws -> TrainRecipe? {
+        guard config != nil || !overrides.isEmpty else { return nil }
+        var fields: [(String, String)] = []
+        if let config {
+            let bytes = try readSmallFile(config, limit: 1 << 20)
+            guard let members = try parseJSON(bytes).members else {
+                throw ValidationError("\(config) must hold a JSON object of recipe keys")
+            }
+            for (key, value) in members {
+                switch value {
+                case .number(let n): fields.append((key, n == n.rounded() && abs(n) < 1e15 ? String(Int(n)) : String(n)))
+                case .string(let s): fields.append((key, s))
+                default: throw ValidationError("\(config): '\(key)' must be a number or a string")
+                }
+            }
+        }
+        for o in overrides {
+            guard let eq = o.firstIndex(of: "=") else { throw ValidationError("--set takes key=value, found '\(o)'") }
+            fields.append((String(o[..<eq]), String(o[o.index(after: eq)...])))
+        }
+        return try TrainRecipe(fields: fields)
+    }
+}
+
+// MARK: helpers shared by train and eval
+
+/// The tokenizer from a vocabulary file or an HF directory.
+func loadTokenizer(_ path: String) throws -> CLIPTokenizer {
+    var st = stat()
+    guard stat(path, &st) == 0 else { throw ValidationError("tokenizer '\(path)' does not exist") }
+    if (st.st_mode & S_IFMT) == S_IFDIR { return try CLIPTokenizer.load(huggingFaceDirectory: path) }
+    return try CLIPTokenizer.load(bpeFile: path)
+}
+
+/// Captions → exactly `contextLength` ids (SOT … EOT, zero padded); longer captions are an error
+/// naming the caption, never silently cut.
+func captionTokenizer(_ tok: CLIPTokenizer, contextLength: Int) throws -> (String) throws -> [Int32] {
+    return { caption in
+        let ids = try tok.tokenize(caption, truncate: false)
+        guard ids.count <= contextLength else {
+            throw ValidationError("the caption \"\(caption)\" has \(ids.count) tokens; the model's context_length is \(contextLength)")
+        }
+        return ids + [Int32](repeating: 0, count: contextLength - ids.count)
+    }
+}
+
+/// Fashion-MNIST's four IDX files, gzipped (as the Debian package ships them) or not.
+struct FashionMNISTData {
+    var train: (images: IDXImages, labels: [UInt8])
+    var test: (images: IDXImages, labels: [UInt8])
+
+    static func load(directory: String) throws -> FashionMNISTData {
+        func split(_ name: String) throws -> (IDXImages, [UInt8]) {
+            let images = try readMaybeGzip(directory + "/\(name)-images-idx3-ubyte")
+            let labels = try readMaybeGzip(directory + "/\(name)-labels-idx1-ubyte")
+            let im = try IDXReader.parseImages(images), lb = try IDXReader.parseLabels(labels)
+            guard im.count == lb.count, lb.allSatisfy({ $0 < 10 }) else {
+                throw ValidationError("\(directory): \(name) has \(im.count) images but \(lb.count) labels (or a label above 9)")
+            }
+            return (im, lb)
+        }
+        return FashionMNISTData(train: try split("train"), test: try split("t10k"))
+    }
+}
+
+/// `path` or `path.gz`, decompressed; at most 256 MB (the largest Fashion-MNIST file is 47 MB).
+func readMaybeGzip(_ path: String) throws -> [UInt8] {
+    let limit = 256 << 20
+    let chosen = access(path, R_OK) == 0 ? path : path + ".gz"
+    guard access(chosen, R_OK) == 0 else {
+        throw ValidationError("neither \(path) nor \(path).gz is readable; install the Debian package dataset-fashion-mnist or pass --fashion-mnist DIR")
+    }
+    guard let f = gzopen(chosen, "rb") else { throw ValidationError("cannot open \(chosen)") }
+    defer { gzclose(f) }
+    var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { gzread(f, $0.baseAddress, UInt32($0.count)) }
+        if n < 0 { throw ValidationError("\(chosen) is corrupt (gzip error)") }
+        if n == 0 { break }
+        out += chunk[0..<Int(n)]
+        guard out.count <= limit else { throw ValidationError("\(chosen) decompresses to more than 256 MB; not a Fashion-MNIST file") }
+    }
+    return out
+}
+
+/// SIGINT / SIGTERM ask a long run to stop after its current step (and save).
+enum StopSignal {
+    nonisolated(unsafe) static var flag: sig_atomic_t = 0
+    static var requested: Bool { flag != 0 }
+    static func install() {
+        signal(SIGINT) { _ in StopSignal.flag = 1 }
+        signal(SIGTERM) { _ in StopSignal.flag = 1 }
+    }
+}
+
+func say(_ line: String) {
+    let s = line + "\n"
+    _ = s.withCString { fputs($0, stdout) }
+    fflush(stdout)
+}
+
+func duration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? "\(s / 3600)h\(pad2((s % 3600) / 60))m" : s >= 60 ? "\(s / 60)m\(pad2(s % 60))s" : "\(s)s"
+}
+
+private func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+
+private func describe(_ r: TrainRecipe) -> String {
+    let m = r.model
+    return "ViT \(m.imageSize)px/\(m.patchSize) width \(m.vision.width)×\(m.vision.layers), text width \(m.text.width)×\(m.text.layers) ctx \(m.contextLength), embed \(m.embedDim); batch \(r.batchSize), \(r.steps) steps, lr \(r.learningRate), seed \(r.seed)"
+}
+
+private func progressLine(_ p: TrainingProgress, trainer: Trainer) -> String {
+    var s = "step \(p.step)/\(p.totalSteps)  loss \(fixed(Double(p.loss), 4))  lr \(fixed(Double(p.learningRate) * 1e4, 2))e-4  "
+        + "\(Int(p.imagesPerSecond)) img/s  elapsed \(duration(p.elapsedSeconds))  eta \(duration(p.etaSeconds))"
+    if let row = trainer.history.last, row.step == p.step, !row.metrics.isEmpty {
+        for (name, v) in zip(trainer.metricNames, row.metrics) { s += "  \(name) \(fixed(v * 100, 1))%" }
+    }
+    return s
+}
+
+func fixed(_ v: Double, _ digits: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let r = (v * scale).rounded() / scale
+    var text = "\(r)"
+    if let dot = text.firstIndex(of: ".") {
+        let decimals = text.distance(from: dot, to: text.endIndex) - 1
+        if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
+        if digits == 0 { text = String(text[..<dot]) }
+    }
+    return text
+}
+
+private func writeCurve(_ trainer: Trainer, directory dir: String) throws {
+    try writeTextAtomically(trainer.curveCSV(), to: dir + "/curve.csv")
+    try writeTextAtomically(trainer.curveSVG(title: "PocketCLIP training: loss and zero-shot accuracy"), to: dir + "/curve.svg")
+}
+
+func writeTextAtomically(_ text: String, to path: String) throws {
+    let w = try AtomicFileWriter(path: path)
+    try w.write(Array(text.utf8))
+    try w.commit()
+}
+
+func makeDirectory(_ path: String) throws {
+    if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        throw ValidationError("cannot create directory \(path): \(String(cString: strerror(errno)))")
+    }
+}
+
+func readSmallFile(_ path: String, limit: Int) throws -> [UInt8] {
+    guard let f = fopen(path, "rb") else { throw ValidationError("cannot open \(path): \(String(cString: strerror(errno)))") }
+    defer { fclose(f) }
+    var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+        if n == 0 { break }
+        out += chunk[0..<n]
+        guard out.count <= limit else { throw ValidationError("\(path) is larger than \(limit >> 10) KB") }
+    }
+    return out
+}
+
+func copyFile(_ from: String, to: String) throws {
+    var st = stat()
+    guard stat(from, &st) == 0 else { return }
+    if (st.st_mode & S_IFMT) == S_IFDIR {
+        for name in ["vocab.json", "merges.txt"] where access(from + "/" + name, R_OK) == 0 {
+            try writeBytesAtomically(try readSmallFile(from + "/" + name, limit: 64 << 20), to: to.dropLastComponent + "/" + name)
+        }
+        return
+    }
+    try writeBytesAtomically(try readSmallFile(from, limit: 64 << 20), to: to)
+}
+
+func writeBytesAtomically(_ bytes: [UInt8], to path: String) throws {
+    let w = try AtomicFileWriter(path: path)
+    try w.write(bytes)
+    try w.commit()
+}
+
+func lastComponent(_ path: String) -> String {
+    String(path.split(separator: "/").last ?? Substring(path))
+}
+
+extension String {
+    var dropLastComponent: String {
+        guard let slash = lastIndex(of: "/") else { return "." }
+        return String(self[..<slash])
+    }
+}

@@ -1,0 +1,139 @@
+// `pocketclip train` and `pocketclip eval` end to end on a tiny recipe and a tiny synthetic
+// Fashion-MNIST (IDX files written here): outputs, --resume, refusals, Ctrl-C, and the trained
+// checkpoint going through `convert` and `embed` like any real one.
+
+import Foundation
+import XCTest
+
+final class TrainCLITests: XCTestCase {
+    let tokenizer = fixtures + "/tokenizer/bpe_simple_vocab_16e6.txt.gz"
+    /// A recipe small enough to train in a second.
+    let tiny = ["image_size=16", "patch_size=8", "vision_width=16", "vision_layers=1", "vision_heads=2",
+                "text_width=16", "text_layers=1", "text_heads=2", "embed_dim=16", "batch_size=8", "steps=6",
+                "eval_every=3", "checkpoint_every=3", "warmup_steps=2"].flatMap { ["--set", $0] }
+
+    /// Writes train (40) and t10k (20) IDX pairs of 28×28 images, every class present, into `dir`.
+    func writeFashionMNIST(_ dir: String) throws {
+        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+        for (name, n) in [("train", 40), ("t10k", 20)] {
+            var images = be(0x803) + be(UInt32(n)) + be(28) + be(28)
+            for i in 0..<n { for p in 0..<784 { images.append(UInt8((p * 7 + i * 31) % 256)) } }
+            let labels = be(0x801) + be(UInt32(n)) + (0..<n).map { UInt8($0 % 10) }
+            try Data(images).write(to: URL(fileURLWithPath: "\(dir)/\(name)-images-idx3-ubyte"))
+            try Data(labels).write(to: URL(fileURLWithPath: "\(dir)/\(name)-labels-idx1-ubyte"))
+        }
+    }
+
+    func testTrainResumeConvertEmbedEval() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeFashionMNIST(dir)
+        let out = dir + "/run"
+        let common = ["train", "-o", out, "--tokenizer", tokenizer, "--fashion-mnist", dir, "--eval-images", "10", "--threads", "1"]
+        let r = try pocketclip(common + tiny)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("step 3/6"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("zero-shot"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("done: 6 steps"), r.stdout)
+        for file in ["checkpoint.ckpt", "curve.csv", "curve.svg", "model/open_clip_model.safetensors",
+                     "model/open_clip_config.json", "model/bpe_simple_vocab_16e6.txt.gz"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
+        }
+        let csv = try String(contentsOfFile: out + "/curve.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.first, "step,loss,learning_rate,images_per_second,zero-shot,held-out")
+        XCTAssertEqual(csv.count, 1 + 2)  // steps 3 and 6 (log every 25, evaluation every 3)
+
+        // The directory exists with a run in it: refused without --resume; a finished run resumes to its end.
+        let again = try pocketclip(common + tiny)
+        XCTAssertNotEqual(again.status, 0)
+        XCTAssertTrue(again.stderr.contains("--resume"), again.stderr)
+        let resumed = try pocketclip(common + ["--resume"])
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertTrue(resumed.stdout.contains("resuming at step 6/6"), resumed.stdout)
+        let mismatch = try pocketclip(common + ["--resume", "--set", "steps=9"])
+        XCTAssertNotEqual(mismatch.status, 0)
+        XCTAssertTrue(mismatch.stderr.contains("another recipe"), mismatch.stderr)
+
+        // The export is a checkpoint like any other: convert (f32 and q8) and embed.
+        let pclip = dir + "/m.pclip"
+        let conv = try pocketclip(["convert", out + "/model", "-o", pclip])
+        XCTAssertEqual(conv.status, 0, conv.stderr)
+        let fromDir = try pocketclip(["embed", out + "/model", "--text", "a photo of a red sneaker.", "--json"])
+        let f32 = dir + "/m32.pclip"
+        XCTAssertEqual(try pocketclip(["convert", out + "/model", "-o", f32, "--dtype", "f32"]).status, 0)
+        let fromF32 = try pocketclip(["embed", f32, "--text", "a photo of a red sneaker.", "--json"])
+        XCTAssertEqual(fromDir.status, 0, fromDir.stderr)
+        XCTAssertEqual(fromDir.stdout, fromF32.stdout, "an f32 .pclip embeds exactly like the checkpoint it came from")
+        let fromQ8 = try pocketclip(["embed", pclip, "--text", "a photo of a red sneaker."])
+        XCTAssertEqual(fromQ8.status, 0, fromQ8.stderr)
+
+        // eval: both models side by side.
+        let ev = try pocketclip(["eval", out + "/model", pclip, "--fashion-mnist", dir, "--test-images", "20",
+                                 "--held-out-per-pair", "1", "--probe-images", "50", "--threads", "1"])
+        XCTAssertEqual(ev.status, 0, ev.stderr)
+        XCTAssertTrue(ev.stdout.contains("difference (2nd − 1st)"), ev.stdout)
+        let evJSON = try pocketclip(["eval", out + "/model", "--fashion-mnist", dir, "--test-images", "20",
+                                     "--held-out-per-pair", "1", "--probe-images", "0", "--json"])
+        XCTAssertEqual(evJSON.status, 0, evJSON.stderr)
+        let parsed = try JSONSerialization.jsonObject(with: Data(evJSON.stdout.utf8)) as? [String: Any]
+        let results = parsed?["results"] as? [[String: Any]]
+        XCTAssertEqual(results?.count, 1)
+        XCTAssertNotNil(results?.first?["zero_shot"] as? Double)
+    }
+
+    func testTrainRefusesBadInput() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func refused(_ args: [String], mentions: String, file: StaticString = #filePath, line: UInt = #line) throws {
+            let r = try pocketclip(["train", "-o", dir + "/out", "--tokenizer", tokenizer] + args)
+            XCTAssertNotEqual(r.status, 0, file: file, line: line)
+            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
+            XCTAssertTrue(r.stderr.contains(mentions), "'\(r.stderr)' should mention '\(mentions)'", file: file, line: line)
+        }
+        try refused(["--set", "stepz=3"], mentions: "unknown recipe key")
+        try refused(["--set", "steps"], mentions: "key=value")
+        try refused(["--fashion-mnist", dir + "/nothing"], mentions: "dataset-fashion-mnist")
+        try refused(["--resume"], mentions: "checkpoint")
+        let config = dir + "/bad.json"
+        try Data("[1, 2]".utf8).write(to: URL(fileURLWithPath: config))
+        try refused(["--config", config], mentions: "JSON object")
+        try writeFashionMNIST(dir)
+        // A context too short for the captions is named with the caption, not cut silently.
+        try refused(["--fashion-mnist", dir] + tiny + ["--set", "context_length=8"], mentions: "context_length is 8")
+    }
+
+    /// Ctrl-C: the run stops after its current step, saves, and says how to continue.
+    func testInterruptSavesAndResumes() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try writeFashionMNIST(dir)
+        let out = dir + "/run"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: pocketclipPath())
+        process.arguments = ["train", "-o", out, "--tokenizer", tokenizer, "--fashion-mnist", dir, "--eval-images", "10",
+                             "--threads", "1", "--log-every", "1"] + tiny + ["--set", "steps=1000000", "--set", "eval_every=1000000",
+                                                                           "--set", "checkpoint_every=1000000"]
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = Pipe()
+        try process.run()
+        // Wait for the first progress line, then interrupt.
+        var seen = Data()
+        while !String(decoding: seen, as: UTF8.self).contains("step 2/") {
+            let chunk = stdout.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += chunk
+        }
+        kill(process.processIdentifier, SIGINT)
+        seen += stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: seen, as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 130, text)
+        XCTAssertTrue(text.contains("stopped at step"), text)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/checkpoint.ckpt"))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/checkpoint.ckpt.tmp"), "no half-written checkpoint left")
+        // The saved state loads: a resumed run reports where it continues from.
+        let r = try pocketclip(["train", "-o", out, "--tokenizer", tokenizer, "--fashion-mnist", dir, "--resume", "--set", "steps=1"])
+        XCTAssertTrue(r.stderr.contains("another recipe"), r.stderr)
+    }
+}
