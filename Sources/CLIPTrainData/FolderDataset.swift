@@ -103,18 +103,14 @@ public struct FolderDataset: TrainingSource, Sendable {
 
     /// The uint8 crop of each path, or why there is none.
     static func decodeAll(_ paths: [String], config: PreprocessConfig) -> [Result<[UInt8], SkipReason>] {
-        final class Slots: @unchecked Sendable {  // each index written by exactly one iteration
-            var values: [Result<[UInt8], SkipReason>]
-            init(_ n: Int) { values = Array(repeating: .failure(.emptyCaption), count: n) }
-        }
-        let slots = Slots(paths.count)
-        slots.values.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let out = buffer
+        var results = [Result<[UInt8], SkipReason>?](repeating: nil, count: paths.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer  // each index is written by exactly one iteration
             DispatchQueue.concurrentPerform(iterations: paths.count) { i in
                 out[i] = decode(paths[i], config: config)
             }
         }
-        return slots.values
+        return results.map { $0! }
     }
 
     static func decode(_ path: String, config: PreprocessConfig) -> Result<[UInt8], SkipReason> {
