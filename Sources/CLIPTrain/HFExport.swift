@@ -265,7 +265,7 @@ public enum HFExport {
         guard !target.isEmpty else { throw TrainError.io("the export directory path is empty; name a directory, e.g. out/my-clip") }
 
         // Refuse before writing anything if the target is something we may not replace.
-        let existing = try exportEntries(target)
+        let existing = try exportEntries(target, alsoAllowed: tokenizerFiles.map(\.name))
 
         let parent = target.contains("/") ? String(target[..<target.lastIndex(of: "/")!]) : "."
         var template = Array(((parent.isEmpty ? "" : parent) + "/.hfexport-XXXXXX").utf8CString)
@@ -295,7 +295,7 @@ public enum HFExport {
 
     /// The entries of an existing target directory (nil if there is none), after checking that
     /// replacing it cannot destroy anything but an earlier export.
-    static func exportEntries(_ target: String) throws -> [String]? {
+    static func exportEntries(_ target: String, alsoAllowed: [String]) throws -> [String]? {
         var st = stat()
         guard lstat(target, &st) == 0 else {
             if errno == ENOENT { return nil }
@@ -316,8 +316,13 @@ public enum HFExport {
             if name != "." && name != ".." { entries.append(name) }
         }
         let allowed = Set(modelFileNames + ["vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
-                                            "tokenizer.json", "bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt"])
-        let foreign = entries.filter { !allowed.contains($0) }.sorted()
+                                            "tokenizer.json", "bpe_simple_vocab_16e6.txt.gz", "bpe_simple_vocab_16e6.txt"]
+                          + alsoAllowed)
+        func isFile(_ name: String) -> Bool {
+            var st = stat()
+            return lstat(target + "/" + name, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        }
+        let foreign = entries.filter { !allowed.contains($0) || !isFile($0) }.sorted()
         guard foreign.isEmpty else {
             throw TrainError.io("'\(target)' exists and holds files an export does not write (\(foreign.prefix(3).joined(separator: ", "))); export into a new or empty directory")
         }

@@ -182,6 +182,16 @@ final class HFExportTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("notes.txt") && "\(error)".contains("new or empty directory"), "\(error)")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["notes.txt"])
+        // A directory under an export file's name is not an export either.
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("notes.txt"))
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("vocab.json"), withIntermediateDirectories: false)
+        XCTAssertThrowsError(try HFExport.write(model, directory: dir.path, tokenizerFiles: []))
+        // A tokenizer file of this call's own may be replaced.
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("vocab.json"))
+        let extra = HFExport.File(name: "added_tokens.json", bytes: Array("{}".utf8))
+        try HFExport.write(model, directory: dir.path, tokenizerFiles: [extra])
+        try HFExport.write(model, directory: dir.path, tokenizerFiles: [extra])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("added_tokens.json").path))
     }
 
     func testRejectsBadTokenizerFileNamesAndMissingParent() throws {
