@@ -42,12 +42,15 @@ let package = Package(
         // Float training: layers with their backward passes, the contrastive loss, AdamW.
         // Imports nothing of the runtime (its own float world); BLAS for the matmuls.
         .target(name: "CLIPTrain", dependencies: ["CBLAS"]),
+        // Training data from files: a folder of images plus a TSV/JSONL captions file, decoded
+        // with the runtime's exact preprocessing (CLIPImage) and JSON parser (CLIPFormat).
+        .target(name: "CLIPTrainData", dependencies: ["CLIPTrain", "CLIPImage", "CLIPFormat"]),
 
         // The CLI: argument parsing only.
         .executableTarget(
             name: "pocketclip",
             dependencies: [
-                "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CLIPTokenizer", "CLIPTrain", "CZlib",
+                "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CLIPTokenizer", "CLIPTrain", "CLIPTrainData", "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -60,6 +63,7 @@ let package = Package(
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer"]),
+        .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPImage"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),
     ],
     swiftLanguageModes: [.v5]

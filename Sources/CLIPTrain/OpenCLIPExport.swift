@@ -45,8 +45,10 @@ public enum OpenCLIPExport {
     }
 
     /// The bytes of `open_clip_model.safetensors`.
-    public static func safetensors(_ model: CLIPTrainModel) -> [UInt8] {
-        let ts = tensors(model)
+    public static func safetensors(_ model: CLIPTrainModel) -> [UInt8] { safetensors(tensors(model)) }
+
+    /// Safetensors bytes of named F32 tensors, in the given order (shared with `HFExport`).
+    static func safetensors(_ ts: [(name: String, shape: [Int], values: [Float])]) -> [UInt8] {
         var header = "{\"__metadata__\":{\"format\":\"pt\"}"
         var offset = 0
         for t in ts {
