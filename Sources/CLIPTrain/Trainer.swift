@@ -155,7 +155,7 @@ public final class Trainer {
     public var rng: SeededNormal
     public internal(set) var history: [HistoryRow] = []
     /// Names of the evaluation metrics, fixed for a run (the curve's columns).
-    public internal(set) var metricNames: [String]
+    public var metricNames: [String]
     /// Seconds spent training before this process (from the checkpoint), for the total time.
     public internal(set) var priorSeconds: Double = 0
 

@@ -14,6 +14,7 @@
 import ArgumentParser
 import CLIPRuntime
 import CLIPTrain
+import CLIPTrainData
 
 /// Something that embeds rendered images and prompts (embeddings need not be normalized).
 protocol EvalEmbedder {
@@ -158,4 +159,34 @@ struct FashionMNISTEval {
 func accuracy(_ predicted: [Int], _ truth: [Int]) -> Double {
     guard !truth.isEmpty else { return 0 }
     return Double(zip(predicted, truth).filter { $0 == $1 }.count) / Double(truth.count)
+}
+
+/// The curve's metric for a user's folder of pairs: image → text retrieval top-1 over (up to
+/// `limit`) of its pairs — is an image's own caption the closest of all their captions?
+/// (Measured on training pairs: it shows the model learning, not how it generalizes.)
+struct FolderRetrieval {
+    static let metricNames = ["image→text top-1"]
+    let images: [Float]
+    let captions: [String]
+
+    init(_ folder: FolderDataset, limit: Int) throws {
+        let n = min(limit, folder.count)
+        images = (0..<n).flatMap { folder.image($0) }
+        captions = Array(folder.captions.prefix(n))
+    }
+
+    func imageToText(_ e: EvalEmbedder) throws -> Double {
+        let distinct = Array(Set(captions)).sorted()
+        let text = try e.embedTexts(distinct).map { t -> [Float] in
+            let norm = t.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return t.map { $0 / max(norm, 1e-12) }
+        }
+        let img = try e.embedImages(images, count: captions.count)
+        var right = 0
+        for (i, v) in img.enumerated() {
+            let scores = text.map { t in zip(v, t).reduce(0) { $0 + $1.0 * $1.1 } }
+            if distinct[scores.indices.max { scores[$0] < scores[$1] }!] == captions[i] { right += 1 }
+        }
+        return Double(right) / Double(max(captions.count, 1))
+    }
 }

@@ -7,6 +7,7 @@ import CLIPFormat
 import CLIPRuntime
 import CLIPTokenizer
 import CLIPTrain
+import CLIPTrainData
 import CZlib
 
 #if canImport(Glibc)
@@ -31,14 +32,16 @@ struct Train: ParsableCommand {
             held out from training (docs/training.md).
 
             OUT receives checkpoint.ckpt (every checkpoint_every steps, at the end, and on \
-            Ctrl-C), curve.csv and curve.svg (loss and evaluation accuracy), and model/ (an \
-            OpenCLIP-layout checkpoint: `pocketclip convert OUT/model -o m.pclip`). The same \
+            Ctrl-C), curve.csv and curve.svg (loss and evaluation accuracy), and model/ (an HF \
+            CLIPModel directory with tokenizer files: `pocketclip convert OUT/model -o m.pclip`). The same \
             seed gives the same run; --resume continues a stopped run exactly.
 
             Examples:
               pocketclip train -o runs/fmnist --tokenizer bpe_simple_vocab_16e6.txt.gz
               pocketclip train -o runs/quick --tokenizer bpe_simple_vocab_16e6.txt.gz --set steps=200
               pocketclip train -o runs/fmnist --tokenizer bpe_simple_vocab_16e6.txt.gz --resume
+              pocketclip train -o runs/shapes --tokenizer bpe_simple_vocab_16e6.txt.gz \\
+                --captions examples/train-your-own/captions.tsv --set image_size=64 --set steps=300
             """)
 
     @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Output directory (created if missing).", valueName: "dir"))
@@ -60,7 +63,13 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Directory with the Fashion-MNIST IDX files (gzipped or not).", valueName: "dir"))
     var fashionMnist = "/usr/share/datasets/fashion-mnist"
 
-    @Option(help: ArgumentHelp("Test images used for the evaluation points of the curve.", valueName: "n"))
+    @Option(help: ArgumentHelp("""
+        Train on your own pairs instead: a captions file (.tsv: image<TAB>caption per line; .jsonl: \
+        {"image": ..., "caption": ...}), image paths relative to it. Bad rows are reported and skipped.
+        """, valueName: "file"))
+    var captions: String?
+
+    @Option(help: ArgumentHelp("Images used for the evaluation points of the curve.", valueName: "n"))
     var evalImages = 1000
 
     @Option(help: ArgumentHelp("Threads (default: the cores this process may use).", valueName: "n"))
@@ -100,27 +109,46 @@ struct Train: ParsableCommand {
             let recipe = trainer.recipe
 
             let tok = try loadTokenizer(tokenizer)
-            let data = try FashionMNISTData.load(directory: fashionMnist)
-            let generator = try CaptionGenerator(canvas: recipe.model.imageSize)
             let tokenize = try captionTokenizer(tok, contextLength: recipe.model.contextLength)
-            let eval = try FashionMNISTEval(data: data, generator: generator, plainCount: evalImages, heldOutPerPair: 20)
-            
+            let source: TrainingSource
+            let evaluate: (CLIPTrainModel) throws -> [Double]
+            if let captions {
+                let folder = try FolderDataset(captionsFile: captions, imageSize: recipe.model.imageSize)
+                say(folder.summary)
+                let probe = try FolderRetrieval(folder, limit: evalImages)
+                if trainer.metricNames != FolderRetrieval.metricNames {
+                    guard trainer.step == 0 else { throw ValidationError("this checkpoint was trained on Fashion-MNIST; resume it without --captions") }
+                    trainer.metricNames = FolderRetrieval.metricNames
+                }
+                source = folder
+                evaluate = { model in [try probe.imageToText(TrainModelEmbedder(model: model, tokenize: tokenize))] }
+            } else {
+                let data = try FashionMNISTData.load(directory: fashionMnist)
+                let generator = try CaptionGenerator(canvas: recipe.model.imageSize)
+                let eval = try FashionMNISTEval(data: data, generator: generator, plainCount: evalImages, heldOutPerPair: 20)
+                source = FashionMNISTSource(images: data.train.images, labels: data.train.labels, generator: generator)
+                evaluate = { model in try eval.metrics(TrainModelEmbedder(model: model, tokenize: tokenize)) }
+                say("data: \(data.train.images.count) Fashion-MNIST training images; evaluation on \(evalImages) plain test images and \(eval.heldOut.count) held-out tint–class images")
+            }
+            guard source.imageSize == recipe.model.imageSize else {
+                throw ValidationError("the data gives \(source.imageSize)-pixel images, the recipe's image_size is \(recipe.model.imageSize)")
+            }
+
             say("training \(trainer.model.layout.count) parameters: \(describe(recipe)); \(threadCount) thread(s)")
-            say("data: \(data.train.images.count) training images, evaluation on \(evalImages) plain test images and \(eval.heldOut.count) held-out tint–class images")
             StopSignal.install()
             let outcome = try trainer.run(
                 sample: { n, rng in
-                    let batch = try generator.trainingBatch(images: data.train.images, labels: data.train.labels, batchSize: n, rng: &rng)
-                    return (batch.images, try batch.tokens(contextLength: recipe.model.contextLength, tokenize))
+                    let batch = try source.trainingBatch(batchSize: n, rng: &rng)
+                    return (batch.images, try batch.captions.flatMap(tokenize))
                 },
-                evaluate: { model in try eval.metrics(TrainModelEmbedder(model: model, tokenize: tokenize)) },
+                evaluate: evaluate,
                 checkpointPath: checkpointPath, logEvery: logEvery,
                 progress: { p in say(progressLine(p, trainer: trainer)) },
                 shouldStop: { StopSignal.requested },
                 afterCheckpoint: { try writeCurve(trainer, directory: out) })
-            try makeDirectory(out + "/model")
-            try OpenCLIPExport.write(trainer.model, directory: out + "/model", mean: generator.mean, std: generator.std)
-            try copyFile(tokenizer, to: out + "/model/" + lastComponent(tokenizer))
+            try HFExport.write(trainer.model, directory: out + "/model",
+                               tokenizerFiles: HFExport.tokenizerFiles(vocabulary: tok.vocabulary, merges: tok.mergeRules),
+                               mean: source.mean, std: source.std)
             switch outcome {
             case .finished:
                 say("done: \(recipe.steps) steps in \(duration(trainer.priorSeconds)) of training; model in \(out)/model (pocketclip convert \(out)/model -o model.pclip)")
@@ -297,31 +325,8 @@ func readSmallFile(_ path: String, limit: Int) throws -> [UInt8] {
     return out
 }
 
-func copyFile(_ from: String, to: String) throws {
-    var st = stat()
-    guard stat(from, &st) == 0 else { return }
-    if (st.st_mode & S_IFMT) == S_IFDIR {
-        for name in ["vocab.json", "merges.txt"] where access(from + "/" + name, R_OK) == 0 {
-            try writeBytesAtomically(try readSmallFile(from + "/" + name, limit: 64 << 20), to: to.dropLastComponent + "/" + name)
-        }
-        return
-    }
-    try writeBytesAtomically(try readSmallFile(from, limit: 64 << 20), to: to)
-}
-
 func writeBytesAtomically(_ bytes: [UInt8], to path: String) throws {
     let w = try AtomicFileWriter(path: path)
     try w.write(bytes)
     try w.commit()
-}
-
-func lastComponent(_ path: String) -> String {
-    String(path.split(separator: "/").last ?? Substring(path))
-}
-
-extension String {
-    var dropLastComponent: String {
-        guard let slash = lastIndex(of: "/") else { return "." }
-        return String(self[..<slash])
-    }
 }
