@@ -56,6 +56,7 @@ struct Eval: ParsableCommand {
     struct Result {
         var model: String
         var zeroShot: Double, heldOut: Double, heldOutAll: Double, probe: Double?
+        var predictions: [Int]
     }
 
     func run() throws {
@@ -69,8 +70,9 @@ struct Eval: ParsableCommand {
                                                      std: model.preprocess.std)
                 let suite = try FashionMNISTEval(data: data, generator: generator, plainCount: testImages, heldOutPerPair: heldOutPerPair)
                 let e = RuntimeEmbedder(model: model)
-                var r = Result(model: path, zeroShot: try suite.zeroShot(e), heldOut: try suite.heldOutAccuracy(e),
-                               heldOutAll: try suite.heldOutAmongAll(e), probe: nil)
+                let o = try suite.evaluate(e)
+                var r = Result(model: path, zeroShot: o.zeroShot, heldOut: o.heldOut, heldOutAll: o.heldOutAll, probe: nil,
+                               predictions: o.predictions)
                 if probeImages > 0 {
                     r.probe = try linearProbe(e, generator: generator, data: data, suite: suite)
                 }
@@ -113,9 +115,16 @@ struct Eval: ParsableCommand {
             func d(_ x: Double, _ y: Double) -> String { (y >= x ? "+" : "") + fixed((y - x) * 100, 2) + " pts" }
             let probe = a.probe != nil && b.probe != nil ? d(a.probe!, b.probe!) : "-"
             lines.append("difference (2nd − 1st) | \(d(a.zeroShot, b.zeroShot)) | \(d(a.heldOut, b.heldOut)) | \(d(a.heldOutAll, b.heldOutAll)) | \(probe)")
+            let (same, total) = agreement(a, b)
+            lines.append("top-1 agreement of 2nd with 1st: \(same) of \(total) image × label-set cases (\(fixed(Double(same) / Double(total) * 100, 2))%)")
         }
         lines.append("(\(testImages) plain test images, \(heldOutPerPair) per held-out pair, probe fitted on \(probeImages) training images)")
         return lines.joined(separator: "\n")
+    }
+
+    /// Cases where both models pick the same class.
+    func agreement(_ a: Result, _ b: Result) -> (same: Int, total: Int) {
+        (zip(a.predictions, b.predictions).filter { $0 == $1 }.count, a.predictions.count)
     }
 
     func evalJSON(_ rs: [Result]) -> String {
@@ -123,7 +132,12 @@ struct Eval: ParsableCommand {
             "{\"model\": \(jsonString(r.model)), \"zero_shot\": \(r.zeroShot), \"held_out\": \(r.heldOut), "
                 + "\"held_out_all80\": \(r.heldOutAll), \"linear_probe\": \(r.probe.map { "\($0)" } ?? "null")}"
         }
+        var agree = ""
+        if rs.count >= 2 {
+            let (same, total) = agreement(rs[0], rs[1])
+            agree = ", \"agreement\": {\"same\": \(same), \"cases\": \(total)}"
+        }
         return "{\"test_images\": \(testImages), \"held_out_per_pair\": \(heldOutPerPair), \"probe_images\": \(probeImages), "
-            + "\"results\": [\(items.joined(separator: ", "))]}"
+            + "\"results\": [\(items.joined(separator: ", "))]\(agree)}"
     }
 }

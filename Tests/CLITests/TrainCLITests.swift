@@ -35,8 +35,8 @@ final class TrainCLITests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("step 3/6"), r.stdout)
         XCTAssertTrue(r.stdout.contains("zero-shot"), r.stdout)
         XCTAssertTrue(r.stdout.contains("done: 6 steps"), r.stdout)
-        for file in ["checkpoint.ckpt", "curve.csv", "curve.svg", "model/open_clip_model.safetensors",
-                     "model/open_clip_config.json", "model/bpe_simple_vocab_16e6.txt.gz"] {
+        for file in ["checkpoint.ckpt", "curve.csv", "curve.svg", "model/model.safetensors", "model/config.json",
+                     "model/preprocessor_config.json", "model/vocab.json", "model/merges.txt"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + file), file)
         }
         let csv = try String(contentsOfFile: out + "/curve.csv", encoding: .utf8).split(separator: "\n")
@@ -79,6 +79,33 @@ final class TrainCLITests: XCTestCase {
         let results = parsed?["results"] as? [[String: Any]]
         XCTAssertEqual(results?.count, 1)
         XCTAssertNotNil(results?.first?["zero_shot"] as? Double)
+    }
+
+    /// A user's folder of pairs (the shipped example): bad rows reported and skipped, the model
+    /// trained, converted and used to classify.
+    func testTrainOnFolderExample() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let example = fixtures + "/../../examples/train-your-own"
+        let r = try pocketclip(["train", "-o", dir + "/run", "--tokenizer", tokenizer, "--captions", example + "/captions.tsv",
+                                "--config", example + "/recipe.json", "--set", "steps=20", "--set", "eval_every=10", "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("32 pairs from 30 images; 4 rows skipped"), r.stdout)
+        for reason in ["missing image", "empty caption", "undecodable image", "malformed row"] {
+            XCTAssertTrue(r.stdout.contains(reason), reason)
+        }
+        XCTAssertTrue(r.stdout.contains("image→text top-1"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("done: 20 steps"), r.stdout)
+        let pclip = dir + "/shapes.pclip"
+        XCTAssertEqual(try pocketclip(["convert", dir + "/run/model", "-o", pclip]).status, 0)
+        let c = try pocketclip(["classify", pclip, example + "/images/large-red-circle.png", "--labels", "red circle,blue square"])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        // A captions file with no usable row is an error, not an empty training run.
+        let bad = dir + "/bad.tsv"
+        try Data("image\tcaption\nnothere.png\ta thing\n".utf8).write(to: URL(fileURLWithPath: bad))
+        let e = try pocketclip(["train", "-o", dir + "/run2", "--tokenizer", tokenizer, "--captions", bad])
+        XCTAssertNotEqual(e.status, 0)
+        XCTAssertEqual(e.stderr.split(separator: "\n").count, 1, e.stderr)
     }
 
     func testTrainRefusesBadInput() throws {
