@@ -58,12 +58,17 @@ final class TrainCLITests: XCTestCase {
         let pclip = dir + "/m.pclip"
         let conv = try pocketclip(["convert", out + "/model", "-o", pclip])
         XCTAssertEqual(conv.status, 0, conv.stderr)
-        let fromDir = try pocketclip(["embed", out + "/model", "--text", "a photo of a red sneaker.", "--json"])
+        let fromDir = try pocketclip(["embed", out + "/model", "--text", "a photo of a red sneaker."])
         let f32 = dir + "/m32.pclip"
         XCTAssertEqual(try pocketclip(["convert", out + "/model", "-o", f32, "--dtype", "f32"]).status, 0)
-        let fromF32 = try pocketclip(["embed", f32, "--text", "a photo of a red sneaker.", "--json"])
+        let fromF32 = try pocketclip(["embed", f32, "--text", "a photo of a red sneaker."])
         XCTAssertEqual(fromDir.status, 0, fromDir.stderr)
-        XCTAssertEqual(fromDir.stdout, fromF32.stdout, "an f32 .pclip embeds exactly like the checkpoint it came from")
+        func texts(_ r: RunResult) throws -> String {
+            let o = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+            return "\(o?["texts"] ?? "none")"
+        }
+        XCTAssertEqual(try texts(fromDir), try texts(fromF32), "an f32 .pclip embeds exactly like the checkpoint it came from")
+        XCTAssertTrue(try texts(fromDir).contains("embedding"))
         let fromQ8 = try pocketclip(["embed", pclip, "--text", "a photo of a red sneaker."])
         XCTAssertEqual(fromQ8.status, 0, fromQ8.stderr)
 
