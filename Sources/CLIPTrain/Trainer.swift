@@ -41,7 +41,7 @@ public struct TrainRecipe: Sendable, Equatable {
         model: TrainConfig(imageSize: 32, patchSize: 8, vision: .init(width: 128, layers: 4, heads: 2),
                            vocabularySize: 49408, contextLength: 20, text: .init(width: 128, layers: 2, heads: 2),
                            embedDim: 128, activation: .quickGELU),
-        steps: 4000, batchSize: 256, learningRate: 1e-3, warmupSteps: 250)
+        steps: 6000, batchSize: 256, learningRate: 1e-3, warmupSteps: 250, evalEvery: 500, checkpointEvery: 500)
 
     /// The recipe as `key = value` fields: the config-file keys, and what a checkpoint stores.
     public var fields: [(String, String)] {

@@ -21,7 +21,7 @@ struct Train: ParsableCommand {
         abstract: "Train a small float CLIP model from image–caption pairs.",
         discussion: """
             Without --config the recipe is the default model's (ViT width 128, patch 8, 4 layers on \
-            32×32 images; text width 128, 2 layers, context 20; embedding 128; batch 256; 4000 \
+            32×32 images; text width 128, 2 layers, context 20; embedding 128; batch 256; 6000 \
             steps, lr 1e-3 with 250 warm-up steps and cosine decay). Change any of it with a JSON \
             config ({"steps": 2000, "batch_size": 128}) or --set key=value. Keys: \
             \(TrainRecipe.keys.joined(separator: ", ")).
@@ -60,6 +60,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Continue the run saved in OUT/checkpoint.ckpt.")
     var resume = false
 
+    @Flag(help: "Write OUT/model, curve.csv and curve.svg from OUT/checkpoint.ckpt as it is (e.g. mid-run), without training.")
+    var exportOnly = false
+
     @Option(help: ArgumentHelp("Directory with the Fashion-MNIST IDX files (gzipped or not).", valueName: "dir"))
     var fashionMnist = "/usr/share/datasets/fashion-mnist"
 
@@ -93,6 +96,16 @@ struct Train: ParsableCommand {
             let requested = try requestedRecipe()
 
             let trainer: Trainer
+            if exportOnly {
+                let t = try Trainer(resumingFrom: checkpointPath)
+                let tok = try loadTokenizer(tokenizer)
+                try writeCurve(t, directory: out)
+                try HFExport.write(t.model, directory: out + "/model",
+                                   tokenizerFiles: HFExport.tokenizerFiles(vocabulary: tok.vocabulary, merges: tok.mergeRules),
+                                   mean: CaptionGenerator.clipMean, std: CaptionGenerator.clipStd)
+                say("exported step \(t.step)/\(t.recipe.steps) to \(out)/model")
+                return
+            }
             if resume {
                 trainer = try Trainer(resumingFrom: checkpointPath)
                 if requested != nil && requested != trainer.recipe {

@@ -89,17 +89,17 @@ final class DataCaptionTests: XCTestCase {
     }
 
     func testLargeScaleIsNearestNeighbour() throws {
-        let gen = try CaptionGenerator(canvas: 8)  // large side 6 from 4 source pixels
+        let gen = try CaptionGenerator(canvas: 8)  // large side 7 from 4 source pixels
         let (im, _) = Self.garments
         let g = im.image(3)
         let a = CaptionAttributes(classIndex: 3, tint: .white, placement: .topLeft, scale: .large, flipped: false, shape: .bare)
         let p = plane(gen.renderRGB(gray: g, rows: 4, columns: 4, attributes: a), 1, 8)
-        let map = [0, 1, 1, 2, 3, 3]  // source index under each output pixel centre: (2i+1)·4 / 12
-        for y in 0..<6 { for x in 0..<6 {
+        let map = [0, 0, 1, 2, 2, 3, 3]  // source index under each output pixel centre: (2i+1)·4 / 14
+        for y in 0..<7 { for x in 0..<7 {
             XCTAssertEqual(p[y][x], Float(g[g.startIndex + map[y] * 4 + map[x]]) / 255)
         } }
-        XCTAssertEqual(p[6], [Float](repeating: 0, count: 8))
-        XCTAssertEqual(p[0][6], 0)
+        XCTAssertEqual(p[7], [Float](repeating: 0, count: 8))
+        XCTAssertEqual(p[0][7], 0)
     }
 
     func testNormalizationUsesMeanAndStd() throws {
