@@ -1,16 +1,15 @@
 #!/usr/bin/env bash
-# The main job: build a release pocketclip, convert a model to one .pclip file, and classify a
-# bundled image zero-shot. Until the project's own trained default model lands (issue 5), the
-# model is the tiny random-weight OpenCLIP fixture: the pipeline is real, the probabilities are not
-# meaningful.
+# The main job on a fresh Debian machine: install the build dependencies, build a release
+# pocketclip, and classify a bundled Fashion-MNIST test image zero-shot with the bundled default
+# model (models/pocketclip-fmnist.pclip, trained by this project: tools/train_default.sh). The ten
+# class names are plain words; no training happens here.
+#
+#   bash tools/demo.sh [IMAGE=examples/images/sneaker.png] [extra classify flags, e.g. --json]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
 swift build -c release --product pocketclip
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-model=$dir/tiny.pclip
-.build/release/pocketclip convert Tests/Fixtures/tiny-openclip -o "$model" \
-  --tokenizer Tests/Fixtures/tokenizer/bpe_simple_vocab_16e6.txt.gz
-.build/release/pocketclip classify "$model" Tests/Fixtures/tiny-openclip/images/rgb_40x54.png \
-  --labels "cat,red square,two dogs,empty street" --ensemble "$@"
+image=${1:-examples/images/sneaker.png}
+shift || true
+.build/release/pocketclip classify models/pocketclip-fmnist.pclip "$image" \
+  --labels-file examples/fashion-labels.txt --templates-file examples/fashion-templates.txt --top-k 3 "$@"
