@@ -58,8 +58,8 @@ final class ZeroShotAgreementTests: XCTestCase {
         }
         // Reported, not asserted: on random weights most label sets are near-ties (the float
         // top-1/top-2 logit margin is below 1 in ~96% of cases), so agreement measures the
-        // fixture, not the quantizer (97.1% here; 95.8% with symmetric activations). The bar (≥ 99%) is for models whose
-        // classes are separated: the project's trained default model.
+        // fixture, not the quantizer (97.1% here; 95.8% with symmetric activations). The issue's
+        // bar (≥ 99%) is for models whose classes are separated: the project's trained default model.
         print("q8 vs float: top-1 agreed on \(agree) of \(cases) cases; worst embedding cosine \(worst)")
         XCTAssertGreaterThanOrEqual(cases, 500)
         XCTAssertGreaterThanOrEqual(worst, minCosineQ8TinyEmbedding, "worst embedding cosine")

@@ -125,7 +125,8 @@ int pc_attention_rows_f32(const float *qkv, float *out, float *scratch, int64_t 
 /// The portable path calls libm (erff, expf) exactly like the Swift definition; the AVX2 + FMA
 /// path evaluates 8 lanes with polynomial approximations whose maximum error is stated in
 /// pc_activation.c and checked by Tests/CLIPKernelsC/test_kernels.c (absolute error < 1e-6 for
-/// |x| <= 1 and < 1e-6·|x| beyond: far below the int8 step amax/127 the next matmul quantizes to).
+/// |x| <= 1 and < 1e-6·|x| beyond: far below the int8 step (max − min)/255 the next matmul
+/// quantizes to).
 void pc_gelu_f32(float *x, int64_t n);
 void pc_quick_gelu_f32(float *x, int64_t n);
 
