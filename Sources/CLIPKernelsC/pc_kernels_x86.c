@@ -287,9 +287,11 @@ PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t
         __m512i acc[2][PC_MR_AVX512_TILE];
         // The accumulators start at −zp·colsum (the zero-point term, see the VNNI comment): the
         // integers are the same as subtracting it at the end, but the multiplies cost less here
-        // than in the epilogue, where the 20 accumulators are spilled and reloaded (batch 8 fc:
-        // ~20% slower there, ~2% here; ~0% at batch 1). A negated scalar broadcast measured
-        // faster than a memory-broadcast multiply by the negated column sums.
+        // than in the epilogue, where the 20 accumulators are spilled and reloaded (batch 8 fc
+        // against no zero-point term: ~20% slower there, 1-4% here; batch 1, where the weights
+        // stream from memory, unchanged). A negated scalar broadcast measured faster than a
+        // memory-broadcast multiply by the negated column sums, and vpdpwssd on column sums
+        // split into 7-bit halves no better than vpmulld.
         for (int q = 0; q < NP; q++) {
             __m512i cs = _mm512_loadu_si512((const void *)(pcs[q] + g * PC_Q8_PANEL));
             for (int r = 0; r < MR; r++) acc[q][r] = _mm512_mullo_epi32(_mm512_set1_epi32(-xzero[i0 + r]), cs);
