@@ -40,7 +40,7 @@ public func attentionFast(
 /// Same contract as `activateInPlace(_:count:_:)`, through pc_gelu_f32 / pc_quick_gelu_f32: libm
 /// on the portable path, 8-lane polynomial approximations on AVX2 + FMA with absolute error
 /// < 1e-6·max(1, |x|) (measured 1.7e-7 for GELU, 1.2e-7 for QuickGELU; pc_activation.c) —
-/// far below the int8 step (amax / 127) the next matmul quantizes these values to.
+/// far below the int8 step ((max − min) / 255) the next matmul quantizes these values to.
 public func activateInPlaceFast(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
     switch activation {
     case .gelu: pc_gelu_f32(x, Int64(count))

@@ -2,13 +2,14 @@
 // (AVX2 / AVX-VNNI / AVX-512 VNNI / NEON / NEON dotprod / portable C, picked at run time), held to
 // Int8Reference.swift by Tests/CLIPKernelsTests.
 //
-// A linear layer in q8: quantize the activation rows once (`quantizeRows`), then
-// `gemmQ8(...)` against weights packed once at load time (`PackedQ8Matrix`).
+// A linear layer in q8: quantize the activation rows once (`quantizeRows`: asymmetric, a scale
+// and a zero point per row), then `gemmQ8(...)` against weights packed once at load time
+// (`PackedQ8Matrix`).
 //
 //     let w = try PackedQ8Matrix(weights: q, scales: s, n: 3072, k: 768, group: 768)
-//     quantizeRows(x, rows: 50, k: 768, q: xq, scales: xs)
-//     gemmQ8(xq, xScales: xs, w, bias: b, y, m: 50)              // y: [50, 3072]
-//     gemmQ8(xq, xScales: xs, w, bias: b, y, m: 50, columns: 0..<1536)  // one thread's half
+//     quantizeRows(x, rows: 50, k: 768, q: xq, scales: xs, zeroPoints: xz)
+//     gemmQ8(xq, xScales: xs, xZeroPoints: xz, w, bias: b, y, m: 50)              // y: [50, 3072]
+//     gemmQ8(xq, xScales: xs, xZeroPoints: xz, w, bias: b, y, m: 50, columns: 0..<1536)  // one thread's half
 
 import CLIPKernelsC
 
@@ -45,13 +46,14 @@ public enum Int8KernelError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// Quantizes `rows` rows of `k` floats symmetric per row into `q` ([rows, k]) and `scales`
-/// ([rows]), byte-identical to `Int8Reference.quantizeRows` (the spec's quantizer with G = k).
-/// Inputs must be finite.
+/// Quantizes `rows` rows of `k` floats asymmetric per row into `q` ([rows, k], uint8 shifted by
+/// -128), `scales` ([rows]) and `zeroPoints` ([rows], 0...255), so x ≈ scale · (q + 128 − zp);
+/// byte-identical to `Int8Reference.quantizeRows`, which states the formula. Inputs must be finite.
 public func quantizeRows(
-    _ x: UnsafePointer<Float>, rows: Int, k: Int, q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>
+    _ x: UnsafePointer<Float>, rows: Int, k: Int, q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>,
+    zeroPoints: UnsafeMutablePointer<Int32>
 ) {
-    pc_quantize_rows_f32_q8(x, Int64(rows), Int64(k), q, scales)
+    pc_quantize_rows_f32_q8(x, Int64(rows), Int64(k), q, scales, zeroPoints)
 }
 
 /// Int8 weights W [n, k] (|w| <= 127) with f32 scales [n, k / group], repacked once into the
@@ -114,30 +116,32 @@ public final class PackedQ8Matrix: @unchecked Sendable {
     deinit { packed?.deallocate() }
 }
 
-/// y[i, j] = (Σ_g (Σ_{t in g} xq[i, t] · w[j, t]) · wScale[j, g]) · xScales[i] (+ bias[j]) for
-/// rows 0..<m and the columns in `columns` (all n by default); other columns of y are untouched.
+/// y[i, j] = (Σ_g (Σ_{t in g} (xq[i, t] + 128 − xZeroPoints[i]) · w[j, t]) · wScale[j, g]) · xScales[i]
+/// (+ bias[j]) for rows 0..<m and the columns in `columns` (all n by default); other columns of y
+/// are untouched.
 ///
-/// xq: [m, w.k] int8 (|x| <= 127, e.g. from `quantizeRows`); xScales: [m]; bias: [w.n] or nil;
-/// y: [m, ldy] with ldy >= w.n (default w.n). The integer sums are exact and the float steps are
-/// rounded identically on every path, so a value never depends on the column range, on m, or
-/// on the CPU: split `columns` across threads freely.
+/// xq, xScales, xZeroPoints: [m, w.k], [m], [m] as `quantizeRows` writes them (zero points in
+/// 0...255); bias: [w.n] or nil; y: [m, ldy] with ldy >= w.n (default w.n). The integer sums are
+/// exact and the float steps are rounded identically on every path, so a value never depends on
+/// the column range, on m, or on the CPU: split `columns` across threads freely.
 public func gemmQ8(
-    _ xq: UnsafePointer<Int8>, xScales: UnsafePointer<Float>, _ w: PackedQ8Matrix, bias: UnsafePointer<Float>?,
-    _ y: UnsafeMutablePointer<Float>, m: Int, columns: Range<Int>? = nil, ldy: Int? = nil
+    _ xq: UnsafePointer<Int8>, xScales: UnsafePointer<Float>, xZeroPoints: UnsafePointer<Int32>, _ w: PackedQ8Matrix,
+    bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, m: Int, columns: Range<Int>? = nil, ldy: Int? = nil
 ) {
     let cols = columns ?? 0..<w.n
     let stride = ldy ?? w.n
     precondition(cols.lowerBound >= 0 && cols.upperBound <= w.n && stride >= w.n && m >= 0,
                  "gemmQ8: columns \(cols) / ldy \(stride) outside a matrix of \(w.n) columns")
     if let packed = w.packed {
-        let rc = pc_gemm_q8(xq, xScales, packed, bias, y, Int64(stride), Int64(m), Int64(w.n), Int64(w.k),
-                            Int64(w.group), Int64(cols.lowerBound), Int64(cols.upperBound))
+        let rc = pc_gemm_q8(xq, xScales, xZeroPoints, packed, bias, y, Int64(stride), Int64(m), Int64(w.n),
+                            Int64(w.k), Int64(w.group), Int64(cols.lowerBound), Int64(cols.upperBound))
         precondition(rc == 0, "pc_gemm_q8 refused a shape PackedQ8Matrix accepted")
     } else {
         w.rawWeights.withUnsafeBufferPointer { wp in
             w.rawScales.withUnsafeBufferPointer { sp in
-                Int8Reference.gemm(xq, xScales: xScales, wp.baseAddress!, wScales: sp.baseAddress!, bias: bias,
-                                   y, ldy: stride, m: m, n: w.n, k: w.k, group: w.group, columns: cols)
+                Int8Reference.gemm(xq, xScales: xScales, xZeroPoints: xZeroPoints, wp.baseAddress!,
+                                   wScales: sp.baseAddress!, bias: bias, y, ldy: stride, m: m, n: w.n, k: w.k,
+                                   group: w.group, columns: cols)
             }
         }
     }

@@ -2,8 +2,9 @@
 // to by Tests/CLIPKernelsTests, and the fallback for group sizes the packed layout cannot hold.
 //
 // Letters as in FloatKernels.swift: x is [M, K], W is [N, K] (PyTorch nn.Linear), y = x · Wᵀ.
-// Quantization follows formats/pclip.md ("The int8 scheme"): symmetric, |q| <= 127, one f32
-// scale per group of G consecutive elements along K (G = K: one scale per row).
+// Weights follow formats/pclip.md ("The int8 scheme"): symmetric, |w| <= 127, one f32 scale per
+// group of G consecutive elements along K. Activations are quantized here, per row, asymmetric:
+// uint8 with a zero point, stored shifted by -128 as int8 (x' = q − 128, so x ≈ scale·(x' + 128 − zp)).
 
 #if canImport(Glibc)
 import Glibc
@@ -12,33 +13,45 @@ import Musl
 #endif
 
 public enum Int8Reference {
-    /// Quantizes `rows` rows of `k` floats symmetric per row (G = k), byte for byte the spec's
-    /// reference quantizer: amax = max |x|, scale = amax / 127,
-    /// q = scale == 0 ? 0 : clamp(round_half_away(x / scale), -127, 127).
+    /// Quantizes `rows` rows of `k` floats asymmetric per row, byte for byte the definition in
+    /// Sources/CLIPKernelsC/include/pc_kernels.h (binary32 throughout):
+    ///
+    ///     lo = min(min x, 0), hi = max(max x, 0), scale = (hi − lo) / 255
+    ///     zp = scale == 0 ? 128 : clamp(round_half_away(−lo / scale), 0, 255)
+    ///     q  = scale == 0 ? 0   : clamp(round_half_away(x / scale) + zp, 0, 255) − 128
+    ///
+    /// Writes q to `q` ([rows, k]), scale to `scales` ([rows]) and zp to `zeroPoints` ([rows]).
     public static func quantizeRows(
         _ x: UnsafePointer<Float>, rows: Int, k: Int,
-        q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>
+        q: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>, zeroPoints: UnsafeMutablePointer<Int32>
     ) {
         for r in 0..<rows {
             let xr = x + r * k, qr = q + r * k
-            var amax: Float = 0
-            for i in 0..<k { amax = max(amax, abs(xr[i])) }
-            let scale = amax / 127
-            scales[r] = scale
+            var lo: Float = 0, hi: Float = 0
             for i in 0..<k {
-                if scale == 0 {
-                    qr[i] = 0
-                } else {
-                    let v = (xr[i] / scale).rounded(.toNearestOrAwayFromZero)
-                    qr[i] = Int8(max(-127, min(127, v)))
-                }
+                lo = min(lo, xr[i])
+                hi = max(hi, xr[i])
+            }
+            let scale = (hi - lo) / 255
+            scales[r] = scale
+            if scale == 0 {  // an all-zero row: q + 128 − zp = 0 everywhere
+                zeroPoints[r] = 128
+                for i in 0..<k { qr[i] = 0 }
+                continue
+            }
+            let zp = max(0, min(255, (-lo / scale).rounded(.toNearestOrAwayFromZero)))
+            zeroPoints[r] = Int32(zp)
+            for i in 0..<k {
+                let v = (xr[i] / scale).rounded(.toNearestOrAwayFromZero) + zp
+                qr[i] = Int8(max(0, min(255, v)) - 128)
             }
         }
     }
 
-    /// The exact integer sums: out[(i · n + j) · groups + g] = Σ_{t in group g} x[i, t] · w[j, t].
+    /// The exact integer sums: out[(i · n + j) · groups + g] = Σ_{t in group g} (x[i, t] + 128 − zp[i]) · w[j, t].
     public static func groupDotProducts(
-        _ x: UnsafePointer<Int8>, _ w: UnsafePointer<Int8>, m: Int, n: Int, k: Int, group: Int
+        _ x: UnsafePointer<Int8>, xZeroPoints zp: UnsafePointer<Int32>, _ w: UnsafePointer<Int8>,
+        m: Int, n: Int, k: Int, group: Int
     ) -> [Int32] {
         let groups = k / group
         var out = [Int32](repeating: 0, count: m * n * groups)
@@ -47,7 +60,7 @@ public enum Int8Reference {
                 for g in 0..<groups {
                     var acc: Int32 = 0
                     for t in (g * group)..<((g + 1) * group) {
-                        acc &+= Int32(x[i * k + t]) * Int32(w[j * k + t])
+                        acc &+= (Int32(x[i * k + t]) + 128 - zp[i]) * Int32(w[j * k + t])
                     }
                     out[(i * n + j) * groups + g] = acc
                 }
@@ -57,10 +70,11 @@ public enum Int8Reference {
     }
 
     /// y[i, j] = (Σ_g Float(dot_g) · wScales[j, g]) · xScales[i] (+ bias[j]) for columns in
-    /// `columns`; y has row stride `ldy`. The float steps are the ones the C kernels take, in the
-    /// same order, each rounded separately (no fused multiply-add).
+    /// `columns`, dot_g = Σ_{t in group g} (x[i, t] + 128 − xZeroPoints[i]) · w[j, t] (exact);
+    /// y has row stride `ldy`. The float steps are the ones the C kernels take, in the same
+    /// order, each rounded separately (no fused multiply-add).
     public static func gemm(
-        _ x: UnsafePointer<Int8>, xScales: UnsafePointer<Float>,
+        _ x: UnsafePointer<Int8>, xScales: UnsafePointer<Float>, xZeroPoints: UnsafePointer<Int32>,
         _ w: UnsafePointer<Int8>, wScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         _ y: UnsafeMutablePointer<Float>, ldy: Int, m: Int, n: Int, k: Int, group: Int, columns: Range<Int>
     ) {
@@ -71,7 +85,7 @@ public enum Int8Reference {
                 for g in 0..<groups {
                     var acc: Int32 = 0
                     for t in (g * group)..<((g + 1) * group) {
-                        acc &+= Int32(x[i * k + t]) * Int32(w[j * k + t])
+                        acc &+= (Int32(x[i * k + t]) + 128 - xZeroPoints[i]) * Int32(w[j * k + t])
                     }
                     let term = Float(acc) * wScales[j * groups + g]
                     s = g == 0 ? term : s + term

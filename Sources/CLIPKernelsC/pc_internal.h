@@ -3,6 +3,7 @@
 #define PC_INTERNAL_H
 
 #include "pc_kernels.h"
+#include <math.h>
 #include <string.h>
 
 // ---- The packed weight layout (one layout for every ISA path) -----------------------------------
@@ -12,7 +13,7 @@
 //
 //     int8    w[Kp / 4][16][4]     w[kb][c][t] = W[16p + c, 4kb + t]      (Kp · 16 bytes)
 //     float   scale[groups][16]    wscale[16p + c, g]   (0 for padding columns)
-//     int32   colsum[groups][16]   Σ_{t in group g} W[16p + c, t]  (for the u8·s8 offset trick)
+//     int32   colsum[groups][16]   Σ_{t in group g} W[16p + c, t]  (zero-point and u8·s8 offset terms)
 //     padding to a multiple of 64 bytes
 //
 // Four consecutive k of one column are adjacent because every fast instruction used here sums
@@ -50,28 +51,56 @@ static inline int32_t pc_load_x4(const int8_t *x, int64_t kb, int64_t k) {
     return v;
 }
 
-// The float epilogue every path performs, in this order, without FMA contraction:
+// ---- Asymmetric activation quantization, the scalar steps (pc_quantize_rows_f32_q8) -----------
+//
+// Every quantizer (portable, AVX2, AVX-512) computes a row's lo and hi its own way (min and max
+// are exact, so the order does not matter), then these steps; the SIMD loops repeat pc_asym_q on
+// lanes with the same IEEE division and round-half-away, so the bytes agree.
+
+// The scale of a row whose extremes are lo <= 0 <= hi.
+static inline float pc_asym_scale(float lo, float hi) { return (hi - lo) / 255.0f; }
+
+// The zero point for scale > 0: −lo / scale is in [0, 255] up to rounding; clamp the rest.
+static inline int32_t pc_asym_zero(float lo, float scale) {
+    float z = roundf(-lo / scale);
+    return z > 255.0f ? 255 : z > 0.0f ? (int32_t)z : 0;
+}
+
+// One value (scale > 0), stored shifted: clamp(round_half_away(x / scale) + zp, 0, 255) − 128.
+// The comparisons clamp before converting, so NaN (not a valid input) cannot reach an undefined
+// float-to-int conversion.
+static inline int8_t pc_asym_q(float x, float scale, float zp) {
+    float v = roundf(x / scale) + zp;
+    if (!(v >= 0.0f)) v = 0.0f;
+    if (v > 255.0f) v = 255.0f;
+    return (int8_t)((int32_t)v - 128);
+}
+
+// The epilogue every path performs. First, in int32, each group's sum gets the row's zero-point
+// term: acc_g = Σ_t x'·w + (128 − zp)·colsum_g = Σ_t (x' + 128 − zp)·w (exact: the final value
+// fits, PC_Q8_MAX_K, and vector lanes wrap, so the order of the integer steps does not matter).
+// Then in float, in this order, without FMA contraction:
 //     s = fl(acc_0)·ws_0;  s = s + fl(acc_g)·ws_g for g = 1...;  y = s · xs;  y = y + bias
 // Writing it once keeps the paths bit-identical (see pc_gemm_q8 in pc_kernels.h).
 
 // One panel-row tile: rows [i0, i0 + mr) (mr <= 16 rows), columns [c0, c1) of panel p (0 <= c0 <
 // c1 <= 16). Each ISA file provides one; pc_gemm_q8 walks the tiles.
-typedef void (*pc_tile_fn)(const int8_t *xq, const float *xscale, const void *packed,
+typedef void (*pc_tile_fn)(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
                            const pc_q8_shape *s, const float *bias, float *y, int64_t ldy,
                            int64_t i0, int64_t mr, int64_t p, int c0, int c1);
 
 // Rows per tile each path prefers (the micro-kernel height); the driver passes mr <= this.
-void pc_tile_portable(const int8_t *, const float *, const void *, const pc_q8_shape *,
+void pc_tile_portable(const int8_t *, const float *, const int32_t *, const void *, const pc_q8_shape *,
                       const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
 #define PC_MR_PORTABLE 4
 
 #if defined(__x86_64__) || defined(__i386__)
-void pc_tile_avx2(const int8_t *, const float *, const void *, const pc_q8_shape *,
+void pc_tile_avx2(const int8_t *, const float *, const int32_t *, const void *, const pc_q8_shape *,
                   const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
-void pc_tile_avxvnni(const int8_t *, const float *, const void *, const pc_q8_shape *,
+void pc_tile_avxvnni(const int8_t *, const float *, const int32_t *, const void *, const pc_q8_shape *,
                      const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
-void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale);
-void pc_quantize_rows_avx512(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale);
+void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale, int32_t *xzero);
+void pc_quantize_rows_avx512(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale, int32_t *xzero);
 #define PC_MR_AVX2 4
 
 #include <immintrin.h>
@@ -99,14 +128,14 @@ static inline __attribute__((always_inline)) PC_FMA __m256 pc_exp8(__m256 x) {
 
 #define PC_MR_AVXVNNI 6
 // The AVX-512 path drives its own tiles (two panels at a time): rows [0, m), columns [n0, n1).
-int pc_gemm_avx512vnni(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
+int pc_gemm_avx512vnni(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed, const pc_q8_shape *s,
                        const float *bias, float *y, int64_t ldy, int64_t m, int64_t n0, int64_t n1);
 #endif
 
 #if defined(__aarch64__)
-void pc_tile_neon(const int8_t *, const float *, const void *, const pc_q8_shape *,
+void pc_tile_neon(const int8_t *, const float *, const int32_t *, const void *, const pc_q8_shape *,
                   const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
-void pc_tile_dotprod(const int8_t *, const float *, const void *, const pc_q8_shape *,
+void pc_tile_dotprod(const int8_t *, const float *, const int32_t *, const void *, const pc_q8_shape *,
                      const float *, float *, int64_t, int64_t, int64_t, int64_t, int, int);
 #define PC_MR_NEON 2
 #define PC_MR_DOTPROD 4

@@ -87,38 +87,38 @@ int pc_kernels_set_isa(int isa) {
 
 // ---- Activation quantization --------------------------------------------------------------------
 
-// Scalar definition (formats/pclip.md with G = k). roundf rounds half away from zero, as the
-// spec asks; the comparisons clamp before converting so NaN (not a valid input) cannot reach an
-// undefined float-to-int conversion.
-static void pc_quantize_rows_portable(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale) {
+// The scalar definition (pc_kernels.h); Int8Reference.quantizeRows is the same in Swift.
+static void pc_quantize_rows_portable(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale,
+                                      int32_t *xzero) {
     for (int64_t i = 0; i < m; i++) {
         const float *xr = x + i * k;
         int8_t *qr = xq + i * k;
-        float amax = 0;
+        float lo = 0, hi = 0;
         for (int64_t t = 0; t < k; t++) {
-            float a = fabsf(xr[t]);
-            if (a > amax) amax = a;
+            if (xr[t] < lo) lo = xr[t];
+            if (xr[t] > hi) hi = xr[t];
         }
-        float scale = amax / 127.0f;
+        float scale = pc_asym_scale(lo, hi);
         xscale[i] = scale;
-        for (int64_t t = 0; t < k; t++) {
-            if (scale == 0) { qr[t] = 0; continue; }
-            float v = roundf(xr[t] / scale);
-            if (!(v <= 127.0f)) v = v != v ? 0.0f : 127.0f;
-            if (v < -127.0f) v = -127.0f;
-            qr[t] = (int8_t)v;
+        if (scale == 0) {  // an all-zero row: q + 128 − zp = 0 everywhere
+            xzero[i] = 128;
+            memset(qr, 0, (size_t)k);
+            continue;
         }
+        int32_t zp = pc_asym_zero(lo, scale);
+        xzero[i] = zp;
+        for (int64_t t = 0; t < k; t++) qr[t] = pc_asym_q(xr[t], scale, (float)zp);
     }
 }
 
-void pc_quantize_rows_f32_q8(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale) {
+void pc_quantize_rows_f32_q8(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale, int32_t *xzero) {
     if (m <= 0 || k <= 0) return;
 #if defined(__x86_64__) || defined(__i386__)
     int isa = pc_kernels_isa();
-    if (isa == PC_ISA_AVX512_VNNI) { pc_quantize_rows_avx512(x, m, k, xq, xscale); return; }
-    if (isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI) { pc_quantize_rows_avx2(x, m, k, xq, xscale); return; }
+    if (isa == PC_ISA_AVX512_VNNI) { pc_quantize_rows_avx512(x, m, k, xq, xscale, xzero); return; }
+    if (isa == PC_ISA_AVX2 || isa == PC_ISA_AVX_VNNI) { pc_quantize_rows_avx2(x, m, k, xq, xscale, xzero); return; }
 #endif
-    pc_quantize_rows_portable(x, m, k, xq, xscale);
+    pc_quantize_rows_portable(x, m, k, xq, xscale, xzero);
 }
 
 // ---- Packing ------------------------------------------------------------------------------------
@@ -170,14 +170,16 @@ int pc_q8_pack(const int8_t *w, const float *wscale, int64_t n, int64_t k, int64
 
 // ---- The portable tile --------------------------------------------------------------------------
 
-void pc_tile_portable(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
-                      const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr, int64_t p,
-                      int c0, int c1) {
+void pc_tile_portable(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
+                      const pc_q8_shape *s, const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr,
+                      int64_t p, int c0, int c1) {
     const int8_t *pw = pc_panel_w(packed, s, p);
     const float *ps = pc_panel_scale(packed, s, p);
+    const int32_t *pcs = pc_panel_colsum(packed, s, p);
     const int64_t full = s->k / 4;  // k4 blocks that lie wholly inside a row
     for (int64_t i = i0; i < i0 + mr; i++) {
         const int8_t *xr = xq + i * s->k;
+        const int32_t off = 128 - xzero[i];  // the zero-point term's factor (pc_internal.h)
         float sum[PC_Q8_PANEL];
         for (int64_t g = 0; g < s->groups; g++) {
             // 64 lanes, lane j = column j / 4, k offset j % 4: a flat elementwise multiply-add
@@ -196,7 +198,8 @@ void pc_tile_portable(const int8_t *xq, const float *xscale, const void *packed,
             }
             int32_t acc[PC_Q8_PANEL];
             for (int c = 0; c < PC_Q8_PANEL; c++)
-                acc[c] = lanes[4 * c] + lanes[4 * c + 1] + lanes[4 * c + 2] + lanes[4 * c + 3];
+                acc[c] = lanes[4 * c] + lanes[4 * c + 1] + lanes[4 * c + 2] + lanes[4 * c + 3] +
+                         off * pcs[g * PC_Q8_PANEL + c];
             for (int c = 0; c < PC_Q8_PANEL; c++) {
                 float term = (float)acc[c] * ps[g * PC_Q8_PANEL + c];
                 sum[c] = g == 0 ? term : sum[c] + term;
@@ -214,8 +217,8 @@ void pc_tile_portable(const int8_t *xq, const float *xscale, const void *packed,
 
 // ---- The driver ---------------------------------------------------------------------------------
 
-int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, const float *bias,
-               float *y, int64_t ldy, int64_t m, int64_t n, int64_t k, int64_t group,
+int pc_gemm_q8(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed_w,
+               const float *bias, float *y, int64_t ldy, int64_t m, int64_t n, int64_t k, int64_t group,
                int64_t n0, int64_t n1) {
     pc_q8_shape s;
     if (pc_q8_shape_of(n, k, group, &s) != 0) return -1;
@@ -228,7 +231,7 @@ int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, cons
 #if defined(__x86_64__) || defined(__i386__)
     case PC_ISA_AVX2: tile = pc_tile_avx2; mr = PC_MR_AVX2; break;
     case PC_ISA_AVX_VNNI: tile = pc_tile_avxvnni; mr = PC_MR_AVXVNNI; break;
-    case PC_ISA_AVX512_VNNI: return pc_gemm_avx512vnni(xq, xscale, packed_w, &s, bias, y, ldy, m, n0, n1);
+    case PC_ISA_AVX512_VNNI: return pc_gemm_avx512vnni(xq, xscale, xzero, packed_w, &s, bias, y, ldy, m, n0, n1);
 #endif
 #if defined(__aarch64__)
     case PC_ISA_NEON: tile = pc_tile_neon; mr = PC_MR_NEON; break;
@@ -253,7 +256,7 @@ int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, cons
             int c1 = (int)(n1 < first + PC_Q8_PANEL ? n1 - first : PC_Q8_PANEL);
             for (int64_t i = ib; i < ie; i += mr) {
                 int64_t rows = ie - i < mr ? ie - i : mr;
-                tile(xq, xscale, packed_w, &s, bias, y, ldy, i, rows, p, c0, c1);
+                tile(xq, xscale, xzero, packed_w, &s, bias, y, ldy, i, rows, p, c0, c1);
             }
         }
     }

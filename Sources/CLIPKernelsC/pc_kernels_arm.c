@@ -18,7 +18,10 @@
 
 // The float epilogue on 4 columns (see pc_internal.h): vmulq/vaddq, never vfmaq, so every path
 // rounds the same way.
-PC_INLINE float32x4_t pc_neon_group_sum(int32x4_t acc, const float *ps, int64_t g, float32x4_t s) {
+// acc: Σ x·w of 4 columns; off: 128 − zp of the row; cs: the 4 columns' colsum of this group.
+PC_INLINE float32x4_t pc_neon_group_sum(int32x4_t acc, int32_t off, const int32_t *cs, const float *ps, int64_t g,
+                                        float32x4_t s) {
+    acc = vmlaq_n_s32(acc, vld1q_s32(cs), off);  // + (128 − zp)·colsum, wrapping like the other lanes
     float32x4_t t = vmulq_f32(vcvtq_f32_s32(acc), vld1q_f32(ps));
     return g == 0 ? t : vaddq_f32(s, t);
 }
@@ -32,8 +35,9 @@ PC_INLINE void pc_neon_store(const float32x4_t *s, float xs, const float *bias, 
 // ---- Baseline NEON: smull / smlal / sadalp -------------------------------------------------------
 //
 // The 16-byte vector of one k4 block for columns 4q..4q+3 is multiplied by the row's four bytes
-// repeated four times. smull gives int16 products (|x·w| <= 16129); smlal adds the products of a
-// second k4 block into the same lanes (<= 32258 < 32767, exact because |q| <= 127); sadalp then
+// repeated four times. smull gives int16 products (|x·w| <= 128·127 = 16256); smlal adds the
+// products of a second k4 block into the same lanes (<= 32512 < 32767, exact because |x| <= 128
+// and |w| <= 127); sadalp then
 // adds adjacent int16 pairs into int32 accumulators. Lane layout of acc[r][2q + h]: columns
 // 4q + 2h and 4q + 2h + 1, two partial sums each; a final pairwise add gives one lane per column.
 
@@ -52,11 +56,12 @@ PC_INLINE void pc_neon_store(const float32x4_t *s, float xs, const float *bias, 
         }                                                                                     \
     } while (0)
 
-PC_INLINE void pc_neon_tile_mr(const int MR, const int8_t *xq, const float *xscale, const void *packed,
-                               const pc_q8_shape *s, const float *bias, float *y, int64_t ldy,
-                               int64_t i0, int64_t p, int c0, int c1) {
+PC_INLINE void pc_neon_tile_mr(const int MR, const int8_t *xq, const float *xscale, const int32_t *xzero,
+                               const void *packed, const pc_q8_shape *s, const float *bias, float *y,
+                               int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
     const int8_t *pw = pc_panel_w(packed, s, p);
     const float *ps = pc_panel_scale(packed, s, p);
+    const int32_t *pcs = pc_panel_colsum(packed, s, p);
     const int8_t *xr[2];
     for (int r = 0; r < MR; r++) xr[r] = xq + (i0 + r) * s->k;
     float32x4_t sum[2][4];
@@ -86,7 +91,8 @@ PC_INLINE void pc_neon_tile_mr(const int MR, const int8_t *xq, const float *xsca
         for (int r = 0; r < MR; r++)
             for (int q = 0; q < 4; q++) {
                 int32x4_t cols = vpaddq_s32(acc[r][2 * q], acc[r][2 * q + 1]);
-                sum[r][q] = pc_neon_group_sum(cols, ps + g * PC_Q8_PANEL + 4 * q, g, sum[r][q]);
+                sum[r][q] = pc_neon_group_sum(cols, 128 - xzero[i0 + r], pcs + g * PC_Q8_PANEL + 4 * q,
+                                              ps + g * PC_Q8_PANEL + 4 * q, g, sum[r][q]);
             }
     }
     const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
@@ -94,12 +100,14 @@ PC_INLINE void pc_neon_tile_mr(const int MR, const int8_t *xq, const float *xsca
         pc_neon_store(sum[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
 }
 
-void pc_tile_neon(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
-                  const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr, int64_t p, int c0, int c1) {
+void pc_tile_neon(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
+                  const pc_q8_shape *s, const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr,
+                  int64_t p, int c0, int c1) {
     if (mr == 2) {
-        pc_neon_tile_mr(2, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1);
+        pc_neon_tile_mr(2, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1);
     } else {
-        for (int64_t i = i0; i < i0 + mr; i++) pc_neon_tile_mr(1, xq, xscale, packed, s, bias, y, ldy, i, p, c0, c1);
+        for (int64_t i = i0; i < i0 + mr; i++)
+            pc_neon_tile_mr(1, xq, xscale, xzero, packed, s, bias, y, ldy, i, p, c0, c1);
     }
 }
 
@@ -107,13 +115,16 @@ void pc_tile_neon(const int8_t *xq, const float *xscale, const void *packed, con
 //
 // sdot adds four int8·int8 products into each int32 lane: lane c of vdotq_s32(acc, w, x) gains
 // Σ_t w[4c + t]·x[4c + t]. With the row's four bytes repeated in x, each lane is one column.
-// 4 rows × 16 columns = 16 accumulators, 4 weight and 4 activation registers of 32.
+// 4 rows × 16 columns = 16 accumulators, 4 weight and 4 activation registers of 32. Signed
+// products of x in [-128, 127] and w in [-127, 127]: no offset trick needed, lanes are int32.
 
 PC_INLINE PC_DOTPROD void pc_dot_tile_mr(const int MR, const int8_t *xq, const float *xscale,
-                                         const void *packed, const pc_q8_shape *s, const float *bias,
-                                         float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
+                                         const int32_t *xzero, const void *packed, const pc_q8_shape *s,
+                                         const float *bias, float *y, int64_t ldy, int64_t i0, int64_t p,
+                                         int c0, int c1) {
     const int8_t *pw = pc_panel_w(packed, s, p);
     const float *ps = pc_panel_scale(packed, s, p);
+    const int32_t *pcs = pc_panel_colsum(packed, s, p);
     const int8_t *xr[4];
     for (int r = 0; r < MR; r++) xr[r] = xq + (i0 + r) * s->k;
     float32x4_t sum[4][4];
@@ -138,22 +149,23 @@ PC_INLINE PC_DOTPROD void pc_dot_tile_mr(const int MR, const int8_t *xq, const f
         }
         for (int r = 0; r < MR; r++)
             for (int q = 0; q < 4; q++)
-                sum[r][q] = pc_neon_group_sum(acc[r][q], ps + g * PC_Q8_PANEL + 4 * q, g, sum[r][q]);
+                sum[r][q] = pc_neon_group_sum(acc[r][q], 128 - xzero[i0 + r], pcs + g * PC_Q8_PANEL + 4 * q,
+                                              ps + g * PC_Q8_PANEL + 4 * q, g, sum[r][q]);
     }
     const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
     for (int r = 0; r < MR; r++)
         pc_neon_store(sum[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
 }
 
-PC_DOTPROD void pc_tile_dotprod(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
-                                const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr, int64_t p,
-                                int c0, int c1) {
+PC_DOTPROD void pc_tile_dotprod(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
+                                const pc_q8_shape *s, const float *bias, float *y, int64_t ldy, int64_t i0,
+                                int64_t mr, int64_t p, int c0, int c1) {
     switch (mr) {
-    case 4: pc_dot_tile_mr(4, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 3: pc_dot_tile_mr(3, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 2: pc_dot_tile_mr(2, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 4: pc_dot_tile_mr(4, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 3: pc_dot_tile_mr(3, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 2: pc_dot_tile_mr(2, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
     default:
-        for (int64_t i = i0; i < i0 + mr; i++) pc_dot_tile_mr(1, xq, xscale, packed, s, bias, y, ldy, i, p, c0, c1);
+        for (int64_t i = i0; i < i0 + mr; i++) pc_dot_tile_mr(1, xq, xscale, xzero, packed, s, bias, y, ldy, i, p, c0, c1);
     }
 }
 

@@ -23,11 +23,14 @@
 // vpmaddubsw multiplies UNSIGNED bytes of its first operand by SIGNED bytes of its second and
 // adds adjacent pairs into int16 with saturation. Both our operands are signed, so we feed it
 // |x| and sign(w, x) (w negated where x < 0, zeroed where x == 0): |x|·(w·sgn x) = x·w exactly.
-// Saturation cannot happen: |x|, |w| <= 127 (never -128, see pc_kernels.h), so a pair sums to at
-// most 2·127·127 = 32258 < 32767. vpmaddwd with ones then adds pairs of int16 into int32: each
-// 32-bit lane holds the 4-k dot product of one column, added to an int32 accumulator (exact for
-// K <= PC_Q8_MAX_K). Per 64 multiply-adds: 2 vpsignb, 2 vpmaddubsw, 2 vpmaddwd, 2 vpaddd, plus
-// one broadcast and one vpabsb per row shared by 16 columns.
+// vpabsb of -128 is the byte 0x80, which vpmaddubsw reads as the unsigned 128 it should be; w is
+// never -128, so negating it cannot overflow. Saturation cannot happen: |x| <= 128, |w| <= 127,
+// so a pair sums to at most 2·128·127 = 32512 < 32767. vpmaddwd with ones then adds pairs of
+// int16 into int32: each 32-bit lane holds the 4-k dot product of one column, added to an int32
+// accumulator (|Σ x·w| <= 128·127·K, exact for K <= PC_Q8_MAX_K). Per 64 multiply-adds: 2
+// vpsignb, 2 vpmaddubsw, 2 vpmaddwd, 2 vpaddd, plus one broadcast and one vpabsb per row shared
+// by 16 columns. The accumulators start at the zero-point term (128 − zp)·colsum (one vpmulld
+// per row and group).
 
 // Adds the float epilogue (see pc_internal.h) of group g into sums s0/s1 (columns 0-7, 8-15).
 PC_INLINE PC_AVX2 void pc_avx2_group_sum(__m256i a0, __m256i a1, const float *ps, int64_t g,
@@ -80,10 +83,12 @@ PC_INLINE PC_AVX2 void pc_avx2_store(__m256 s0, __m256 s1, float xs, const float
     } while (0)
 
 PC_INLINE PC_AVX2 void pc_avx2_tile_mr(const int MR, const int8_t *xq, const float *xscale,
-                                       const void *packed, const pc_q8_shape *s, const float *bias,
-                                       float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
+                                       const int32_t *xzero, const void *packed, const pc_q8_shape *s,
+                                       const float *bias, float *y, int64_t ldy, int64_t i0, int64_t p,
+                                       int c0, int c1) {
     const int8_t *pw = pc_panel_w(packed, s, p);
     const float *ps = pc_panel_scale(packed, s, p);
+    const int32_t *pcs = pc_panel_colsum(packed, s, p);
     const __m256i ones = _mm256_set1_epi16(1);
     const int8_t *xr[6];
     for (int r = 0; r < MR; r++) xr[r] = xq + (i0 + r) * s->k;
@@ -91,8 +96,15 @@ PC_INLINE PC_AVX2 void pc_avx2_tile_mr(const int MR, const int8_t *xq, const flo
     for (int r = 0; r < MR; r++) s0[r] = s1[r] = _mm256_setzero_ps();
     const int64_t full = s->k / 4;  // k4 blocks that lie wholly inside a row
     for (int64_t g = 0; g < s->groups; g++) {
+        // The accumulators start at the zero-point term (128 − zp)·colsum (pc_internal.h).
+        __m256i cs0 = _mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL));
+        __m256i cs1 = _mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL + 8));
         __m256i acc[6][2];
-        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        for (int r = 0; r < MR; r++) {
+            __m256i off = _mm256_set1_epi32(128 - xzero[i0 + r]);
+            acc[r][0] = _mm256_mullo_epi32(off, cs0);
+            acc[r][1] = _mm256_mullo_epi32(off, cs1);
+        }
         int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
         int64_t bf = b1 < full ? b1 : full;
         int32_t x4[6];
@@ -111,26 +123,28 @@ PC_INLINE PC_AVX2 void pc_avx2_tile_mr(const int MR, const int8_t *xq, const flo
         pc_avx2_store(s0[r], s1[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
 }
 
-PC_AVX2 void pc_tile_avx2(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
-                          const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr, int64_t p,
-                          int c0, int c1) {
+PC_AVX2 void pc_tile_avx2(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
+                          const pc_q8_shape *s, const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr,
+                          int64_t p, int c0, int c1) {
     // Constant row counts so the accumulators live in registers (4 rows: 8 accumulators).
     switch (mr) {
-    case 4: pc_avx2_tile_mr(4, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 3: pc_avx2_tile_mr(3, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 2: pc_avx2_tile_mr(2, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 4: pc_avx2_tile_mr(4, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 3: pc_avx2_tile_mr(3, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 2: pc_avx2_tile_mr(2, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
     default:
         for (int64_t i = i0; i < i0 + mr; i++)
-            pc_avx2_tile_mr(1, xq, xscale, packed, s, bias, y, ldy, i, p, c0, c1);
+            pc_avx2_tile_mr(1, xq, xscale, xzero, packed, s, bias, y, ldy, i, p, c0, c1);
     }
 }
 
 // ---- AVX-VNNI: vpdpbusd with the offset trick --------------------------------------------------
 //
 // vpdpbusd adds four u8·s8 products into each int32 lane without intermediate saturation. We
-// feed it x + 128 (x XOR 0x80, in [1, 255]) and w, then subtract 128·Σw (colsum, precomputed by
-// pc_q8_pack per group): Σ(x + 128)·w − 128·Σw = Σ x·w. The lanes wrap modulo 2^32 for huge K,
-// but the true result fits an int32 (K <= PC_Q8_MAX_K), so the wrapped difference is exact.
+// feed it x + 128 (x XOR 0x80, in [0, 255]: the unsigned q the quantizer rounded) and w, starting
+// each accumulator at −zp·Σw (colsum, precomputed by pc_q8_pack per group):
+// −zp·Σw + Σ(x + 128)·w = Σ(x + 128 − zp)·w, the value pc_internal.h's epilogue defines, with no
+// separate zero-point step. The result is below 255·127·K < 2^31 in magnitude (K <=
+// PC_Q8_MAX_K) and the lanes wrap, so the int32 sum is exact.
 // One instruction per 32 multiply-adds, against four on the AVX2 path.
 
 #define PC_VNNI_STEP(MR, pwb, x4)                                                        \
@@ -145,8 +159,9 @@ PC_AVX2 void pc_tile_avx2(const int8_t *xq, const float *xscale, const void *pac
     } while (0)
 
 PC_INLINE PC_VNNI void pc_vnni_tile_mr(const int MR, const int8_t *xq, const float *xscale,
-                                       const void *packed, const pc_q8_shape *s, const float *bias,
-                                       float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
+                                       const int32_t *xzero, const void *packed, const pc_q8_shape *s,
+                                       const float *bias, float *y, int64_t ldy, int64_t i0, int64_t p,
+                                       int c0, int c1) {
     const int8_t *pw = pc_panel_w(packed, s, p);
     const float *ps = pc_panel_scale(packed, s, p);
     const int32_t *pcs = pc_panel_colsum(packed, s, p);
@@ -156,8 +171,15 @@ PC_INLINE PC_VNNI void pc_vnni_tile_mr(const int MR, const int8_t *xq, const flo
     for (int r = 0; r < MR; r++) s0[r] = s1[r] = _mm256_setzero_ps();
     const int64_t full = s->k / 4;
     for (int64_t g = 0; g < s->groups; g++) {
+        // The accumulators start at the zero-point term −zp·colsum (as in the AVX-512 tile).
+        __m256i cs0 = _mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL));
+        __m256i cs1 = _mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL + 8));
         __m256i acc[6][2];
-        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
+        for (int r = 0; r < MR; r++) {
+            __m256i nz = _mm256_set1_epi32(-xzero[i0 + r]);
+            acc[r][0] = _mm256_mullo_epi32(nz, cs0);
+            acc[r][1] = _mm256_mullo_epi32(nz, cs1);
+        }
         int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
         int64_t bf = b1 < full ? b1 : full;
         int32_t x4[6];
@@ -203,29 +225,25 @@ PC_INLINE PC_VNNI void pc_vnni_tile_mr(const int MR, const int8_t *xq, const flo
             for (int r = 0; r < MR; r++) x4[r] = pc_load_x4(xr[r], kb, s->k);
             PC_VNNI_STEP(MR, pw + kb * 64, x4);
         }
-        __m256i o0 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL)), 7);
-        __m256i o1 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL + 8)), 7);
-        for (int r = 0; r < MR; r++)
-            pc_avx2_group_sum(_mm256_sub_epi32(acc[r][0], o0), _mm256_sub_epi32(acc[r][1], o1), ps, g,
-                              &s0[r], &s1[r]);
+        for (int r = 0; r < MR; r++) pc_avx2_group_sum(acc[r][0], acc[r][1], ps, g, &s0[r], &s1[r]);
     }
     const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
     for (int r = 0; r < MR; r++)
         pc_avx2_store(s0[r], s1[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
 }
 
-PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
-                             const float *bias, float *y, int64_t ldy, int64_t i0, int64_t mr, int64_t p,
-                             int c0, int c1) {
+PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
+                             const pc_q8_shape *s, const float *bias, float *y, int64_t ldy, int64_t i0,
+                             int64_t mr, int64_t p, int c0, int c1) {
     switch (mr) {
-    case 6: pc_vnni_tile_mr(6, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 5: pc_vnni_tile_mr(5, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 4: pc_vnni_tile_mr(4, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 3: pc_vnni_tile_mr(3, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
-    case 2: pc_vnni_tile_mr(2, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 6: pc_vnni_tile_mr(6, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 5: pc_vnni_tile_mr(5, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 4: pc_vnni_tile_mr(4, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 3: pc_vnni_tile_mr(3, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
+    case 2: pc_vnni_tile_mr(2, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;
     default:
         for (int64_t i = i0; i < i0 + mr; i++)
-            pc_vnni_tile_mr(1, xq, xscale, packed, s, bias, y, ldy, i, p, c0, c1);
+            pc_vnni_tile_mr(1, xq, xscale, xzero, packed, s, bias, y, ldy, i, p, c0, c1);
     }
 }
 
@@ -244,8 +262,9 @@ PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const void *
 // Rows [i0, i0 + MR) of panels p .. p + NP - 1 (NP = 1 or 2). With NP = 2 both panels are whole;
 // with NP = 1 only columns [c0, c1) of panel p are written.
 PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t *xq, const float *xscale,
-                                        const void *packed, const pc_q8_shape *s, const float *bias,
-                                        float *y, int64_t ldy, int64_t i0, int64_t p, int c0, int c1) {
+                                        const int32_t *xzero, const void *packed, const pc_q8_shape *s,
+                                        const float *bias, float *y, int64_t ldy, int64_t i0, int64_t p,
+                                        int c0, int c1) {
     const int8_t *pw[2];
     const float *ps[2];
     const int32_t *pcs[2];
@@ -266,8 +285,17 @@ PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t
     const int64_t full = k / 4;
     for (int64_t g = 0; g < s->groups; g++) {
         __m512i acc[2][PC_MR_AVX512_TILE];
-        for (int q = 0; q < NP; q++)
-            for (int r = 0; r < MR; r++) acc[q][r] = _mm512_setzero_si512();
+        // The accumulators start at −zp·colsum (the zero-point term, see the VNNI comment): the
+        // integers are the same as subtracting it at the end, but the multiplies cost less here
+        // than in the epilogue, where the 20 accumulators are spilled and reloaded (batch 8 fc
+        // against no zero-point term: ~20% slower there, 1-4% here; batch 1, where the weights
+        // stream from memory, unchanged). A negated scalar broadcast measured faster than a
+        // memory-broadcast multiply by the negated column sums, and vpdpwssd on column sums
+        // split into 7-bit halves no better than vpmulld.
+        for (int q = 0; q < NP; q++) {
+            __m512i cs = _mm512_loadu_si512((const void *)(pcs[q] + g * PC_Q8_PANEL));
+            for (int r = 0; r < MR; r++) acc[q][r] = _mm512_mullo_epi32(_mm512_set1_epi32(-xzero[i0 + r]), cs);
+        }
         int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
         int64_t bf = b1 < full ? b1 : full;
         int64_t kb = b0;
@@ -289,10 +317,9 @@ PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t
             }
         }
         for (int q = 0; q < NP; q++) {
-            __m512i off = _mm512_slli_epi32(_mm512_loadu_si512((const void *)(pcs[q] + g * PC_Q8_PANEL)), 7);
             __m512 ws = _mm512_loadu_ps(ps[q] + g * PC_Q8_PANEL);
             for (int r = 0; r < MR; r++) {
-                __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[q][r], off)), ws);
+                __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[q][r]), ws);
                 sum[q][r] = g == 0 ? t : _mm512_add_ps(sum[q][r], t);
             }
         }
@@ -312,31 +339,31 @@ PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t
 // Constant row counts so the accumulators live in registers.
 #define PC_AVX512_ROWS(NP)                                                                           \
     switch (mr) {                                                                                    \
-    case 10: pc_avx512_tile(10, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;    \
-    case 9: pc_avx512_tile(9, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 8: pc_avx512_tile(8, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 7: pc_avx512_tile(7, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 6: pc_avx512_tile(6, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 5: pc_avx512_tile(5, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 4: pc_avx512_tile(4, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 3: pc_avx512_tile(3, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 2: pc_avx512_tile(2, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    default: pc_avx512_tile(1, NP, xq, xscale, packed, s, bias, y, ldy, i0, p, c0, c1); break;     \
+    case 10: pc_avx512_tile(10, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;    \
+    case 9: pc_avx512_tile(9, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 8: pc_avx512_tile(8, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 7: pc_avx512_tile(7, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 6: pc_avx512_tile(6, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 5: pc_avx512_tile(5, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 4: pc_avx512_tile(4, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 3: pc_avx512_tile(3, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    case 2: pc_avx512_tile(2, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
+    default: pc_avx512_tile(1, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;     \
     }
 
-static PC_AVX512 void pc_avx512_tile1(const int8_t *xq, const float *xscale, const void *packed,
+static PC_AVX512 void pc_avx512_tile1(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
                                       const pc_q8_shape *s, const float *bias, float *y, int64_t ldy,
                                       int64_t i0, int64_t mr, int64_t p, int c0, int c1) {
     PC_AVX512_ROWS(1)
 }
 
-static PC_AVX512 void pc_avx512_tile2(const int8_t *xq, const float *xscale, const void *packed,
+static PC_AVX512 void pc_avx512_tile2(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
                                       const pc_q8_shape *s, const float *bias, float *y, int64_t ldy,
                                       int64_t i0, int64_t mr, int64_t p, int c0, int c1) {
     PC_AVX512_ROWS(2)
 }
 
-int pc_gemm_avx512vnni(const int8_t *xq, const float *xscale, const void *packed, const pc_q8_shape *s,
+int pc_gemm_avx512vnni(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed, const pc_q8_shape *s,
                        const float *bias, float *y, int64_t ldy, int64_t m, int64_t n0, int64_t n1) {
     const int64_t mr = PC_MR_AVX512_TILE;
     // Row blocks as in pc_gemm_q8: a block's int8 activations (≤ 256 KiB) stay in L2 across all
@@ -363,8 +390,8 @@ int pc_gemm_avx512vnni(const int8_t *xq, const float *xscale, const void *packed
                 int64_t rows = ie - i < mr ? ie - i : mr;
                 for (int64_t b = next_bytes * ti / tiles / 64 * 64; b < next_bytes * (ti + 1) / tiles; b += 64)
                     _mm_prefetch(next + b, _MM_HINT_T0);
-                if (pair) pc_avx512_tile2(xq, xscale, packed, s, bias, y, ldy, i, rows, p, 0, PC_Q8_PANEL);
-                else pc_avx512_tile1(xq, xscale, packed, s, bias, y, ldy, i, rows, p, c0, c1);
+                if (pair) pc_avx512_tile2(xq, xscale, xzero, packed, s, bias, y, ldy, i, rows, p, 0, PC_Q8_PANEL);
+                else pc_avx512_tile1(xq, xscale, xzero, packed, s, bias, y, ldy, i, rows, p, c0, c1);
             }
             p += pair ? 2 : 1;
         }
@@ -374,35 +401,52 @@ int pc_gemm_avx512vnni(const int8_t *xq, const float *xscale, const void *packed
 
 // ---- AVX2 activation quantizer ------------------------------------------------------------------
 //
-// Byte-identical to the scalar definition: the same max, the same IEEE division x / scale (not a
-// multiply by 1/scale, which rounds differently), and round-half-away-from-zero built from
-// truncation: t = trunc(v); t += sign(v) when |v − t| >= 0.5. v − t is exact for |v| < 2^23, so
-// there is no double rounding (adding 0.5 first would round 0.49999997 up to 1).
+// Byte-identical to the scalar definition (pc_asym_q in pc_internal.h): the same extremes (min
+// and max are exact in any order), the same IEEE division x / scale (not a multiply by 1/scale,
+// which rounds differently), and round-half-away-from-zero built from truncation:
+// t = trunc(v); t += sign(v) when |v − t| >= 0.5. v − t is exact for |v| < 2^23, so there is no
+// double rounding (adding 0.5 first would round 0.49999997 up to 1). Then one exact add of
+// zp − 128 on these small integers, and the saturating packs (vpackssdw + vpacksswb) clamp to
+// [-128, 127]: the same bytes as clamp(r + zp, 0, 255) − 128.
 
-PC_AVX2 void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale) {
+PC_AVX2 void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale,
+                                   int32_t *xzero) {
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     const __m256 signmask = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
     const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
-    const __m256 hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     for (int64_t i = 0; i < m; i++) {
         const float *xr = x + i * k;
         int8_t *qr = xq + i * k;
-        __m256 vmax = _mm256_setzero_ps();
+        __m256 vlo = _mm256_setzero_ps(), vhi = _mm256_setzero_ps();
         int64_t t = 0;
-        for (; t + 8 <= k; t += 8) vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(xr + t), absmask));
-        float lanes[8];
-        _mm256_storeu_ps(lanes, vmax);
-        float amax = 0;
-        for (int l = 0; l < 8; l++) if (lanes[l] > amax) amax = lanes[l];
-        for (; t < k; t++) if (fabsf(xr[t]) > amax) amax = fabsf(xr[t]);
-        float scale = amax / 127.0f;
+        for (; t + 8 <= k; t += 8) {
+            __m256 v = _mm256_loadu_ps(xr + t);
+            vlo = _mm256_min_ps(vlo, v);
+            vhi = _mm256_max_ps(vhi, v);
+        }
+        float lanes_lo[8], lanes_hi[8];
+        _mm256_storeu_ps(lanes_lo, vlo);
+        _mm256_storeu_ps(lanes_hi, vhi);
+        float lo = 0, hi = 0;
+        for (int l = 0; l < 8; l++) {
+            if (lanes_lo[l] < lo) lo = lanes_lo[l];
+            if (lanes_hi[l] > hi) hi = lanes_hi[l];
+        }
+        for (; t < k; t++) {
+            if (xr[t] < lo) lo = xr[t];
+            if (xr[t] > hi) hi = xr[t];
+        }
+        float scale = pc_asym_scale(lo, hi);
         xscale[i] = scale;
-        if (scale == 0) {
+        if (scale == 0) {  // an all-zero row: q + 128 − zp = 0 everywhere
+            xzero[i] = 128;
             memset(qr, 0, (size_t)k);
             continue;
         }
-        const __m256 vs = _mm256_set1_ps(scale);
+        int32_t zp = pc_asym_zero(lo, scale);
+        xzero[i] = zp;
+        const __m256 vs = _mm256_set1_ps(scale), vz = _mm256_set1_ps((float)(zp - 128));
         t = 0;
         for (; t + 32 <= k; t += 32) {
             __m256i q[4];
@@ -411,46 +455,50 @@ PC_AVX2 void pc_quantize_rows_avx2(const float *x, int64_t m, int64_t k, int8_t 
                 __m256 tr = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
                 __m256 frac = _mm256_and_ps(_mm256_sub_ps(v, tr), absmask);
                 __m256 step = _mm256_and_ps(_mm256_cmp_ps(frac, half, _CMP_GE_OQ), one);
-                __m256 r = _mm256_add_ps(tr, _mm256_or_ps(step, _mm256_and_ps(v, signmask)));
-                r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
+                __m256 r = _mm256_add_ps(_mm256_add_ps(tr, _mm256_or_ps(step, _mm256_and_ps(v, signmask))), vz);
                 q[j] = _mm256_cvtps_epi32(r);
             }
             __m256i q16 = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
             _mm256_storeu_si256((__m256i *)(qr + t), _mm256_permutevar8x32_epi32(q16, order));
         }
-        for (; t < k; t++) {
-            float v = roundf(xr[t] / scale);
-            if (!(v <= 127.0f)) v = v != v ? 0.0f : 127.0f;
-            if (v < -127.0f) v = -127.0f;
-            qr[t] = (int8_t)v;
-        }
+        for (; t < k; t++) qr[t] = pc_asym_q(xr[t], scale, (float)zp);
     }
 }
 
 // ---- AVX-512 activation quantizer ---------------------------------------------------------------
 //
-// pc_quantize_rows_avx2 on 16 lanes: the same max, the same IEEE division and the same
-// round-half-away built from truncation, so the bytes are identical; vpmovsdb packs 16 int32
-// (already clamped to ±127) to bytes in one instruction.
+// pc_quantize_rows_avx2 on 16 lanes: the same extremes, the same IEEE division and the same
+// round-half-away built from truncation, so the bytes are identical; vpmovsdb packs 16 int32 to
+// bytes with signed saturation, which is the clamp, in one instruction.
 
-PC_AVX512 void pc_quantize_rows_avx512(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale) {
+PC_AVX512 void pc_quantize_rows_avx512(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale,
+                                       int32_t *xzero) {
     const __m512 half = _mm512_set1_ps(0.5f);
-    const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f);
     for (int64_t i = 0; i < m; i++) {
         const float *xr = x + i * k;
         int8_t *qr = xq + i * k;
-        __m512 vmax = _mm512_setzero_ps();
+        __m512 vlo = _mm512_setzero_ps(), vhi = _mm512_setzero_ps();
         int64_t t = 0;
-        for (; t + 16 <= k; t += 16) vmax = _mm512_max_ps(vmax, _mm512_abs_ps(_mm512_loadu_ps(xr + t)));
-        float amax = _mm512_reduce_max_ps(vmax);
-        for (; t < k; t++) if (fabsf(xr[t]) > amax) amax = fabsf(xr[t]);
-        float scale = amax / 127.0f;
+        for (; t + 16 <= k; t += 16) {
+            __m512 v = _mm512_loadu_ps(xr + t);
+            vlo = _mm512_min_ps(vlo, v);
+            vhi = _mm512_max_ps(vhi, v);
+        }
+        float lo = _mm512_reduce_min_ps(vlo), hi = _mm512_reduce_max_ps(vhi);
+        for (; t < k; t++) {
+            if (xr[t] < lo) lo = xr[t];
+            if (xr[t] > hi) hi = xr[t];
+        }
+        float scale = pc_asym_scale(lo, hi);
         xscale[i] = scale;
         if (scale == 0) {
+            xzero[i] = 128;
             memset(qr, 0, (size_t)k);
             continue;
         }
-        const __m512 vs = _mm512_set1_ps(scale);
+        int32_t zp = pc_asym_zero(lo, scale);
+        xzero[i] = zp;
+        const __m512 vs = _mm512_set1_ps(scale), vz = _mm512_set1_ps((float)(zp - 128));
         t = 0;
         for (; t + 16 <= k; t += 16) {
             __m512 v = _mm512_div_ps(_mm512_loadu_ps(xr + t), vs);
@@ -460,16 +508,10 @@ PC_AVX512 void pc_quantize_rows_avx512(const float *x, int64_t m, int64_t k, int
             __m512 step = _mm512_castsi512_ps(_mm512_or_si512(
                 _mm512_castps_si512(_mm512_set1_ps(1.0f)),
                 _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32((int)0x80000000u))));
-            __m512 r = _mm512_mask_add_ps(tr, up, tr, step);
-            r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+            __m512 r = _mm512_add_ps(_mm512_mask_add_ps(tr, up, tr, step), vz);
             _mm_storeu_si128((__m128i *)(qr + t), _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(r)));
         }
-        for (; t < k; t++) {
-            float v = roundf(xr[t] / scale);
-            if (!(v <= 127.0f)) v = v != v ? 0.0f : 127.0f;
-            if (v < -127.0f) v = -127.0f;
-            qr[t] = (int8_t)v;
-        }
+        for (; t < k; t++) qr[t] = pc_asym_q(xr[t], scale, (float)zp);
     }
 }
 

@@ -1,6 +1,7 @@
-// Linear layers as the runtime executes them: float weights, or int8 weights with activations
-// quantized per row on the fly (formats/pclip.md, "The int8 scheme"), int32 accumulation, and
-// one float multiply per group: y[m,n] = Σ_g dot_g(xq[m], wq[n]) · xs[m] · ws[n,g] + b[n].
+// Linear layers as the runtime executes them: float weights, or int8 weights (formats/pclip.md,
+// "The int8 scheme") with activations quantized per row on the fly, asymmetric (a scale and a
+// zero point per row: CLIPKernels' quantizeRows), int32 accumulation, and one float multiply per
+// group: y[m,n] = Σ_g dot_g(xq[m] − zp[m], wq[n]) · xs[m] · ws[n,g] + b[n].
 
 import CLIPFormat
 import CLIPKernels
@@ -82,9 +83,22 @@ public enum RuntimeLinear: @unchecked Sendable {
 struct QuantScratch {
     var q: [Int8]
     var scales: [Float]
+    var zeroPoints: [Int32]
     init(rows: Int, width: Int) {
         q = [Int8](repeating: 0, count: rows * width)
         scales = [Float](repeating: 0, count: rows)
+        zeroPoints = [Int32](repeating: 0, count: rows)
+    }
+
+    /// The three buffers at once: quantized rows, their scales, their zero points.
+    mutating func withPointers<R>(
+        _ body: (UnsafeMutablePointer<Int8>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>) -> R
+    ) -> R {
+        q.withUnsafeMutableBufferPointer { q in
+            scales.withUnsafeMutableBufferPointer { s in
+                zeroPoints.withUnsafeMutableBufferPointer { z in body(q.baseAddress!, s.baseAddress!, z.baseAddress!) }
+            }
+        }
     }
 }
 
@@ -113,26 +127,24 @@ func apply(_ l: RuntimeLinear, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoin
         }
     case .q8(let w, let bias):
         let k = w.k
-        scratch.q.withUnsafeMutableBufferPointer { xq in
-            scratch.scales.withUnsafeMutableBufferPointer { xs in
-                // Rows quantize independently (per-row scales): split them across the threads.
-                let xqm = xq.baseAddress!, xsm = xs.baseAddress!
-                pool.parallelRanges(m, granularity: 4) { rows in
-                    quantizeRows(x + rows.lowerBound * k, rows: rows.count, k: k, q: xqm + rows.lowerBound * k,
-                                 scales: xsm + rows.lowerBound)
-                }
-                let xqp = UnsafePointer(xqm), xsp = UnsafePointer(xsm)
-                let run = { (bias: UnsafePointer<Float>?) in
-                    pool.parallelChunks(pool.threads) { part, _ in
-                        let columns = w.columnSplit(part, of: pool.threads)
-                        if !columns.isEmpty {
-                            gemmQ8(xqp, xScales: xsp, w, bias: bias, y, m: m, columns: columns)
-                            epilogue?(columns)
-                        }
+        scratch.withPointers { xqm, xsm, xzm in
+            // Rows quantize independently (per-row scale and zero point): split them across the
+            // threads.
+            pool.parallelRanges(m, granularity: 4) { rows in
+                quantizeRows(x + rows.lowerBound * k, rows: rows.count, k: k, q: xqm + rows.lowerBound * k,
+                             scales: xsm + rows.lowerBound, zeroPoints: xzm + rows.lowerBound)
+            }
+            let xqp = UnsafePointer(xqm), xsp = UnsafePointer(xsm), xzp = UnsafePointer(xzm)
+            let run = { (bias: UnsafePointer<Float>?) in
+                pool.parallelChunks(pool.threads) { part, _ in
+                    let columns = w.columnSplit(part, of: pool.threads)
+                    if !columns.isEmpty {
+                        gemmQ8(xqp, xScales: xsp, xZeroPoints: xzp, w, bias: bias, y, m: m, columns: columns)
+                        epilogue?(columns)
                     }
                 }
-                if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
             }
+            if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
         }
     }
 }

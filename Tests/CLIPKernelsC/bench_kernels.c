@@ -20,7 +20,9 @@ static double bench(int64_t m, int64_t n, int64_t k, int64_t g, double min_secon
     int8_t *x = malloc((size_t)(m * k)), *w = malloc((size_t)(n * k));
     float *xs = malloc(sizeof(float) * (size_t)m), *ws = malloc(sizeof(float) * (size_t)(n * (k / g)));
     float *bias = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)(m * n));
-    for (int64_t i = 0; i < m * k; i++) x[i] = (int8_t)((i * 37 + 11) % 255 - 127);
+    int32_t *xz = malloc(sizeof(int32_t) * (size_t)m);
+    for (int64_t i = 0; i < m * k; i++) x[i] = (int8_t)((i * 37 + 11) % 256 - 128);
+    for (int64_t i = 0; i < m; i++) xz[i] = (int32_t)((i * 29 + 3) % 256);
     for (int64_t i = 0; i < n * k; i++) w[i] = (int8_t)((i * 53 + 5) % 255 - 127);
     for (int64_t i = 0; i < m; i++) xs[i] = 0.01f;
     for (int64_t i = 0; i < n * (k / g); i++) ws[i] = 0.02f;
@@ -32,13 +34,13 @@ static double bench(int64_t m, int64_t n, int64_t k, int64_t g, double min_secon
     int reps = 0;
     while (total < min_seconds || reps < 3) {
         double t0 = now();
-        pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, 0, n);
+        pc_gemm_q8(x, xs, xz, pw, bias, y, n, m, n, k, g, 0, n);
         double dt = now() - t0;
         if (dt < best) best = dt;
         total += dt;
         reps++;
     }
-    free(x); free(w); free(xs); free(ws); free(bias); free(y); free(pw);
+    free(x); free(w); free(xs); free(xz); free(ws); free(bias); free(y); free(pw);
     return 2.0 * m * n * k / best / 1e9;
 }
 
@@ -141,6 +143,7 @@ int main(int argc, char **argv) {
         float *x = malloc(sizeof(float) * 50 * 3072);
         int8_t *q = malloc(50 * 3072);
         float *sc = malloc(sizeof(float) * 50);
+        int32_t *zp = malloc(sizeof(int32_t) * 50);
         for (int64_t i = 0; i < 50 * 3072; i++) x[i] = (float)((i * 37) % 1001) / 500.0f - 1.0f;
         printf("%-36s", "quantize rows ViT-B/32 forward (ms)");
         for (int i = 0; i < nisa; i++) {
@@ -149,8 +152,8 @@ int main(int argc, char **argv) {
             for (int rep = 0; rep < 5 || total < seconds; rep++) {
                 double t0 = now();
                 for (int l = 0; l < 12; l++) {
-                    for (int j = 0; j < 3; j++) pc_quantize_rows_f32_q8(x, 50, 768, q, sc);
-                    pc_quantize_rows_f32_q8(x, 50, 3072, q, sc);
+                    for (int j = 0; j < 3; j++) pc_quantize_rows_f32_q8(x, 50, 768, q, sc, zp);
+                    pc_quantize_rows_f32_q8(x, 50, 3072, q, sc, zp);
                 }
                 double dt = now() - t0;
                 total += dt;
@@ -159,7 +162,7 @@ int main(int argc, char **argv) {
             printf(" %9.2f", bestt * 1e3);
         }
         printf("\n");
-        free(x); free(q); free(sc);
+        free(x); free(q); free(sc); free(zp);
     }
     pc_kernels_set_isa(best);
     return 0;

@@ -5,8 +5,8 @@
 //   ./a.out            # every path this CPU has; last line "N passed, M failed"
 //   ./a.out portable   # only the named path
 //
-// Exactness: the integer dot products are compared exactly (unit scales, no bias: every value
-// is an integer far below 2^24, so the float result must equal it). With real scales and bias the
+// Exactness: the integer dot products Σ (x + 128 − zp)·w are compared exactly (unit scales, no
+// bias: the float result must be the reference's rounding of the same integer). With real scales and bias the
 // result must be bit-identical to the reference too: every path performs the same roundings in
 // the same order without FMA (pc_internal.h), which is a property the runtime relies on (a
 // board and a desktop give the same embeddings).
@@ -34,7 +34,8 @@ static uint32_t rnd(void) {
     rng_state ^= rng_state << 17;
     return (uint32_t)(rng_state >> 16);
 }
-static int8_t rnd_q(void) { return (int8_t)((int)(rnd() % 255) - 127); }
+static int8_t rnd_q(void) { return (int8_t)((int)(rnd() % 255) - 127); }   // weights: never -128
+static int8_t rnd_x(void) { return (int8_t)((int)(rnd() % 256) - 128); }   // activations: all bytes
 static float rnd_f(void) { return ((float)(rnd() % 2000001) - 1000000.0f) / 1000000.0f; }
 
 static void check(int ok, const char *what, int64_t m, int64_t n, int64_t k, int64_t g, const char *detail) {
@@ -44,16 +45,17 @@ static void check(int ok, const char *what, int64_t m, int64_t n, int64_t k, int
                               (long long)k, (long long)g, detail);
 }
 
-// The definition: y = (Σ_g fl(Σ x·w)·ws_g) · xs + bias, the epilogue order of pc_kernels.h.
-static void ref_gemm(const int8_t *x, const float *xs, const int8_t *w, const float *ws, const float *bias,
-                     float *y, int64_t m, int64_t n, int64_t k, int64_t g) {
+// The definition: y = (Σ_g fl(Σ (x + 128 − zp)·w)·ws_g) · xs + bias, the epilogue of pc_kernels.h,
+// with the zero point inside the product (the kernels add it through the column sums).
+static void ref_gemm(const int8_t *x, const float *xs, const int32_t *xz, const int8_t *w, const float *ws,
+                     const float *bias, float *y, int64_t m, int64_t n, int64_t k, int64_t g) {
     int64_t groups = k / g;
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
             float s = 0;
             for (int64_t gi = 0; gi < groups; gi++) {
                 int32_t acc = 0;
-                for (int64_t t = gi * g; t < (gi + 1) * g; t++) acc += x[i * k + t] * w[j * k + t];
+                for (int64_t t = gi * g; t < (gi + 1) * g; t++) acc += (x[i * k + t] + 128 - xz[i]) * w[j * k + t];
                 float term = (float)acc * ws[j * groups + gi];
                 s = gi == 0 ? term : s + term;
             }
@@ -67,14 +69,22 @@ static void test_gemm(int64_t m, int64_t n, int64_t k, int64_t g) {
     int64_t groups = k / g;
     int8_t *x = malloc((size_t)(m * k)), *w = malloc((size_t)(n * k));
     float *xs = malloc(sizeof(float) * (size_t)m), *ws = malloc(sizeof(float) * (size_t)(n * groups));
+    int32_t *xz = malloc(sizeof(int32_t) * (size_t)m);
     float *ones_m = malloc(sizeof(float) * (size_t)m), *ones_w = malloc(sizeof(float) * (size_t)(n * groups));
     float *bias = malloc(sizeof(float) * (size_t)n);
     float *y = malloc(sizeof(float) * (size_t)(m * n)), *r = malloc(sizeof(float) * (size_t)(m * n));
-    for (int64_t i = 0; i < m * k; i++) x[i] = rnd_q();
+    for (int64_t i = 0; i < m * k; i++) x[i] = rnd_x();
     for (int64_t i = 0; i < n * k; i++) w[i] = rnd_q();
-    // Extremes: a row and a column of ±127 (the sign trick's and the offset trick's worst case).
-    for (int64_t t = 0; t < k; t++) { x[t] = (t & 1) ? -127 : 127; w[t] = (t & 2) ? -127 : 127; }
-    for (int64_t i = 0; i < m; i++) { xs[i] = rnd_f() * 0.01f + 0.02f; ones_m[i] = 1; }
+    // Extremes. Row 0 all -128 against column 0 of ±127 in pairs: every vpmaddubsw / smlal pair
+    // is ±2·128·127 (the sign trick's worst case). Row 1 all 127 (u8 255 for vpdpbusd) with the
+    // largest zero-point term. Zero points cover 0...255, the ends included.
+    for (int64_t t = 0; t < k; t++) { x[t] = -128; w[t] = (t & 2) ? -127 : 127; }
+    if (m > 1) for (int64_t t = 0; t < k; t++) x[k + t] = 127;
+    for (int64_t i = 0; i < m; i++) {
+        xs[i] = rnd_f() * 0.01f + 0.02f;
+        ones_m[i] = 1;
+        xz[i] = i == 0 ? 255 : i == 1 ? 0 : (int32_t)(rnd() % 256);
+    }
     for (int64_t i = 0; i < n * groups; i++) { ws[i] = rnd_f() * 0.01f + 0.015f; ones_w[i] = 1; }
     for (int64_t j = 0; j < n; j++) bias[j] = rnd_f();
     size_t bytes = pc_q8_packed_size(n, k, g);
@@ -83,9 +93,9 @@ static void test_gemm(int64_t m, int64_t n, int64_t k, int64_t g) {
 
     // 1. Exact integers: unit scales, no bias, whole range.
     pc_q8_pack(w, ones_w, n, k, g, p1);
-    ref_gemm(x, ones_m, w, ones_w, NULL, r, m, n, k, g);
+    ref_gemm(x, ones_m, xz, w, ones_w, NULL, r, m, n, k, g);
     memset(y, 0, sizeof(float) * (size_t)(m * n));
-    int rc = pc_gemm_q8(x, ones_m, p1, NULL, y, n, m, n, k, g, 0, n);
+    int rc = pc_gemm_q8(x, ones_m, xz, p1, NULL, y, n, m, n, k, g, 0, n);
     int64_t bad = -1;
     for (int64_t i = 0; i < m * n && bad < 0; i++) if (y[i] != r[i]) bad = i;
     snprintf(detail, sizeof detail, "rc=%d first mismatch %lld: %.1f vs %.1f", rc, (long long)bad,
@@ -94,12 +104,12 @@ static void test_gemm(int64_t m, int64_t n, int64_t k, int64_t g) {
 
     // 2. Scales and bias, bit-identical, computed in 3 column ranges that split panels.
     pc_q8_pack(w, ws, n, k, g, pw);
-    ref_gemm(x, xs, w, ws, bias, r, m, n, k, g);
+    ref_gemm(x, xs, xz, w, ws, bias, r, m, n, k, g);
     for (int64_t i = 0; i < m * n; i++) y[i] = NAN;
     int64_t a = n / 3, b = n - n / 5;
-    rc = pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, a, b);
-    rc |= pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, 0, a);
-    rc |= pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, b, n);
+    rc = pc_gemm_q8(x, xs, xz, pw, bias, y, n, m, n, k, g, a, b);
+    rc |= pc_gemm_q8(x, xs, xz, pw, bias, y, n, m, n, k, g, 0, a);
+    rc |= pc_gemm_q8(x, xs, xz, pw, bias, y, n, m, n, k, g, b, n);
     bad = -1;
     for (int64_t i = 0; i < m * n && bad < 0; i++) if (memcmp(&y[i], &r[i], 4) != 0) bad = i;
     snprintf(detail, sizeof detail, "rc=%d split %lld/%lld first mismatch %lld: %.9g vs %.9g", rc, (long long)a,
@@ -108,47 +118,74 @@ static void test_gemm(int64_t m, int64_t n, int64_t k, int64_t g) {
 
     // 3. Columns outside [n0, n1) are never written.
     for (int64_t i = 0; i < m * n; i++) y[i] = -7;
-    pc_gemm_q8(x, xs, pw, bias, y, n, m, n, k, g, a, b);
+    pc_gemm_q8(x, xs, xz, pw, bias, y, n, m, n, k, g, a, b);
     bad = -1;
     for (int64_t i = 0; i < m && bad < 0; i++)
         for (int64_t j = 0; j < n; j++)
             if ((j < a || j >= b) && y[i * n + j] != -7) { bad = i * n + j; break; }
     check(bad < 0, "gemm-range-untouched", m, n, k, g, "");
 
-    free(x); free(w); free(xs); free(ws); free(ones_m); free(ones_w); free(bias); free(y); free(r);
+    free(x); free(w); free(xs); free(xz); free(ws); free(ones_m); free(ones_w); free(bias); free(y); free(r);
     free(pw); free(p1);
 }
 
-static void ref_quantize(const float *x, int64_t m, int64_t k, int8_t *q, float *s) {
+// The definition of pc_kernels.h, written out again (roundf is round-half-away).
+static void ref_quantize(const float *x, int64_t m, int64_t k, int8_t *q, float *s, int32_t *z) {
     for (int64_t i = 0; i < m; i++) {
-        float amax = 0;
-        for (int64_t t = 0; t < k; t++) amax = fmaxf(amax, fabsf(x[i * k + t]));
-        float scale = amax / 127.0f;
+        float lo = 0, hi = 0;
+        for (int64_t t = 0; t < k; t++) { lo = fminf(lo, x[i * k + t]); hi = fmaxf(hi, x[i * k + t]); }
+        float scale = (hi - lo) / 255.0f;
         s[i] = scale;
+        z[i] = scale == 0 ? 128 : (int32_t)fminf(fmaxf(roundf(-lo / scale), 0), 255);
         for (int64_t t = 0; t < k; t++) {
-            float v = scale == 0 ? 0 : roundf(x[i * k + t] / scale);
-            q[i * k + t] = (int8_t)(v > 127 ? 127 : v < -127 ? -127 : v);
+            float v = scale == 0 ? 128 : fminf(fmaxf(roundf(x[i * k + t] / scale) + (float)z[i], 0), 255);
+            q[i * k + t] = (int8_t)((int)v - 128);
         }
     }
 }
 
+// Row kinds the runtime meets, plus the rounding edge cases (rows beyond m are skipped).
 static void test_quantize(int64_t m, int64_t k) {
     float *x = malloc(sizeof(float) * (size_t)(m * k));
     int8_t *q = malloc((size_t)(m * k)), *rq = malloc((size_t)(m * k));
     float *s = malloc(sizeof(float) * (size_t)m), *rs = malloc(sizeof(float) * (size_t)m);
+    int32_t *z = malloc(sizeof(int32_t) * (size_t)m), *rz = malloc(sizeof(int32_t) * (size_t)m);
     for (int64_t i = 0; i < m * k; i++) x[i] = rnd_f() * 3;
-    // Row 0 hits exact ties: amax 127 makes scale 1, so x / scale = ±n.5 must round away from 0.
-    for (int64_t t = 0; t < k; t++) x[t] = (float)((int)(t % 254) - 127) + ((t & 1) ? 0.5f : -0.5f);
-    if (k > 0) x[0] = 127;
+    // Row 0 hits exact ties: lo -100 and hi 155 make scale 1 and zp 100, so x / scale = n.5 must
+    // round away from 0.
+    for (int64_t t = 0; t < k; t++) x[t] = (float)((int)(t % 254) - 99) + ((t & 1) ? 0.5f : -0.5f);
+    x[0] = -100;
+    if (k > 1) x[1] = 155;
     if (m > 1) for (int64_t t = 0; t < k; t++) x[k + t] = 0;                           // all zero
     if (m > 2) for (int64_t t = 0; t < k; t++) x[2 * k + t] = rnd_f() * 1e-40f;      // subnormal
-    if (m > 3) for (int64_t t = 0; t < k; t++) x[3 * k + t] = 0.49999997f * (t & 1 ? 1 : -1);
-    if (m > 3) x[3 * k] = 127;
-    ref_quantize(x, m, k, rq, rs);
-    pc_quantize_rows_f32_q8(x, m, k, q, s);
-    int ok = memcmp(q, rq, (size_t)(m * k)) == 0 && memcmp(s, rs, sizeof(float) * (size_t)m) == 0;
+    if (m > 3) {  // a zero point that is a tie (-lo / scale = 2.5) and near-ties 0.49999997
+        for (int64_t t = 0; t < k; t++) x[3 * k + t] = 0.49999997f * (t & 1 ? 1 : -1);
+        x[3 * k] = -2.5f;
+        if (k > 1) x[3 * k + 1] = 252.5f;
+    }
+    if (m > 4) for (int64_t t = 0; t < k; t++) x[4 * k + t] = fabsf(rnd_f()) * 2;    // all positive (post-GELU)
+    if (m > 5) for (int64_t t = 0; t < k; t++) x[5 * k + t] = -fabsf(rnd_f()) - 0.5f; // all negative
+    if (m > 6) x[6 * k + k / 2] = 1e4f;                                               // one huge outlier
+    ref_quantize(x, m, k, rq, rs, rz);
+    pc_quantize_rows_f32_q8(x, m, k, q, s, z);
+    int ok = memcmp(q, rq, (size_t)(m * k)) == 0 && memcmp(s, rs, sizeof(float) * (size_t)m) == 0 &&
+             memcmp(z, rz, sizeof(int32_t) * (size_t)m) == 0;
     check(ok, "quantize-bytes", m, 0, k, 0, "");
-    free(x); free(q); free(rq); free(s); free(rs);
+    // What the bytes mean: x ≈ scale · (q + 128 − zp) within half a step (plus float rounding of
+    // x / scale, < 1e-4 of a step here, and for a subnormal scale its absolute rounding, up to
+    // half the smallest subnormal, times |q + 128 − zp| <= 255), and 0 dequantizes to exactly 0.
+    double worst = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t t = 0; t < k; t++) {
+            double back = (double)s[i] * (q[i * k + t] + 128 - z[i]);
+            double err = fabs(back - x[i * k + t]) - (0.5 + 1e-4) * s[i] - 255 * 0.5 * 0x1p-149;
+            if (x[i * k + t] == 0 && back != 0) err = 1;
+            if (err > worst) worst = err;
+        }
+    char detail[64];
+    snprintf(detail, sizeof detail, "worst excess over half a step %.3g", worst);
+    check(worst <= 0, "quantize-dequantize", m, 0, k, 0, detail);
+    free(x); free(q); free(rq); free(s); free(rs); free(z); free(rz);
 }
 
 // Attention against a double-precision scalar reference. The kernel works in float with its own
@@ -342,7 +379,7 @@ static int run_isa(int isa) {
         test_layernorm(ln[c][0], ln[c][1], 300);  // a large mean: the two-pass variance must hold
     }
     static const int64_t qk[] = {1, 7, 8, 31, 32, 33, 768, 3072};
-    for (size_t c = 0; c < sizeof qk / sizeof qk[0]; c++) test_quantize(5, qk[c]);
+    for (size_t c = 0; c < sizeof qk / sizeof qk[0]; c++) test_quantize(8, qk[c]);
     // Unsupported shapes are refused, not computed.
     check(pc_q8_packed_size(4, 10, 5) == 0 && pc_q8_packed_size(4, 12, 5) == 0 &&
               pc_q8_packed_size(0, 8, 8) == 0 && pc_q8_packed_size(4, PC_Q8_MAX_K + 1, PC_Q8_MAX_K + 1) == 0,

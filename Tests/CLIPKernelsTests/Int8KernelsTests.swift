@@ -1,19 +1,34 @@
 // Holds the C int8 kernels (dispatched path AND forced portable path) to Int8Reference.swift on
 // odd shapes: m = 1, 3, 50, 77; k not a multiple of 4, 16 or 32; n odd and not a multiple of the
-// 16-column panel; column ranges that cut panels; group sizes from 4 to k.
+// 16-column panel; column ranges that cut panels; group sizes from 4 to k; activations over the
+// whole int8 range with zero points 0...255; and the quantizer on the rows the runtime meets
+// (all positive after GELU, all negative, all zero, one huge outlier).
 import CLIPKernels
 import XCTest
 
 /// Integer results must be exact: with unit scales and no bias the float output IS the int32
-/// dot product (every |sum| here is checked to be < 2^24, where Float holds integers exactly).
+/// dot product Σ (x + 128 − zp)·w (every |sum| here is checked to be < 2^24, where Float holds
+/// integers exactly).
 private let integerTolerance: Float = 0
 
 /// Scaled results: the kernels round the epilogue (Float(acc)·wScale, sums over groups, ·xScale,
 /// + bias) in the reference's order without fused multiply-adds, so they are bit-identical in
 /// practice (the C test asserts that). The tolerance only leaves room for a compiler that fuses a
 /// multiply-add in the Swift reference: 4 ulps of the terms' magnitude (4 · 2^-24 relative).
-/// An error of one in any integer sum is >= 1/127² ≈ 6e-5 relative, far above it.
+/// An error of one in any integer sum is >= 1/(255·127) ≈ 3e-5 relative, far above it.
 private let scaledRelativeTolerance: Float = 4 * 0x1p-24
+
+/// Dequantized activations lie within half a quantization step of the input, plus the rounding
+/// of x / scale in binary32 (|x / scale| <= 255, so < 255 · 2^-23 ≈ 3e-5 of a step): 0.5 + 1e-4.
+private let halfStepTolerance = 0.5 + 1e-4
+
+/// A subnormal scale carries an absolute rounding error of up to half the smallest subnormal,
+/// which |q + 128 − zp| <= 255 multiplies.
+private let subnormalScaleSlack = 255 * 0.5 * Double(Float.leastNonzeroMagnitude)
+
+/// The float epilogue of a quantized product (int32 → float, · wScale, · xScale, + bias) rounds a
+/// few times at 2^-24 relative to the size of the terms: 1e-6 of Σ|x·w| + |bias| is ample.
+private let floatSumSlack = 1e-6
 
 private struct Rng {
     var state: UInt64
@@ -23,7 +38,8 @@ private struct Rng {
         state ^= state << 17
         return state
     }
-    mutating func q8() -> Int8 { Int8(Int(next() % 255) - 127) }
+    mutating func q8() -> Int8 { Int8(Int(next() % 255) - 127) }   // weights: never -128
+    mutating func x8() -> Int8 { Int8(Int(next() % 256) - 128) }   // activations: every byte
     mutating func unit() -> Float { Float(next() % 2_000_001) / 1_000_000 - 1 }
 }
 
@@ -51,27 +67,32 @@ final class Int8KernelsTests: XCTestCase {
         Case(m: 50, n: 65, k: 768, group: 768), Case(m: 77, n: 47, k: 768, group: 64), Case(m: 5, n: 21, k: 3072, group: 3072),
     ]
 
-    private func randomOperands(_ c: Case, seed: UInt64) -> (x: [Int8], w: [Int8]) {
+    private func randomOperands(_ c: Case, seed: UInt64) -> (x: [Int8], zp: [Int32], w: [Int8]) {
         var rng = Rng(state: seed)
-        var x = (0..<(c.m * c.k)).map { _ in rng.q8() }
+        var x = (0..<(c.m * c.k)).map { _ in rng.x8() }
         var w = (0..<(c.n * c.k)).map { _ in rng.q8() }
-        // The worst case of the sign and offset tricks: a row and a column of ±127.
-        for t in 0..<c.k { x[t] = t & 1 == 0 ? 127 : -127; w[t] = t & 2 == 0 ? 127 : -127 }
-        return (x, w)
+        var zp = (0..<c.m).map { _ in Int32(rng.next() % 256) }
+        // The worst cases of the sign and offset tricks: row 0 all -128 against column 0 of ±127
+        // in pairs (every vpmaddubsw / smlal pair is ±2·128·127), row 1 all 127 (255 for
+        // vpdpbusd); the zero points' ends 255 and 0 on those rows.
+        for t in 0..<c.k { x[t] = -128; w[t] = t & 2 == 0 ? 127 : -127 }
+        zp[0] = 255
+        if c.m > 1 { for t in 0..<c.k { x[c.k + t] = 127 }; zp[1] = 0 }
+        return (x, zp, w)
     }
 
     func testIntegerDotProductsAreExact() throws {
         for isa in paths() {
             XCTAssertEqual(KernelISA.force(isa), isa)
             for (ci, c) in cases.enumerated() {
-                let (x, w) = randomOperands(c, seed: 0x1234 + UInt64(ci))
+                let (x, zp, w) = randomOperands(c, seed: 0x1234 + UInt64(ci))
                 let groups = c.k / c.group
                 let ones = [Float](repeating: 1, count: max(c.m, c.n * groups))
                 let packed = try PackedQ8Matrix(weights: w, scales: ones, n: c.n, k: c.k, group: c.group)
                 XCTAssertTrue(packed.usesFastKernels)
                 var y = [Float](repeating: .nan, count: c.m * c.n)
-                gemmQ8(x, xScales: ones, packed, bias: nil, &y, m: c.m)
-                let dots = Int8Reference.groupDotProducts(x, w, m: c.m, n: c.n, k: c.k, group: c.group)
+                gemmQ8(x, xScales: ones, xZeroPoints: zp, packed, bias: nil, &y, m: c.m)
+                let dots = Int8Reference.groupDotProducts(x, xZeroPoints: zp, w, m: c.m, n: c.n, k: c.k, group: c.group)
                 for i in 0..<c.m {
                     for j in 0..<c.n {
                         var expected: Int64 = 0
@@ -90,7 +111,7 @@ final class Int8KernelsTests: XCTestCase {
             XCTAssertEqual(KernelISA.force(isa), isa)
             for (ci, c) in cases.enumerated() {
                 var rng = Rng(state: 0xabcd + UInt64(ci))
-                let (x, w) = randomOperands(c, seed: 0x5678 + UInt64(ci))
+                let (x, zp, w) = randomOperands(c, seed: 0x5678 + UInt64(ci))
                 let groups = c.k / c.group
                 let xs = (0..<c.m).map { _ in 0.02 + 0.01 * rng.unit() }
                 let ws = (0..<(c.n * groups)).map { _ in 0.015 + 0.01 * rng.unit() }
@@ -100,15 +121,15 @@ final class Int8KernelsTests: XCTestCase {
                 // a wider output (ldy > n) so the stride is exercised too.
                 let ldy = c.n + 3
                 var ref = [Float](repeating: 0, count: c.m * ldy)
-                Int8Reference.gemm(x, xScales: xs, w, wScales: ws, bias: bias, &ref, ldy: ldy,
+                Int8Reference.gemm(x, xScales: xs, xZeroPoints: zp, w, wScales: ws, bias: bias, &ref, ldy: ldy,
                                    m: c.m, n: c.n, k: c.k, group: c.group, columns: 0..<c.n)
                 var y = [Float](repeating: .nan, count: c.m * ldy)
                 let a = c.n / 3, b = c.n - c.n / 5
                 for r in [a..<b, 0..<a, b..<c.n] {
-                    gemmQ8(x, xScales: xs, packed, bias: bias, &y, m: c.m, columns: r, ldy: ldy)
+                    gemmQ8(x, xScales: xs, xZeroPoints: zp, packed, bias: bias, &y, m: c.m, columns: r, ldy: ldy)
                 }
                 var whole = [Float](repeating: .nan, count: c.m * ldy)
-                gemmQ8(x, xScales: xs, packed, bias: bias, &whole, m: c.m, ldy: ldy)
+                gemmQ8(x, xScales: xs, xZeroPoints: zp, packed, bias: bias, &whole, m: c.m, ldy: ldy)
                 for i in 0..<c.m {
                     for j in 0..<c.n {
                         let at = i * ldy + j
@@ -124,26 +145,109 @@ final class Int8KernelsTests: XCTestCase {
         }
     }
 
+    /// Rows of `k` floats, one per kind the quantizer must get right, in this order: exact ties
+    /// (lo -100, hi 155: scale 1, zp 100, x / scale = n.5), all zero (scale 0), subnormals, a
+    /// zero point that is itself a tie (-lo / scale = 2.5) with near-ties 0.49999997, all
+    /// positive (post-GELU), all negative, one huge outlier among small values, plain random.
+    private func quantizerRows(k: Int) -> [Float] {
+        var rng = Rng(state: UInt64(k))
+        var x = (0..<(8 * k)).map { _ in 3 * rng.unit() }
+        for t in 0..<k { x[t] = Float(t % 254 - 99) + (t & 1 == 1 ? 0.5 : -0.5) }
+        x[0] = -100
+        if k > 1 { x[1] = 155 }
+        for t in 0..<k { x[k + t] = 0 }
+        for t in 0..<k { x[2 * k + t] = Float.leastNormalMagnitude / 1000 * rng.unit() }
+        for t in 0..<k { x[3 * k + t] = t & 1 == 1 ? 0.49999997 : -0.49999997 }
+        x[3 * k] = -2.5
+        if k > 1 { x[3 * k + 1] = 252.5 }
+        for t in 0..<k { x[4 * k + t] = 2 * abs(rng.unit()) }
+        for t in 0..<k { x[5 * k + t] = -abs(rng.unit()) - 0.5 }
+        for t in 0..<k { x[6 * k + t] = 0.1 * rng.unit() }
+        x[6 * k + k / 2] = 1e4
+        return x
+    }
+
     func testQuantizeRowsIsByteIdenticalToReference() {
         for isa in paths() {
             XCTAssertEqual(KernelISA.force(isa), isa)
             for k in [1, 7, 31, 32, 33, 768, 3072] {
-                var rng = Rng(state: UInt64(k))
-                let rows = 5
-                var x = (0..<(rows * k)).map { _ in 3 * rng.unit() }
-                // Row 0: amax 127 makes scale exactly 1, so every x / scale is a tie n ± 0.5.
-                for t in 0..<k { x[t] = Float(t % 254 - 127) + (t & 1 == 1 ? 0.5 : -0.5) }
-                x[0] = 127
-                if rows > 1 { for t in 0..<k { x[k + t] = 0 } }                    // scale 0
-                if rows > 2 { for t in 0..<k { x[2 * k + t] = Float.leastNormalMagnitude / 1000 * rng.unit() } }  // subnormals
-                if rows > 3 { for t in 0..<k { x[3 * k + t] = t & 1 == 1 ? 0.49999997 : -0.49999997 }; x[3 * k] = 127 }
+                let rows = 8
+                let x = quantizerRows(k: k)
                 var q = [Int8](repeating: 99, count: rows * k), s = [Float](repeating: .nan, count: rows)
-                var rq = q, rs = s
-                quantizeRows(x, rows: rows, k: k, q: &q, scales: &s)
-                Int8Reference.quantizeRows(x, rows: rows, k: k, q: &rq, scales: &rs)
+                var z = [Int32](repeating: -1, count: rows)
+                var rq = q, rs = s, rz = z
+                quantizeRows(x, rows: rows, k: k, q: &q, scales: &s, zeroPoints: &z)
+                Int8Reference.quantizeRows(x, rows: rows, k: k, q: &rq, scales: &rs, zeroPoints: &rz)
                 XCTAssertEqual(q, rq, "\(isa.name) k=\(k)")
                 XCTAssertEqual(s.map(\.bitPattern), rs.map(\.bitPattern), "\(isa.name) k=\(k)")
-                XCTAssertTrue(q.allSatisfy { $0 != -128 })
+                XCTAssertEqual(z, rz, "\(isa.name) k=\(k)")
+            }
+        }
+    }
+
+    /// What the reference's bytes mean: x ≈ scale · (q + 128 − zp) within half a step, 0 exactly
+    /// representable, and the zero point where the row's sign says it must be.
+    func testQuantizedRowsDequantizeWithinHalfAStep() {
+        let k = 33, rows = 8
+        let x = quantizerRows(k: k)
+        var q = [Int8](repeating: 0, count: rows * k), s = [Float](repeating: 0, count: rows)
+        var z = [Int32](repeating: 0, count: rows)
+        Int8Reference.quantizeRows(x, rows: rows, k: k, q: &q, scales: &s, zeroPoints: &z)
+        for r in 0..<rows {
+            for t in 0..<k {
+                let back = Double(s[r]) * Double(Int32(q[r * k + t]) + 128 - z[r]), v = Double(x[r * k + t])
+                XCTAssertLessThanOrEqual(abs(back - v), halfStepTolerance * Double(s[r]) + subnormalScaleSlack,
+                                         "row \(r) [\(t)]")
+                if v == 0 { XCTAssertEqual(back, 0, "row \(r): 0 must stay 0") }
+            }
+        }
+        XCTAssertEqual(s[0], 1)
+        XCTAssertEqual(z[0], 100)
+        XCTAssertEqual(s[1], 0, "all zero")
+        XCTAssertEqual(z[1], 128, "all zero")
+        XCTAssertEqual(z[3], 3, "-lo / scale = 2.5 rounds away from zero")
+        XCTAssertEqual(z[4], 0, "all positive: every level on [0, max]")
+        XCTAssertEqual(q[(4 * k)..<(5 * k)].max(), 127, "all positive: the top level is used")
+        XCTAssertEqual(z[5], 255, "all negative: every level on [min, 0]")
+        XCTAssertEqual(q[6 * k + k / 2], 127, "the outlier takes the top level")
+    }
+
+    /// The whole chain on real rows (quantize, then gemm), dispatched and forced paths alike:
+    /// bit-identical to the reference chain, and within the quantization error of the float
+    /// product with the dequantized weights, |Σ (x − x̂)·ŵ| <= scale / 2 · Σ|ŵ|.
+    func testQuantizedLinearIsReferenceExactAndCloseToFloat() throws {
+        let k = 768, n = 37, rows = 8
+        let x = quantizerRows(k: k)
+        var rng = Rng(state: 99)
+        let w = (0..<(n * k)).map { _ in rng.q8() }
+        let ws = (0..<n).map { _ in 0.01 + 0.005 * rng.unit() }
+        let bias = (0..<n).map { _ in rng.unit() }
+        let packed = try PackedQ8Matrix(weights: w, scales: ws, n: n, k: k, group: k)
+        var rq = [Int8](repeating: 0, count: rows * k), rs = [Float](repeating: 0, count: rows)
+        var rz = [Int32](repeating: 0, count: rows)
+        Int8Reference.quantizeRows(x, rows: rows, k: k, q: &rq, scales: &rs, zeroPoints: &rz)
+        var ref = [Float](repeating: 0, count: rows * n)
+        Int8Reference.gemm(rq, xScales: rs, xZeroPoints: rz, w, wScales: ws, bias: bias, &ref, ldy: n,
+                           m: rows, n: n, k: k, group: k, columns: 0..<n)
+        for isa in paths() {
+            XCTAssertEqual(KernelISA.force(isa), isa)
+            var q = rq, s = rs, z = rz
+            quantizeRows(x, rows: rows, k: k, q: &q, scales: &s, zeroPoints: &z)
+            var y = [Float](repeating: .nan, count: rows * n)
+            gemmQ8(q, xScales: s, xZeroPoints: z, packed, bias: bias, &y, m: rows)
+            XCTAssertEqual(y.map(\.bitPattern), ref.map(\.bitPattern), isa.name)
+        }
+        for r in 0..<rows {
+            for j in 0..<n {
+                var exact = Double(bias[j]), bound = 0.0, size = abs(Double(bias[j]))
+                for t in 0..<k {
+                    let wt = Double(w[j * k + t]) * Double(ws[j])
+                    exact += Double(x[r * k + t]) * wt
+                    bound += abs(wt)
+                    size += abs(Double(x[r * k + t]) * wt)
+                }
+                let allowed = halfStepTolerance * Double(rs[r]) * bound + floatSumSlack * size
+                XCTAssertLessThanOrEqual(abs(Double(ref[r * n + j]) - exact), allowed, "row \(r) column \(j)")
             }
         }
     }
@@ -152,14 +256,14 @@ final class Int8KernelsTests: XCTestCase {
     /// the reference; a group that does not divide k is refused with a descriptive error.
     func testUnpackableGroupFallsBackAndBadGroupThrows() throws {
         let c = Case(m: 3, n: 5, k: 30, group: 6)
-        let (x, w) = randomOperands(c, seed: 7)
+        let (x, zp, w) = randomOperands(c, seed: 7)
         let ws = [Float](repeating: 0.01, count: c.n * 5), xs: [Float] = [0.1, 0.2, 0.3]
         let packed = try PackedQ8Matrix(weights: w, scales: ws, n: c.n, k: c.k, group: c.group)
         XCTAssertFalse(packed.usesFastKernels)
         var y = [Float](repeating: 0, count: 15), ref = y
-        gemmQ8(x, xScales: xs, packed, bias: nil, &y, m: 3)
-        Int8Reference.gemm(x, xScales: xs, w, wScales: ws, bias: nil, &ref, ldy: 5, m: 3, n: 5, k: 30, group: 6,
-                           columns: 0..<5)
+        gemmQ8(x, xScales: xs, xZeroPoints: zp, packed, bias: nil, &y, m: 3)
+        Int8Reference.gemm(x, xScales: xs, xZeroPoints: zp, w, wScales: ws, bias: nil, &ref, ldy: 5, m: 3, n: 5,
+                           k: 30, group: 6, columns: 0..<5)
         XCTAssertEqual(y, ref)
         XCTAssertThrowsError(try PackedQ8Matrix(weights: w, scales: ws, n: 5, k: 30, group: 7)) { error in
             XCTAssertEqual(error as? Int8KernelError, .badShape(n: 5, k: 30, group: 7))

@@ -6,10 +6,12 @@ import CLIPRuntime
 import Foundation
 import XCTest
 
-/// Per-channel q8 weights + per-row int8 activations on the tiny random models (whose every
-/// block is active: weights N(0, 1/fan_in)). Measured ≥ 0.9990 here; ViT-B/32 is measured by
+/// Per-channel q8 weights + per-row asymmetric int8 activations on the tiny random models (whose
+/// every block is active: weights N(0, 1/fan_in)). Measured 0.99968 here (the earlier symmetric
+/// activations gave 0.99961 on these images and a few of the prompts); the bar leaves 1.5x the
+/// measured 1 − cosine for float differences between CPUs. ViT-B/32 is measured by
 /// tools/bench_peers.py against the same bar as ONNX Runtime int8.
-let minCosineQ8TinyEmbedding = 0.998
+let minCosineQ8TinyEmbedding = 0.9995
 
 final class ZeroShotAgreementTests: XCTestCase {
     static let labelSets: [[String]] = [
@@ -56,8 +58,8 @@ final class ZeroShotAgreementTests: XCTestCase {
         }
         // Reported, not asserted: on random weights most label sets are near-ties (the float
         // top-1/top-2 logit margin is below 1 in ~96% of cases), so agreement measures the
-        // fixture, not the quantizer (95.8% here). The bar (≥ 99%) is for models whose
-        // classes are separated: the project's trained default model.
+        // fixture, not the quantizer (97.1% here; 95.8% with symmetric activations). The issue's
+        // bar (≥ 99%) is for models whose classes are separated: the project's trained default model.
         print("q8 vs float: top-1 agreed on \(agree) of \(cases) cases; worst embedding cosine \(worst)")
         XCTAssertGreaterThanOrEqual(cases, 500)
         XCTAssertGreaterThanOrEqual(worst, minCosineQ8TinyEmbedding, "worst embedding cosine")

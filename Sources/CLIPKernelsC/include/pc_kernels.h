@@ -6,8 +6,9 @@
 // of the weight scales along K (formats/pclip.md, "The int8 scheme"; G = K is one scale per row).
 // W is [N, K] like PyTorch's nn.Linear, so y = x · Wᵀ.
 //
-// Values: every int8 here satisfies |q| <= 127 (-128 never occurs; the quantizers below and the
-// reference quantizer of CLIPFormat guarantee it). The kernels rely on that for exactness.
+// Values: weights satisfy |w| <= 127 (-128 never occurs; the reference quantizer of CLIPFormat
+// guarantees it); activations use all of -128...127 (asymmetric, see pc_quantize_rows_f32_q8).
+// The kernels rely on that for exactness (each path's file says how).
 //
 // Thread-safety: every function is reentrant and keeps no state except the ISA choice, which is
 // made once (thread-safely) on first use. Threads may share one packed weight buffer.
@@ -45,11 +46,18 @@ int pc_kernels_set_isa(int isa);
 /// The name of a path ("portable", "avx2", ...), a static string.
 const char *pc_kernels_isa_name(int isa);
 
-/// Quantizes `m` rows of `k` floats symmetric per row, byte-identical to the reference quantizer
-/// of formats/pclip.md with G = k:
-///     amax = max |x|;  scale = amax / 127;  q = scale == 0 ? 0 : clamp(round_half_away(x / scale), ±127)
-/// x: [m, k] floats (finite); xq: [m, k] int8 out; xscale: [m] floats out.
-void pc_quantize_rows_f32_q8(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale);
+/// Quantizes `m` rows of `k` floats asymmetric per row: uint8 with a zero point, stored shifted
+/// by -128 into int8 so the int8 x int8 kernels read it unchanged. Per row, in binary32:
+///     lo = min(min x, 0);  hi = max(max x, 0);  scale = (hi − lo) / 255
+///     zp = scale == 0 ? 128 : clamp(round_half_away(−lo / scale), 0, 255)
+///     q  = scale == 0 ? 0   : clamp(round_half_away(x / scale) + zp, 0, 255) − 128
+/// so x ≈ scale · (q + 128 − zp), and 0 is exact (q = zp − 128). The range always holds 0, so a
+/// row of positive values (after GELU) spends all 256 levels on [0, max], not half of them on
+/// negatives that never occur: on ViT-B/32 text this is what lifts the embedding cosine with the
+/// float model above 0.9995 (tools/quant_sim.py). Every ISA path gives the same bytes as
+/// Int8Reference.quantizeRows (Sources/CLIPKernels).
+/// x: [m, k] finite floats; xq: [m, k] int8 out; xscale: [m] out; xzero: [m] zero points out.
+void pc_quantize_rows_f32_q8(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale, int32_t *xzero);
 
 /// Columns per packed weight panel: the layout is the same for every ISA path.
 #define PC_Q8_PANEL 16
@@ -59,8 +67,9 @@ void pc_quantize_rows_f32_q8(const float *x, int64_t m, int64_t k, int8_t *xq, f
 /// or k > PC_Q8_MAX_K).
 size_t pc_q8_packed_size(int64_t n, int64_t k, int64_t group);
 
-/// The largest K: K·127·127 must fit an int32 accumulator (127·127·133144 < 2^31).
-#define PC_Q8_MAX_K 131072
+/// The largest K: Σ (q + 128 − zp)·w, up to K·255·127 in magnitude, must fit an int32
+/// accumulator (255·127·65536 = 2122383360 < 2^31).
+#define PC_Q8_MAX_K 65536
 
 /// Repacks W [n, k] int8 (|w| <= 127) and its scales wscale [n, k / group] into panels of
 /// PC_Q8_PANEL columns (layout in pc_kernels.c). `dst` holds pc_q8_packed_size(n, k, group)
@@ -68,16 +77,19 @@ size_t pc_q8_packed_size(int64_t n, int64_t k, int64_t group);
 /// the shape is not supported (nothing written).
 int pc_q8_pack(const int8_t *w, const float *wscale, int64_t n, int64_t k, int64_t group, void *dst);
 
-/// y[i, j] = (Σ_g (Σ_{t in group g} xq[i, t] · w[j, t]) · wscale[j, g]) · xscale[i] (+ bias[j])
+/// y[i, j] = (Σ_g fl(Σ_{t in group g} (xq[i, t] + 128 − xzero[i]) · w[j, t]) · wscale[j, g]) · xscale[i]
+///           (+ bias[j])
 /// for rows i in [0, m) and columns j in [n0, n1); other columns of y are not touched.
 ///
-/// xq: [m, k] int8 rows (|x| <= 127), xscale: [m]; packed_w from pc_q8_pack with the same n, k,
-/// group; bias: [n] or NULL; y: [m, ldy] floats (ldy >= n). The integer sums are exact; the float
-/// epilogue is the same sequence of roundings on every path (no FMA contraction), so a column's
-/// value does not depend on the n-range, on m, or on which rows are computed together.
+/// xq, xscale, xzero: [m, k], [m], [m] as pc_quantize_rows_f32_q8 writes them (zero points in
+/// 0...255); packed_w from pc_q8_pack with the same n, k, group; bias: [n] or NULL; y: [m, ldy]
+/// floats (ldy >= n). The integer sums are exact (the kernels add the zero-point term as
+/// (128 − zp)·colsum, colsum from the packed panel); the float epilogue is the same sequence of
+/// roundings on every path (no FMA contraction), so a column's value does not depend on the
+/// n-range, on m, or on which rows are computed together.
 /// Returns 0, or -1 on an unsupported shape or range (nothing written).
-int pc_gemm_q8(const int8_t *xq, const float *xscale, const void *packed_w, const float *bias,
-               float *y, int64_t ldy, int64_t m, int64_t n, int64_t k, int64_t group,
+int pc_gemm_q8(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed_w,
+               const float *bias, float *y, int64_t ldy, int64_t m, int64_t n, int64_t k, int64_t group,
                int64_t n0, int64_t n1);
 
 /// Floats of scratch pc_attention_f32 needs: head_dim · roundup(tokens, 8) + 4 · roundup(tokens, 8).
@@ -113,7 +125,8 @@ int pc_attention_rows_f32(const float *qkv, float *out, float *scratch, int64_t 
 /// The portable path calls libm (erff, expf) exactly like the Swift definition; the AVX2 + FMA
 /// path evaluates 8 lanes with polynomial approximations whose maximum error is stated in
 /// pc_activation.c and checked by Tests/CLIPKernelsC/test_kernels.c (absolute error < 1e-6 for
-/// |x| <= 1 and < 1e-6·|x| beyond: far below the int8 step amax/127 the next matmul quantizes to).
+/// |x| <= 1 and < 1e-6·|x| beyond: far below the int8 step (max − min)/255 the next matmul
+/// quantizes to).
 void pc_gelu_f32(float *x, int64_t n);
 void pc_quick_gelu_f32(float *x, int64_t n);
 
