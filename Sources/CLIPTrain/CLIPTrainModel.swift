@@ -53,11 +53,7 @@ public final class CLIPTrainModel {
     /// Runs forward and backward on one batch and returns the loss; the gradients replace the
     /// previous ones. images [B, 3, S, S] normalized pixels; tokens [B, L] ids with L ≤
     /// contextLength, each row's EOT being its largest id (CLIP's convention; pad with 0).
-    ///
-    /// - Parameter sameCaptionPositives: identical token rows are each other's positives
-    ///   (multi-positive targets, ContrastiveLoss.swift); false is CLIP's loss as published.
-    public func lossAndGradients(images: [Float], tokens: [Int32], batchSize B: Int,
-                                 sameCaptionPositives: Bool = false) throws -> Float {
+    public func lossAndGradients(images: [Float], tokens: [Int32], batchSize B: Int) throws -> Float {
         let c = config, S = c.imageSize
         guard B > 0, images.count == B * 3 * S * S else {
             throw TrainError.invalidBatch("expected \(B) images of 3×\(S)×\(S) = \(B * 3 * S * S) floats, found \(images.count); resize or crop to \(S)×\(S) first")
@@ -71,20 +67,10 @@ public final class CLIPTrainModel {
         let L = tokens.count / B
         if state?.B != B || state?.L != L { state = BatchState(config: c, layout: layout, B: B, L: L) }
         let eot = eotIndices(tokens, rows: B, length: L)
-        var groups: [Int]? = nil
-        if sameCaptionPositives {
-            var seen: [ArraySlice<Int32>: Int] = [:]
-            groups = (0..<B).map { b in
-                let row = tokens[(b * L)..<((b + 1) * L)]
-                if let g = seen[row] { return g }
-                seen[row] = seen.count
-                return seen.count - 1
-            }
-        }
         gradients.zero()
         return images.withUnsafeBufferPointer { img in
             tokens.withUnsafeBufferPointer { ids in
-                state!.run(images: img.baseAddress!, ids: ids.baseAddress!, eot: eot, groups: groups,
+                state!.run(images: img.baseAddress!, ids: ids.baseAddress!, eot: eot,
                            params: parameters.pointer, grads: gradients.pointer)
             }
         }
@@ -211,7 +197,7 @@ final class BatchState {
         l2NormalizeForward(tNorm.pointer, tNorms.pointer, tFeat.pointer, N: B, C: E)
     }
 
-    func run(images: UnsafePointer<Float>, ids: UnsafePointer<Int32>, eot: [Int], groups: [Int]?,
+    func run(images: UnsafePointer<Float>, ids: UnsafePointer<Int32>, eot: [Int],
              params P: UnsafeMutablePointer<Float>, grads G: UnsafeMutablePointer<Float>) -> Float {
         let dv = c.vision.width, dt = c.text.width, Tv = c.visionTokens, G2 = c.grid * c.grid
         let K = 3 * c.patchSize * c.patchSize, E = c.embedDim
@@ -224,7 +210,7 @@ final class BatchState {
 
         // ---- loss
         let s = p("logit_scale")[0]
-        let (loss, saved) = contrastiveLossForward(vNorm.pointer, tNorm.pointer, logScale: s, B: B, E: E, groups: groups)
+        let (loss, saved) = contrastiveLossForward(vNorm.pointer, tNorm.pointer, logScale: s, B: B, E: E)
 
         // ---- backward
         for buf in [dvNorm, dtNorm, dvFeat, dtFeat, dvLn, dtLn, dvPooled, dtPooled, dvSeq, dvx0, dtSeq, dPatchEmb] { buf.zero() }

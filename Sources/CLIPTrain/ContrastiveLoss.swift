@@ -3,12 +3,6 @@
 // and text embeddings T [B, E]; the i-th image matches the i-th caption; the loss is the mean of
 // the cross-entropy over rows (image → text) and over columns (text → image).
 //
-// Identical captions (optional, `groups`): CLIP assumes every caption in a batch is unique, so a
-// caption written twice is both the positive of its own image and a negative of the other's —
-// a contradiction no embedding can satisfy. With `groups` (equal ids = identical captions) the
-// target of a row or column is uniform over its group instead of one-hot (a multi-positive
-// cross-entropy); with all groups distinct this is exactly CLIP's loss.
-//
 // The learnable logit scale s is the log temperature (initialised at ln(1/0.07)). Above ln 100
 // it is clamped in the forward pass, so it receives no gradient there (torch.clamp's gradient
 // passes at equality and stops beyond it). The trainer also clamps the stored value after each
@@ -31,28 +25,11 @@ public struct ContrastiveSaved {
     public var colProbs: [Float]
     public var logits: [Float]
     public var scale: Float
-    /// [B, B] targets (row i: uniform over the captions identical to caption i), or nil for the
-    /// identity (every caption unique).
-    public var targets: [Float]?
-}
-
-/// The multi-positive targets of `groups` (nil when every group is distinct).
-func contrastiveTargets(_ groups: [Int]?, B: Int) -> [Float]? {
-    guard let groups, Set(groups).count < B else { return nil }
-    var t = [Float](repeating: 0, count: B * B)
-    for i in 0..<B {
-        let members = (0..<B).filter { groups[$0] == groups[i] }
-        for j in members { t[i * B + j] = 1 / Float(members.count) }
-    }
-    return t
 }
 
 /// Returns the loss and what the backward pass needs. img, txt [B, E], normalized.
-/// groups: optional caption identities (see above); must have B entries.
 public func contrastiveLossForward(_ img: UnsafePointer<Float>, _ txt: UnsafePointer<Float>,
-                                   logScale: Float, B: Int, E: Int, groups: [Int]? = nil) -> (loss: Float, saved: ContrastiveSaved) {
-    precondition(groups == nil || groups!.count == B, "contrastiveLossForward: \(groups!.count) groups for \(B) pairs")
-    let targets = contrastiveTargets(groups, B: B)
+                                   logScale: Float, B: Int, E: Int) -> (loss: Float, saved: ContrastiveSaved) {
     let scale = expf(min(logScale, maxLogLogitScale))
     var logits = [Float](repeating: 0, count: B * B)
     for i in 0..<B {
@@ -76,8 +53,7 @@ public func contrastiveLossForward(_ img: UnsafePointer<Float>, _ txt: UnsafePoi
         colT.withUnsafeMutableBufferPointer { cp in softmaxForward(cp.baseAddress!, tp.baseAddress!, N: B, C: B) }
     }
     for i in 0..<B { for j in 0..<B { colProbs[i * B + j] = colT[j * B + i] } }
-    // −Σ target·log p, from log-sum-exp so a confident model does not log(0). The targets are
-    // symmetric (identity is a symmetric relation), so row i and column i share them.
+    // −log p of the matching pair, from log-sum-exp so a confident model does not log(0).
     for i in 0..<B {
         var mr = -Float.infinity, mc = -Float.infinity
         for j in 0..<B { mr = max(mr, logits[i * B + j]); mc = max(mc, logits[j * B + i]) }
@@ -86,17 +62,10 @@ public func contrastiveLossForward(_ img: UnsafePointer<Float>, _ txt: UnsafePoi
             sr += Double(expf(logits[i * B + j] - mr))
             sc += Double(expf(logits[j * B + i] - mc))
         }
-        var rowTarget = Double(logits[i * B + i]), colTarget = rowTarget
-        if let targets {
-            rowTarget = 0; colTarget = 0
-            for j in 0..<B where targets[i * B + j] > 0 {
-                rowTarget += Double(targets[i * B + j]) * Double(logits[i * B + j])
-                colTarget += Double(targets[j * B + i]) * Double(logits[j * B + i])
-            }
-        }
-        loss += (Double(mr) + log(sr) - rowTarget) + (Double(mc) + log(sc) - colTarget)
+        let diag = Double(logits[i * B + i])
+        loss += (Double(mr) + log(sr) - diag) + (Double(mc) + log(sc) - diag)
     }
-    let saved = ContrastiveSaved(rowProbs: rowProbs, colProbs: colProbs, logits: logits, scale: scale, targets: targets)
+    let saved = ContrastiveSaved(rowProbs: rowProbs, colProbs: colProbs, logits: logits, scale: scale)
     return (Float(loss / Double(2 * B)), saved)
 }
 
@@ -105,13 +74,13 @@ public func contrastiveLossBackward(_ dimg: UnsafeMutablePointer<Float>, _ dtxt:
                                     _ dLogScale: inout Float, _ img: UnsafePointer<Float>,
                                     _ txt: UnsafePointer<Float>, logScale: Float, saved: ContrastiveSaved,
                                     B: Int, E: Int, dloss: Float = 1) {
-    // dL/dlogits[i, j] = (rowP − t + colP − t) / 2B, t the target (δ without groups)
+    // dL/dlogits[i, j] = (rowP − δ + colP − δ) / 2B
     var dlogits = [Float](repeating: 0, count: B * B)
     var ds: Float = 0
     let k = dloss / Float(2 * B)
     for i in 0..<B {
         for j in 0..<B {
-            let delta: Float = saved.targets?[i * B + j] ?? (i == j ? 1 : 0)
+            let delta: Float = i == j ? 1 : 0
             let g = k * (saved.rowProbs[i * B + j] - delta + saved.colProbs[i * B + j] - delta)
             dlogits[i * B + j] = g
             ds += g * saved.logits[i * B + j]  // d(scale·cos)/ds = scale·cos when unclamped

@@ -28,17 +28,12 @@ public struct TrainRecipe: Sendable, Equatable {
     /// Evaluate (and add a row to the curve) every this many steps.
     public var evalEvery: Int
     public var checkpointEvery: Int
-    /// Identical captions in a batch are each other's positives (see ContrastiveLoss.swift);
-    /// false is CLIP's loss as published.
-    public var sameCaptionPositives: Bool
 
     public init(model: TrainConfig, steps: Int, batchSize: Int, learningRate: Float, warmupSteps: Int,
-                weightDecay: Float = 0.2, seed: UInt64 = 1, evalEvery: Int = 250, checkpointEvery: Int = 500,
-                sameCaptionPositives: Bool = true) {
+                weightDecay: Float = 0.2, seed: UInt64 = 1, evalEvery: Int = 250, checkpointEvery: Int = 500) {
         self.model = model; self.steps = steps; self.batchSize = batchSize; self.learningRate = learningRate
         self.warmupSteps = warmupSteps; self.weightDecay = weightDecay; self.seed = seed
         self.evalEvery = evalEvery; self.checkpointEvery = checkpointEvery
-        self.sameCaptionPositives = sameCaptionPositives
     }
 
     /// The recipe of the project's default model (Fashion-MNIST captions on a 32×32 canvas).
@@ -59,8 +54,7 @@ public struct TrainRecipe: Sendable, Equatable {
                 ("embed_dim", "\(m.embedDim)"), ("activation", m.activation == .quickGELU ? "quick_gelu" : "gelu"),
                 ("steps", "\(steps)"), ("batch_size", "\(batchSize)"), ("learning_rate", "\(learningRate)"),
                 ("warmup_steps", "\(warmupSteps)"), ("weight_decay", "\(weightDecay)"), ("seed", "\(seed)"),
-                ("eval_every", "\(evalEvery)"), ("checkpoint_every", "\(checkpointEvery)"),
-                ("same_caption_positives", "\(sameCaptionPositives)")]
+                ("eval_every", "\(evalEvery)"), ("checkpoint_every", "\(checkpointEvery)")]
     }
 
     /// The keys `fields` uses (and a config file may set).
@@ -106,9 +100,6 @@ public struct TrainRecipe: Sendable, Equatable {
                 seed = v
             case "eval_every": evalEvery = try int()
             case "checkpoint_every": checkpointEvery = try int()
-            case "same_caption_positives":
-                guard let v = Bool(value) else { throw TrainError.invalidConfig("'same_caption_positives' must be true or false, found '\(value)'") }
-                sameCaptionPositives = v
             default:
                 throw TrainError.invalidConfig("unknown recipe key '\(key)'; known keys: \(Self.keys.joined(separator: ", "))")
             }
@@ -206,8 +197,7 @@ public final class Trainer {
         while step < last {
             let (images, tokens) = try sample(recipe.batchSize, &rng)
             let lr = learningRate(at: step)
-            let loss = try model.lossAndGradients(images: images, tokens: tokens, batchSize: recipe.batchSize,
-                                                  sameCaptionPositives: recipe.sameCaptionPositives)
+            let loss = try model.lossAndGradients(images: images, tokens: tokens, batchSize: recipe.batchSize)
             guard loss.isFinite else {
                 throw TrainError.invalidBatch("the loss became \(loss) at step \(step + 1); lower learning_rate (now \(recipe.learningRate)) or check the data")
             }
