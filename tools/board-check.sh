@@ -10,14 +10,14 @@
 # Default model: models/pocketclip-fmnist.pclip with an image from examples/images/ once they are
 # committed; until then a .pclip converted from the tiny random-weight OpenCLIP fixture (its
 # probabilities mean nothing; the point is that it runs). Build first with tools/board-build.sh
-# (this script does it if .build-board/release/pocketclip is missing).
+# (this script does it if .build-board/pocketclip is missing).
 #
 # Needs root (debootstrap, chroot) and the network the first time: the root is cached in
 # $POCKETCLIP_ROOTFS (default /var/tmp/pocketclip-rootfs, outside the repo) and reused after.
 # Fails loudly if the executable needs a library the root lacks (the loader's own message).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=${POCKETCLIP_BIN:-.build-board/release/pocketclip}  # POCKETCLIP_BIN: check another build
+bin=${POCKETCLIP_BIN:-.build-board/pocketclip}  # POCKETCLIP_BIN: check another build
 rootfs=${POCKETCLIP_ROOTFS:-/var/tmp/pocketclip-rootfs}
 suite=${POCKETCLIP_SUITE:-bookworm}
 mirror=${POCKETCLIP_MIRROR:-http://deb.debian.org/debian}
