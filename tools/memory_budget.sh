@@ -30,7 +30,8 @@ mkdir -p "$work"
 
 # One run's peak resident set and, sampled every millisecond from /proc/PID/status, its peak
 # anonymous part (RssAnon: memory the process owns; the rest is file pages such as a mapped
-# .pclip, which the kernel can drop and re-read). Prints "RSS ANON" in MiB; ru_maxrss comes
+# .pclip, which the kernel can drop and re-read). Prints "RSS ANON" in MB (10^6 bytes, as
+# the rest of the README); ru_maxrss comes
 # from wait4, the same number `/usr/bin/time -v` reports. A failed run stops the script: it
 # must not become a number in the table.
 peak() {
@@ -55,10 +56,10 @@ with open(out, "wb") as log:
 if os.waitstatus_to_exitcode(status) != 0:
     sys.stderr.write(open(out, errors="replace").read())
     sys.exit(f"memory_budget: {' '.join(cmd)} failed")
-print(round(ru.ru_maxrss / 1024), round(anon / 1024))
+print(f"{ru.ru_maxrss * 1024 / 1e6:.1f} {anon * 1024 / 1e6:.1f}")
 PY
 }
-mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.0f", b / 1048576 }'; }
+mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 
 rows=()
 for m in "${models[@]}"; do
@@ -93,7 +94,7 @@ for m in "${models[@]}"; do
       cells+=" ${r% *} MB (${r#* }) |"
     done
     case $c in zstd) label="q8, zstd" ;; none) label="q8, none (mmap)" ;; esac
-    rows+=("| $name | $label | $(mib "$f") MB |$cells")
+    rows+=("| $name | $label | $(mb "$f") MB |$cells")
   done
 done
 
@@ -112,7 +113,7 @@ if [[ ${#models[@]} -eq 3 ]]; then
     echo "\`tools/board-build.sh\`). Random weights of the real shapes; peak resident set (ru_maxrss,"
     echo "as \`/usr/bin/time -v\` reports it) of one run with \`--threads 1\`, one image, 10 labels; in"
     echo "parentheses the peak anonymous part (RssAnon, sampled every millisecond): memory the process"
-    echo "owns, as opposed to file pages. MB = MiB."
+    echo "owns, as opposed to file pages. MB = 10^6 bytes."
     echo
     echo "$table"
     echo
