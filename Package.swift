@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // PocketCLIP: CLIP on small Linux boards. The import arrows between targets follow
 // ../shared/DESIGN.md and are checked in CI by tools/check-imports.sh.
 import PackageDescription
@@ -9,6 +9,13 @@ let package = Package(
         .executable(name: "pocketclip", targets: ["pocketclip"]),
         .library(name: "CLIPRuntime", targets: ["CLIPRuntime"]),
         .library(name: "CLIPConvert", targets: ["CLIPConvert"]),
+    ],
+    // "Training" (on by default) gives the CLI its `train` and `eval` commands, which link the
+    // float training module and OpenBLAS. A board build (tools/board-build.sh) turns it off with
+    // `--disable-default-traits`, so the executable needs neither (docs/board.md).
+    traits: [
+        .default(enabledTraits: ["Training"]),
+        .trait(name: "Training", description: "The train and eval commands (CLIPTrain, OpenBLAS)."),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -50,7 +57,9 @@ let package = Package(
         .executableTarget(
             name: "pocketclip",
             dependencies: [
-                "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CLIPTokenizer", "CLIPTrain", "CLIPTrainData", "CZlib",
+                "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CLIPTokenizer", "CZlib",
+                .target(name: "CLIPTrain", condition: .when(traits: ["Training"])),
+                .target(name: "CLIPTrainData", condition: .when(traits: ["Training"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -13,6 +13,12 @@ Run from the repository root:
         local check only (about 1.2 GB, never committed): the real ViT-B/32 shapes in both
         layouts, OUTDIR/hf/ and OUTDIR/openclip/, with the same golden names
 
+    /work/venv/bin/python tools/make_fixtures.py --vit-b16 /var/tmp/b16   (about 600 MB)
+    /work/venv/bin/python tools/make_fixtures.py --vit-l14 /var/tmp/l14   (about 1.7 GB)
+        local only, never committed: random weights of the real ViT-B/16 and ViT-L/14 shapes,
+        OUTDIR/hf/ only and no goldens (tools/memory_budget.sh measures memory with them);
+        add --hf-only to --vit-b32 for the same there
+
 References: transformers 5.24 (CLIPModel, CLIPProcessor), open_clip_torch 3.3.0, Pillow 13.
 docs/fixtures.md documents every file and tensor name; tools/clip_reference.py holds the
 plain-torch forward pass and the name mapping both libraries are checked against.
@@ -405,6 +411,18 @@ def vit_b32(outdir):
     assert ours == ref_cfg, (ours, ref_cfg)
     print(f"ViT-B/32 fixtures written to {outdir} in {time.time() - t0:.1f} s")
 
+VIT_B16 = dict(VIT_B32, patch=16)
+VIT_L14 = dict(image=224, patch=14, v_width=1024, v_layers=24, v_heads=16,
+               context=77, vocab=49408, t_width=768, t_layers=12, t_heads=12, embed=768)
+
+
+def hf_only(a, outdir, seed, name):
+    """An HF CLIPModel directory of shapes `a` with random weights, no goldens: for sizes and
+    memory, where a forward pass in torch would only cost time."""
+    t0 = time.time()
+    save_hf(new_hf(a, "quick_gelu", seed), outdir / "hf", a["image"])
+    print(f"{name} (HF layout, random weights) written to {outdir / 'hf'} in {time.time() - t0:.1f} s")
+
 
 def write_key_listing():
     """Regenerate the key tables between the markers in docs/fixtures.md."""
@@ -445,11 +463,23 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--vit-b32", metavar="OUTDIR", type=Path,
                     help="write ViT-B/32 checkpoints + goldens to OUTDIR (not committed)")
+    ap.add_argument("--hf-only", action="store_true",
+                    help="with --vit-b32: only OUTDIR/hf/, no goldens")
+    ap.add_argument("--vit-b16", metavar="OUTDIR", type=Path,
+                    help="write a ViT-B/16 HF checkpoint to OUTDIR/hf/ (no goldens; not committed)")
+    ap.add_argument("--vit-l14", metavar="OUTDIR", type=Path,
+                    help="write a ViT-L/14 HF checkpoint to OUTDIR/hf/ (no goldens; not committed)")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, transformers {transformers.__version__}, "
           f"open_clip {open_clip.__version__}")
-    if args.vit_b32:
+    if args.vit_b32 and args.hf_only:
+        hf_only(VIT_B32, args.vit_b32.resolve(), 4321, "ViT-B/32")
+    elif args.vit_b32:
         vit_b32(args.vit_b32.resolve())
+    elif args.vit_b16:
+        hf_only(VIT_B16, args.vit_b16.resolve(), 1616, "ViT-B/16")
+    elif args.vit_l14:
+        hf_only(VIT_L14, args.vit_l14.resolve(), 1414, "ViT-L/14")
     else:
         tiny()
 

@@ -1,3 +1,4 @@
+#if Training  // the train/eval commands: left out of a board build (Package.swift traits, docs/board.md)
 // `pocketclip eval`: the figures the README quotes for a Fashion-MNIST model, for one or more
 // models side by side (typically the float checkpoint and its q8 .pclip).
 
@@ -146,3 +147,4 @@ struct Eval: ParsableCommand {
             + "\"results\": [\(items.joined(separator: ", "))]\(agree)}"
     }
 }
+#endif

@@ -1,3 +1,4 @@
+#if Training  // the train/eval commands: left out of a board build (Package.swift traits, docs/board.md)
 // Zero-shot evaluation on Fashion-MNIST, shared by the training curve (the float model being
 // trained, through CLIPTrain) and `pocketclip eval` (a float checkpoint and its .pclip, through
 // the runtime): the same images, prompts and scoring whichever model answers.
@@ -192,3 +193,4 @@ struct FolderRetrieval {
         return Double(right) / Double(max(captions.count, 1))
     }
 }
+#endif

@@ -30,8 +30,15 @@ struct PocketCLIP: ParsableCommand {
               pocketclip embed vit-b32.pclip --image cat.jpg --text "a photo of a cat"
               pocketclip inspect vit-b32.pclip
             """,
-        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Train.self, Eval.self])
+        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self] + trainingCommands)
 }
+
+/// `train` and `eval` exist only with the "Training" trait (on by default; a board build has neither).
+#if Training
+private var trainingCommands: [ParsableCommand.Type] { [Train.self, Eval.self] }
+#else
+private var trainingCommands: [ParsableCommand.Type] { [] }
+#endif
 
 /// How to read a checkpoint: options for what its files may not say.
 struct ModelOptions: ParsableArguments {

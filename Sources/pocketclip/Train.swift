@@ -1,3 +1,4 @@
+#if Training  // the train/eval commands: left out of a board build (Package.swift traits, docs/board.md)
 // `pocketclip train`: a float CLIP trained by CLIPTrain on Fashion-MNIST captions (the default
 // model's data) with progress, periodic evaluation, checkpoints and --resume, a curve as CSV and
 // SVG, and a checkpoint directory `pocketclip convert` takes like any real one.
@@ -343,3 +344,4 @@ func writeBytesAtomically(_ bytes: [UInt8], to path: String) throws {
     try w.write(bytes)
     try w.commit()
 }
+#endif
