@@ -29,8 +29,9 @@ struct PocketCLIP: ParsableCommand {
               pocketclip classify vit-b32.pclip cat.jpg --labels "cat,dog,car"
               pocketclip embed vit-b32.pclip --image cat.jpg --text "a photo of a cat"
               pocketclip inspect vit-b32.pclip
+              pocketclip index build vit-b32.pclip photos/ -o photos.index
             """,
-        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Train.self, Eval.self])
+        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Train.self, Eval.self, Index.self])
 }
 
 /// How to read a checkpoint: options for what its files may not say.
