@@ -72,7 +72,7 @@ process_pending() {
   for ((i = 0; i < ${#names[@]}; i += 64)); do
     (cd "$inbox" && classify "${names[@]:i:64}") || exit 1
   done
-  [ ${#names[@]} -eq 0 ] || echo "$(now) classified ${#names[@]} images" >&2
+  [ ${#names[@]} -eq 0 ] || echo "$(now) processed ${#names[@]} images" >&2
 }
 
 process_pending
