@@ -96,6 +96,51 @@ final class IndexCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/x.index"), "a refused build writes nothing")
     }
 
+    /// SIGINT in the middle of a build: the index on disk is whole (what was saved), no temporary
+    /// is left, and the same command finishes the job without embedding anything twice.
+    func testInterruptedBuildResumes() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try tinyModel(dir)
+        let photos = dir + "/photos"
+        try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        let copies = 30
+        for k in 0..<copies { for name in exampleNames {
+            try FileManager.default.copyItem(atPath: exampleImages + "/\(name).png", toPath: photos + "/\(name)-\(k).png")
+        } }
+        let total = copies * exampleNames.count
+        let index = dir + "/photos.index"
+        let arguments = ["index", "build", model, photos, "-o", index, "--batch", "1", "--save-every", "1"]
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: pocketclipPath())
+        process.arguments = arguments
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = Pipe()
+        try process.run()
+        var seen = ""
+        while !seen.contains("saved") {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        process.interrupt()
+        process.waitUntilExit()
+        guard process.terminationReason == .uncaughtSignal else {
+            throw XCTSkip("the build finished before SIGINT arrived (\(total) images); nothing to check")
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.contains(".tmp-") }
+        XCTAssertEqual(leftovers, [], "no temporary file survives SIGINT")
+        let info = try pocketclip(["index", "info", index])
+        XCTAssertEqual(info.status, 0, "the index on disk is whole: \(info.stderr)")
+        let saved = Int(info.stdout.split(separator: " ")[1]) ?? -1
+        XCTAssertGreaterThan(saved, 0)
+        XCTAssertLessThan(saved, total)
+        let rest = try pocketclip(arguments)
+        XCTAssertEqual(rest.stdout, "wrote \(index): \(total) images (\(total - saved) embedded, \(saved) already indexed, 0 removed)\n", rest.stderr)
+    }
+
     func testClassifyCSV() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
