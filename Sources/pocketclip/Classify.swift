@@ -24,7 +24,7 @@ struct Classify: ParsableCommand {
               pocketclip classify MODEL x.png --labels "tabby cat,golden retriever" --template "{}"
               pocketclip classify MODEL x.png --labels-file imagenet.txt --ensemble
               pocketclip classify MODEL x.png --head imagenet.head
-              pocketclip classify MODEL photos/*.jpg --labels-file classes.txt --top-k 3 --csv > out.csv
+              pocketclip classify MODEL *.jpg --labels-file classes.txt --csv > out.csv
             """)
 
     @OptionGroup var modelOptions: ModelOptions

@@ -16,10 +16,10 @@ struct Index: ParsableCommand {
         abstract: "Image search: embed a folder once into an index file, query it by text or by image.",
         discussion: """
             Examples:
-              pocketclip index build model.pclip photos/ -o photos.index
-              pocketclip index query model.pclip photos.index --text "a photo of a sneaker."
-              pocketclip index query model.pclip photos.index --image photos/sneaker.png --top-k 3 --json
-              pocketclip index info photos.index
+              pocketclip index build MODEL photos/ -o photos.index
+              pocketclip index query MODEL photos.index --text "a red sneaker"
+              pocketclip index query MODEL photos.index --image x.png --top-k 3
+              pocketclip index info photos.index --list
             """,
         subcommands: [IndexBuild.self, IndexQuery.self, IndexInfo.self])
 }
@@ -37,8 +37,8 @@ struct IndexBuild: ParsableCommand {
             that cannot be decoded are skipped and counted.
 
             Examples:
-              pocketclip index build model.pclip photos/ -o photos.index
-              pocketclip index build model.pclip photos/ -o photos.index --extensions png --batch 32
+              pocketclip index build MODEL photos/ -o photos.index
+              pocketclip index build MODEL photos/ -o photos.index --extensions png
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -100,8 +100,8 @@ struct IndexQuery: ParsableCommand {
             model must be the one that built the index.
 
             Examples:
-              pocketclip index query model.pclip photos.index --text "a photo of a sneaker."
-              pocketclip index query model.pclip photos.index --image query.png --top-k 3 --json
+              pocketclip index query MODEL photos.index --text "a red sneaker"
+              pocketclip index query MODEL photos.index --image x.png --top-k 3 --json
             """)
 
     @OptionGroup var modelOptions: ModelOptions
