@@ -141,6 +141,45 @@ final class IndexCLITests: XCTestCase {
         XCTAssertEqual(rest.stdout, "wrote \(index): \(total) images (\(total - saved) embedded, \(saved) already indexed, 0 removed)\n", rest.stderr)
     }
 
+    /// A disk that fills up mid-build (a 64 KiB tmpfs; needs root, skipped otherwise): one line
+    /// naming the failure, no temporary left, and the index on disk is the last one saved whole.
+    func testFullDiskKeepsTheLastSavedIndex() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let mountPoint = dir + "/small"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        func run(_ tool: String, _ args: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: tool)
+            p.arguments = args
+            p.standardError = Pipe()
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        guard try run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mountPoint]) == 0 else {
+            throw XCTSkip("cannot mount a small tmpfs here (needs root)")
+        }
+        defer { _ = try? run("/bin/umount", [mountPoint]) }
+        let model = try tinyModel(dir)
+        let photos = dir + "/photos"
+        try FileManager.default.createDirectory(atPath: photos, withIntermediateDirectories: true)
+        // 800 entries of ~100 bytes (16 floats, a short path): more than 64 KiB.
+        for k in 0..<80 { for name in exampleNames {
+            try FileManager.default.copyItem(atPath: exampleImages + "/\(name).png", toPath: photos + "/\(name)-\(k).png")
+        } }
+        let index = mountPoint + "/photos.index"
+        let r = try pocketclip(["index", "build", model, photos, "-o", index, "--batch", "50", "--save-every", "50"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("No space left on device"), r.stderr)
+        XCTAssertEqual(r.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }.count, 1, r.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mountPoint), ["photos.index"], "no temporary left")
+        let info = try pocketclip(["index", "info", index])
+        XCTAssertEqual(info.status, 0, "the last saved index is whole: \(info.stderr)")
+        let saved = Int(info.stdout.split(separator: " ")[1]) ?? -1
+        XCTAssertTrue(saved > 0 && saved < 800 && saved % 50 == 0, "saved \(saved)")
+    }
+
     func testClassifyCSV() throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
