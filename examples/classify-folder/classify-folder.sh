@@ -17,7 +17,7 @@ source "$(dirname "$0")/../find-pocketclip.sh"
 usage() { sed -n '4,5p' "$0" | sed 's/^#  *//' >&2; exit 2; }
 [ $# -ge 1 ] || usage
 folder=$1; shift
-out=/dev/stdout model=$default_model topk=3
+out="" model=$default_model topk=3
 labels=$repo/examples/fashion-labels.txt templates=$repo/examples/fashion-templates.txt
 while getopts "o:m:k:l:t:" opt; do
   case $opt in
@@ -38,6 +38,9 @@ mapfile -d '' images < <(find "$folder" -type f \( -iname '*.png' -o -iname '*.j
 # One classify run per chunk; a chunk that fails (an undecodable image stops a run) is retried
 # image by image so only the bad image is lost.
 classify() { "$pocketclip" classify "$model" --head "$work/classes.head" --top-k "$topk" --csv -- "$@"; }
+# The CSV goes to fd 3: -o's file, or stdout as it is (reopening /dev/stdout would truncate a
+# file stdout was redirected to).
+if [ -n "$out" ]; then exec 3>"$out"; else exec 3>&1; fi
 header_done=0 failed=0
 {
   for ((i = 0; i < ${#images[@]}; i += 256)); do
@@ -57,5 +60,5 @@ header_done=0 failed=0
     [ -n "$rows" ] || continue
     if [ $header_done = 1 ]; then printf '%s\n' "$rows" | tail -n +2; else printf '%s\n' "$rows"; header_done=1; fi
   done
-} >"$out"
+} >&3
 echo "classified $((${#images[@]} - failed)) images$([ $failed = 0 ] || echo ", $failed skipped (undecodable)")" >&2
