@@ -24,6 +24,7 @@ struct Classify: ParsableCommand {
               pocketclip classify MODEL x.png --labels "tabby cat,golden retriever" --template "{}"
               pocketclip classify MODEL x.png --labels-file imagenet.txt --ensemble
               pocketclip classify MODEL x.png --head imagenet.head
+              pocketclip classify MODEL *.jpg --labels-file classes.txt --csv > out.csv
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -51,6 +52,9 @@ struct Classify: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    @Flag(help: "Print CSV instead of a table: image,label_1,probability_1,... (top-k columns).")
+    var csv = false
+
     func validate() throws {
         if images.isEmpty { throw ValidationError("give at least one image file") }
         if head != nil {
@@ -59,6 +63,7 @@ struct Classify: ParsableCommand {
             throw ValidationError("give the classes with exactly one of --labels, --labels-file or --head")
         }
         if topK < 0 { throw ValidationError("--top-k must be 0 (all) or positive") }
+        if json && csv { throw ValidationError("give at most one of --json and --csv") }
     }
 
     func run() throws {
@@ -84,7 +89,7 @@ struct Classify: ParsableCommand {
                 let scores = model.scores(image: try model.embedImage(path: path), classes: classes, labels: names)
                 results.append((path, topK == 0 ? scores : Array(scores.prefix(topK))))
             }
-            print(json ? classifyJSON(results) : classifyTable(results))
+            print(json ? classifyJSON(results) : csv ? classifyCSV(results) : classifyTable(results))
         }
     }
 

@@ -29,8 +29,9 @@ struct PocketCLIP: ParsableCommand {
               pocketclip classify vit-b32.pclip cat.jpg --labels "cat,dog,car"
               pocketclip embed vit-b32.pclip --image cat.jpg --text "a photo of a cat"
               pocketclip inspect vit-b32.pclip
+              pocketclip index build vit-b32.pclip photos/ -o photos.index
             """,
-        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self] + trainingCommands)
+        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Index.self] + trainingCommands)
 }
 
 /// `train` and `eval` exist only with the "Training" trait (on by default; a board build has neither).

@@ -1,0 +1,29 @@
+// CSV output for `classify --csv` (RFC 4180: fields with a comma, quote or line break are
+// quoted, quotes doubled), so a folder's results open in a spreadsheet or feed a shell script.
+
+import CLIPRuntime
+
+/// One header row, then one row per image: image, label_1, probability_1, label_2, ... for as
+/// many ranks as the longest result has (top-k).
+func classifyCSV(_ results: [(String, [LabelScore])]) -> String {
+    let ranks = results.map(\.1.count).max() ?? 0
+    var rows = [(["image"] + (0..<ranks).flatMap { ["label_\($0 + 1)", "probability_\($0 + 1)"] })]
+    for (path, scores) in results {
+        rows.append([path] + scores.flatMap { [$0.label, jsonNumber($0.probability)] })
+    }
+    return rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n")
+}
+
+func csvField(_ s: String) -> String {
+    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+    return "\"" + s.replacingAll("\"", with: "\"\"") + "\""
+}
+
+extension String {
+    /// Every occurrence of `target` replaced (without Foundation).
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}
