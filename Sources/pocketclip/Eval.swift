@@ -41,6 +41,12 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Plain training images the linear probe is fitted on (0 skips the probe).", valueName: "n"))
     var probeImages = 10_000
 
+    @Option(help: ArgumentHelp("Images to score: test (the test split) or validation (the last 10,000 training images, for choosing settings without the test split).", valueName: "split"))
+    var split = "test"
+
+    @Flag(help: "Ensemble every name of a class (t-shirt, tee, top, …) instead of its first name only.")
+    var allNames = false
+
     @Option(help: ArgumentHelp("Threads (default: the cores this process may use).", valueName: "n"))
     var threads: Int?
 
@@ -70,7 +76,9 @@ struct Eval: ParsableCommand {
                 guard let vision = model.vision, model.text != nil else { throw ValidationError("\(path) needs both towers") }
                 let generator = try CaptionGenerator(canvas: vision.config.vision.imageSize, mean: model.preprocess.mean,
                                                      std: model.preprocess.std)
-                let suite = try FashionMNISTEval(data: data, generator: generator, plainCount: testImages, heldOutPerPair: heldOutPerPair)
+                guard let split = FashionMNISTEval.Split(rawValue: split) else { throw ValidationError("--split must be test or validation") }
+                let suite = try FashionMNISTEval(data: data, generator: generator, plainCount: testImages, heldOutPerPair: heldOutPerPair,
+                                                 split: split, allNames: allNames)
                 let e = RuntimeEmbedder(model: model)
                 let o = try suite.evaluate(e)
                 var r = Result(model: path, zeroShot: o.zeroShot, heldOut: o.heldOut, heldOutGarment: o.heldOutGarment,
@@ -124,7 +132,7 @@ struct Eval: ParsableCommand {
             let (same, total) = agreement(a, b)
             lines.append("top-1 agreement of 2nd with 1st: \(same) of \(total) image × label-set cases (\(fixed(Double(same) / Double(total) * 100, 2))%)")
         }
-        lines.append("(\(testImages) plain test images, \(heldOutPerPair) per held-out pair, probe fitted on \(probeImages) training images)")
+        lines.append("(\(split) split: \(testImages) plain images, \(heldOutPerPair) per held-out pair; class prompts: \(allNames ? "every name" : "first name") × 5 sentence shapes; probe fitted on \(probeImages) training images)")
         return lines.joined(separator: "\n")
     }
 

@@ -83,9 +83,22 @@ struct FashionMNISTEval {
     let allPairPrompts: [[String]]
     let allPairs: [TintClassPair]
 
-    /// plainCount test images (the first ones), heldOutPerPair test images per held-out pair.
-    init(data: FashionMNISTData, generator: CaptionGenerator, plainCount: Int, heldOutPerPair: Int) throws {
-        let test = data.test
+    /// Where the plain and held-out images come from: the test split, or the last 10,000
+    /// training images (a validation set for choosing evaluation settings such as the prompt
+    /// names without looking at the test split).
+    enum Split: String { case test, validation }
+
+    /// plainCount images (the first ones of the split), heldOutPerPair per held-out pair; the
+    /// class prompts use each class's first name, or all its names (`allNames`).
+    init(data: FashionMNISTData, generator: CaptionGenerator, plainCount: Int, heldOutPerPair: Int,
+         split: Split = .test, allNames: Bool = false) throws {
+        let validationStart = max(0, data.train.images.count - 10_000)
+        let test: (images: IDXImages, labels: [UInt8])
+        switch split {
+        case .test: test = data.test
+        case .validation:
+            test = (data.train.images.dropFirst(validationStart), Array(data.train.labels[validationStart...]))
+        }
         let n = min(plainCount, test.images.count)
         var plain: [Float] = []
         plain.reserveCapacity(n * 3 * generator.canvas * generator.canvas)
@@ -99,9 +112,9 @@ struct FashionMNISTEval {
         heldOut = try generator.heldOutEvaluationSet(images: test.images, labels: test.labels, perPair: heldOutPerPair, seed: 7)
         let pairs = CaptionGenerator.heldOutPairs
         heldOutLabels = heldOut.attributes.map { a in pairs.firstIndex { $0.tint == a.tint && $0.classIndex == a.classIndex }! }
-        classPrompts = CaptionGenerator.classNames.indices.map { generator.prompts(classIndex: $0, tint: nil) }
+        classPrompts = CaptionGenerator.classNames.indices.map { generator.prompts(classIndex: $0, tint: nil, allNames: allNames) }
         allPairs = Tint.allCases.flatMap { t in CaptionGenerator.classNames.indices.map { TintClassPair(tint: t, classIndex: $0) } }
-        allPairPrompts = allPairs.map { generator.prompts(classIndex: $0.classIndex, tint: $0.tint) }
+        allPairPrompts = allPairs.map { generator.prompts(classIndex: $0.classIndex, tint: $0.tint, allNames: allNames) }
     }
 
     /// Every reading from one pass: accuracies, and every case's predicted class (plain images

@@ -221,11 +221,15 @@ public struct CaptionGenerator: Sendable {
     }
 
     /// Zero-shot prompts for a class (and a tint, or none): one caption per sentence shape, with
-    /// the class's first name, large, centred, not mirrored — an ensemble in CLIP's sense.
-    public func prompts(classIndex: Int, tint: Tint?) -> [String] {
-        CaptionShape.allCases.map { shape in
-            caption(CaptionAttributes(classIndex: classIndex, tint: tint ?? .white, placement: .center, scale: .large,
-                                      flipped: false, shape: shape, synonym: 0, namesTint: tint != nil))
+    /// the class's first name (or each of its names, `allNames`), large, centred, not mirrored —
+    /// an ensemble in CLIP's sense.
+    public func prompts(classIndex: Int, tint: Tint?, allNames: Bool = false) -> [String] {
+        let names = allNames ? Array(Self.synonyms[classIndex].indices) : [0]
+        return names.flatMap { synonym in
+            CaptionShape.allCases.map { shape in
+                caption(CaptionAttributes(classIndex: classIndex, tint: tint ?? .white, placement: .center, scale: .large,
+                                          flipped: false, shape: shape, synonym: synonym, namesTint: tint != nil))
+            }
         }
     }
 

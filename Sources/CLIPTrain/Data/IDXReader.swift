@@ -47,6 +47,12 @@ public struct IDXImages: Equatable, Sendable {
         let n = rows * columns
         return pixels[index * n ..< (index + 1) * n]
     }
+
+    /// The images from `start` on (e.g. the last 10,000 training images as a validation set).
+    public func dropFirst(_ start: Int) -> IDXImages {
+        let k = min(max(start, 0), count), n = rows * columns
+        return IDXImages(count: count - k, rows: rows, columns: columns, pixels: Array(pixels[(k * n)...]))
+    }
 }
 
 /// Parses and validates IDX image and label files.
