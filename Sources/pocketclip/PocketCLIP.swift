@@ -30,7 +30,7 @@ struct PocketCLIP: ParsableCommand {
               pocketclip embed vit-b32.pclip --image cat.jpg --text "a photo of a cat"
               pocketclip inspect vit-b32.pclip
             """,
-        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self] + trainingCommands)
+        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Profile.self] + trainingCommands)
 }
 
 /// `train` and `eval` exist only with the "Training" trait (on by default; a board build has neither).
