@@ -196,61 +196,77 @@ struct RunRecord {
 
 // MARK: - The int8 peak
 
-/// The machine's own int8 GEMM rate: a square matmul through `gemmQ8` (the runtime's kernel,
-/// pc_gemm_q8), columns split across the pool as the runtime splits them, repeated for ~0.3 s.
+/// The machine's own int8 GEMM rate: matmuls through `gemmQ8` (the runtime's kernel,
+/// pc_gemm_q8), columns split across the pool as the runtime splits them, repeated for ~0.3 s
+/// in all. Two shapes: a square one, and the shape of a ViT-B MLP matmul (few rows, activations
+/// in cache), which the kernels run fastest; the peak is the faster shape's best call (the best
+/// call, not the mean, so another process stealing the core lowers it less).
 enum Int8Peak {
-    static let size = 768
+    static let shapes: [(m: Int, n: Int, k: Int)] = [(768, 768, 768), (64, 3072, 768)]
     static let seconds = 0.3
 
     struct Result {
         let gops: Double
         let threads: Int
+        let shape: (m: Int, n: Int, k: Int)
         let calls: Int
         var what: String {
-            "\(size)×\(size)×\(size) int8 GEMM (gemmQ8 → pc_gemm_q8, \(KernelISA.current.name)), \(threads) thread(s), \(calls) calls in ~\(seconds) s; 2·m·n·k ops"
+            "best call of \(calls) int8 GEMMs m×n×k = \(shape.m)×\(shape.n)×\(shape.k) (gemmQ8 → pc_gemm_q8, \(KernelISA.current.name)), \(threads) thread(s), 2·m·n·k ops"
         }
     }
 
     static func measure(pool: WorkerPool) -> Result {
-        let n = size
+        var best: Result?
+        for shape in shapes {
+            let r = measure(shape, pool: pool, seconds: seconds / Double(shapes.count))
+            if best == nil || r.gops > best!.gops { best = r }
+        }
+        return best!
+    }
+
+    static func measure(_ shape: (m: Int, n: Int, k: Int), pool: WorkerPool, seconds: Double) -> Result {
+        let (m, n, k) = shape
         // Deterministic pseudo-random operands: the rate does not depend on the values.
         var state: UInt32 = 12345
         func next() -> Int8 { state = state &* 1_103_515_245 &+ 12345; return Int8(Int((state >> 16) % 255) - 127) }
-        let weights = (0..<(n * n)).map { _ in next() }
+        let weights = (0..<(n * k)).map { _ in next() }
         let scales = [Float](repeating: 0.01, count: n)
         let matrix = weights.withUnsafeBufferPointer { w in
             scales.withUnsafeBufferPointer { s in
-                // n, k = size and group = k are always accepted.
-                try! PackedQ8Matrix(weights: w.baseAddress!, scales: s.baseAddress!, n: n, k: n, group: n)
+                // These shapes with group = k are always accepted.
+                try! PackedQ8Matrix(weights: w.baseAddress!, scales: s.baseAddress!, n: n, k: k, group: k)
             }
         }
-        let xq = (0..<(n * n)).map { _ in next() }
-        let xs = [Float](repeating: 0.01, count: n), xz = [Int32](repeating: 128, count: n)
-        var y = [Float](repeating: 0, count: n * n)
+        let xq = (0..<(m * k)).map { _ in next() }
+        let xs = [Float](repeating: 0.01, count: m), xz = [Int32](repeating: 128, count: m)
+        var y = [Float](repeating: 0, count: m * n)
         var calls = 0
+        var fastest = UInt64.max
         let start = StageTimer.now()
-        var elapsed = 0.0
         xq.withUnsafeBufferPointer { q in
             xs.withUnsafeBufferPointer { s in
                 xz.withUnsafeBufferPointer { z in
                     y.withUnsafeMutableBufferPointer { yb in
                         let yp = yb.baseAddress!
+                        var now = start
                         repeat {
+                            let t0 = now
                             pool.parallelChunks(pool.threads) { part, _ in
                                 let columns = matrix.columnSplit(part, of: pool.threads)
                                 if !columns.isEmpty {
                                     gemmQ8(q.baseAddress!, xScales: s.baseAddress!, xZeroPoints: z.baseAddress!, matrix,
-                                           bias: nil, yp, m: n, columns: columns)
+                                           bias: nil, yp, m: m, columns: columns)
                                 }
                             }
+                            now = StageTimer.now()
+                            fastest = min(fastest, now - t0)
                             calls += 1
-                            elapsed = Double(StageTimer.now() - start) / 1e9
-                        } while elapsed < seconds
+                        } while Double(now - start) / 1e9 < seconds
                     }
                 }
             }
         }
-        return Result(gops: 2 * Double(n * n * n) * Double(calls) / elapsed / 1e9, threads: pool.threads, calls: calls)
+        return Result(gops: 2 * Double(m * n * k) / Double(max(fastest, 1)), threads: pool.threads, shape: shape, calls: calls)
     }
 }
 

@@ -11,6 +11,7 @@ struct ProfileSection {
         let ms: [Double]
         let operations: Double?
         var medianMs: Double { median(ms) }
+        var meanMs: Double { mean(ms) }
         var p90Ms: Double { percentile(ms, 0.9) }
         /// Giga-operations per second at the median time (nil for stages without matmuls).
         var gops: Double? {
@@ -76,15 +77,19 @@ struct ProfileReport {
         for section in sections {
             let total = median(section.totals)
             lines.append("")
-            lines.append(row([section.title, "median ms", "p90 ms", "share", "GOP/s", "% peak"]))
+            // Shares are of the mean: means add up (Σ stage means + unaccounted = mean total), medians need not.
+            let meanTotal = mean(section.totals)
+            lines.append(row([section.title, "median ms", "p90 ms", "mean ms", "share", "GOP/s", "% peak"]))
             for s in section.stages {
-                lines.append(row([s.stage.description, decimal(s.medianMs, 3), decimal(s.p90Ms, 3), decimal(100 * s.medianMs / total, 1) + "%",
+                lines.append(row([s.stage.description, decimal(s.medianMs, 3), decimal(s.p90Ms, 3), decimal(s.meanMs, 3),
+                                  decimal(100 * s.meanMs / meanTotal, 1) + "%",
                                   s.gops.map { decimal($0, 1) } ?? "-", s.gops.map { decimal(100 * $0 / peak.gops, 1) + "%" } ?? "-"]))
             }
-            let remainder = median(section.remainders)
-            lines.append(row(["(unaccounted)", decimal(remainder, 3), "", decimal(100 * remainder / total, 1) + "%", "", ""]))
+            let remainder = section.remainders
+            lines.append(row(["(unaccounted)", decimal(median(remainder), 3), decimal(percentile(remainder, 0.9), 3),
+                              decimal(mean(remainder), 3), decimal(100 * mean(remainder) / meanTotal, 1) + "%", "", ""]))
             let gops = section.operations / total / 1e6
-            lines.append(row(["total", decimal(total, 3), decimal(percentile(section.totals, 0.9), 3), "100.0%",
+            lines.append(row(["total", decimal(total, 3), decimal(percentile(section.totals, 0.9), 3), decimal(meanTotal, 3), "100.0%",
                               decimal(gops, 1), decimal(100 * gops / peak.gops, 1) + "%"]))
         }
         lines.append("")
@@ -106,8 +111,9 @@ struct ProfileReport {
         func list(_ v: [Double]) -> String { "[" + v.map(jsonDouble).joined(separator: ", ") + "]" }
         let sectionText = sections.map { section -> String in
             let total = median(section.totals)
+            // share: of the mean total, from the stage's mean (means add up; medians need not).
             let stages = section.stages.map { s in
-                "{\"name\": \(jsonString(s.stage.description)), \"median_ms\": \(jsonDouble(s.medianMs)), \"p90_ms\": \(jsonDouble(s.p90Ms)), \"share\": \(jsonDouble(s.medianMs / total)), \"operations\": \(s.operations.map(jsonDouble) ?? "null"), \"gops\": \(s.gops.map(jsonDouble) ?? "null"), \"ms\": \(list(s.ms))}"
+                "{\"name\": \(jsonString(s.stage.description)), \"median_ms\": \(jsonDouble(s.medianMs)), \"p90_ms\": \(jsonDouble(s.p90Ms)), \"mean_ms\": \(jsonDouble(s.meanMs)), \"share\": \(jsonDouble(s.meanMs / mean(section.totals))), \"operations\": \(s.operations.map(jsonDouble) ?? "null"), \"gops\": \(s.gops.map(jsonDouble) ?? "null"), \"ms\": \(list(s.ms))}"
             }
             return "\(jsonString(section.title)): {\"median_ms\": \(jsonDouble(total)), \"p90_ms\": \(jsonDouble(percentile(section.totals, 0.9))), \"total_ms\": \(list(section.totals)), \"stages_sum_ms\": \(list(section.records.map(\.stagesMs))), \"unaccounted_ms\": \(list(section.remainders)), \"stages\": [\n    \(stages.joined(separator: ",\n    "))]}"
         }
@@ -184,6 +190,8 @@ struct ProfileReport {
         return out + "</svg>\n"
     }
 }
+
+func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
 
 func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 func padLeft(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }
