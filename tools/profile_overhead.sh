@@ -78,7 +78,7 @@ for case, by in rows.items():
         med = {w: st.median([x for r in by[w].values() for x in r[k]]) for w in by}
         per = lambda a, b: [st.median(by[a][r][k]) / st.median(by[b][r][k]) for r in by[a]]
         h, aa = per("hooks", "base"), per("base2", "base")
-        print(f"{case + ' ' + name:14} {med['base']:9.3f} {med['hooks']:9.3f} {med['hooks'] / med['base']:11.4f}"
+        print(f"{case + ' ' + name:14} {med['base']:9.4f} {med['hooks']:9.4f} {med['hooks'] / med['base']:11.4f}"
               f" {min(h):8.4f}..{max(h):.4f} {med['base2'] / med['base']:7.4f} {min(aa):8.4f}..{max(aa):.4f}")
 EOF
 rm -f "$results"
