@@ -114,7 +114,10 @@ struct Profile: ParsableCommand {
                 let tokens = try tokenizer.tokenize(text, truncate: true)
                 sections.append(ProfileSection(title: "text", records: records, operations: encoder.stageOperations(tokens: tokens)))
             }
-            guard !sections.isEmpty else { throw ValidationError("the model has neither tower to profile (text needs a tokenizer)") }
+            if towers.text, tower == .text || model.vision == nil, model.text == nil || model.tokenizer == nil {
+                throw ValidationError("\(modelOptions.model) has no text tower with a tokenizer to profile; pass --tokenizer PATH or profile --tower vision")
+            }
+            guard !sections.isEmpty else { throw ValidationError("\(modelOptions.model) has no tower to profile") }
             let sweep = try sweepCounts().map { n -> SweepRow in
                 let pool = WorkerPool(threads: n)
                 var row = SweepRow(threads: n, peak: Int8Peak.measure(pool: pool))

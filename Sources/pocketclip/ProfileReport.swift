@@ -135,8 +135,9 @@ struct ProfileReport {
 
     // MARK: Trace
 
-    /// Chrome trace-event format (the JSON object form): one complete ("X") event per run, and
-    /// one per stage nested inside it; times in microseconds from `origin`.
+    /// Chrome trace-event format (the JSON object form): metadata ("M") events naming the
+    /// tracks, one complete ("X") event per run, and one per stage nested inside it; times in
+    /// microseconds from `origin`.
     func traceJSON(origin: UInt64) -> String {
         func micros(_ ns: UInt64) -> String {
             let frac = String(ns % 1000)
@@ -146,6 +147,11 @@ struct ProfileReport {
             "{\"name\": \(jsonString(name)), \"cat\": \(jsonString(category)), \"ph\": \"X\", \"ts\": \(micros(start - origin)), \"dur\": \(micros(end - start)), \"pid\": 1, \"tid\": \(tid), \"args\": \(args)}"
         }
         var events: [String] = []
+        // Metadata events name the tracks ("image", "text") in Perfetto and chrome://tracing.
+        events.append("{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 0, \"args\": {\"name\": \"pocketclip profile\"}}")
+        for (t, section) in sections.enumerated() {
+            events.append("{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": \(t + 1), \"args\": {\"name\": \(jsonString(section.title))}}")
+        }
         for (t, section) in sections.enumerated() {
             for (i, r) in section.records.enumerated() {
                 events.append(event("\(section.title) run \(i)", "run", r.start, r.end, tid: t + 1, args: "{\"run\": \(i)}"))

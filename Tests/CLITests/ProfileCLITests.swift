@@ -1,5 +1,5 @@
 // `pocketclip profile` as a user runs it: the table, a trace that Perfetto / chrome://tracing
-// accept (checked against the trace-event format's rules for complete events), an SVG chart,
+// accept (checked against the trace-event format's rules for complete and metadata events), an SVG chart,
 // and stage times that add up to the independently measured whole run.
 
 import Foundation
@@ -47,7 +47,18 @@ final class ProfileCLITests: XCTestCase {
         let events = try XCTUnwrap(object["traceEvents"] as? [[String: Any]], "traceEvents must be an array of objects")
         struct Event { let name: String, cat: String, ts: Double, dur: Double, tid: Int, run: Int }
         var parsed: [Event] = []
-        for e in events {
+        var trackNames: [Int: String] = [:]
+        for e in events where e["ph"] as? String == "M" {
+            // Metadata: name, ph, pid, tid and args.name, no timestamps.
+            guard e["name"] as? String == "thread_name" || e["name"] as? String == "process_name",
+                  e["pid"] as? Int == 1, let tid = e["tid"] as? Int, let name = (e["args"] as? [String: Any])?["name"] as? String else {
+                XCTFail("metadata event lacks a required key or has a wrong type: \(e)")
+                continue
+            }
+            if e["name"] as? String == "thread_name" { trackNames[tid] = name }
+        }
+        XCTAssertEqual(trackNames, [1: "image", 2: "text"])
+        for e in events where e["ph"] as? String != "M" {
             guard let name = e["name"] as? String, let cat = e["cat"] as? String, let ph = e["ph"] as? String,
                   let ts = (e["ts"] as? NSNumber)?.doubleValue, let dur = (e["dur"] as? NSNumber)?.doubleValue,
                   let pid = e["pid"] as? Int, let tid = e["tid"] as? Int,
@@ -114,6 +125,15 @@ final class ProfileCLITests: XCTestCase {
                                          "\(title) run \(run): stages add to \(sum) ms, the run took \(total) ms")
             }
         }
+    }
+
+    func testTextTowerWithoutTokenizerIsOneLineError() throws {
+        // OpenCLIP checkpoints carry no vocabulary.
+        let r = try pocketclip(["profile", fixtures + "/tiny-openclip", "--tower", "text"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertEqual(r.stdout, "")
+        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--tokenizer"), r.stderr)
     }
 
     func testBadThreadsSweepIsOneLineError() throws {
