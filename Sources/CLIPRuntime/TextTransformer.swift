@@ -85,8 +85,11 @@ public struct TextEncoder: @unchecked Sendable {
     ///
     /// - Parameter computeAllTokens: run every given token instead of stopping at the pooling
     ///   position; only useful to show that both give the same result.
+    /// - Parameter timer: laps the stages embed, each block's attention and MLP, and head
+    ///   (Profiler.swift).
     public func encode(tokens: [Int32], computeAllTokens: Bool = false,
-                       observer: ActivationObserver? = nil, pool: WorkerPool = .single) throws -> [Float] {
+                       observer: ActivationObserver? = nil, pool: WorkerPool = .single,
+                       timer: StageTimer? = nil) throws -> [Float] {
         let c = config.text, d = c.tower.width
         guard !tokens.isEmpty, tokens.count <= c.contextLength else {
             throw ModelError.invalidInput(
@@ -105,9 +108,10 @@ public struct TextEncoder: @unchecked Sendable {
                 for j in 0..<d { xb[i * d + j] += positionEmbedding[i * d + j] }
             }
         }
+        timer?.lap(ProfileStage(.text, .embed))
         runTower(&x, sequences: 1, tokens: t, blocks: blocks, config: c.tower, causal: true,
                  activation: config.activation, eps: config.layerNormEps, prefix: "text", observer: observer, pool: pool,
-                 pooledRow: poolAt)
+                 pooledRow: poolAt, timer: timer, tower: .text)
         // ln_final at the pooling position, then the projection. shape = [D] → [embedDim]
         var pooled = [Float](repeating: 0, count: d)
         var out = [Float](repeating: 0, count: config.embedDim)
@@ -121,6 +125,7 @@ public struct TextEncoder: @unchecked Sendable {
                 }
             }
         }
+        timer?.lap(ProfileStage(.text, .head))
         return out
     }
 }

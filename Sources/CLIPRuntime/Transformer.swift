@@ -100,7 +100,7 @@ func addLayerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Floa
 func residualBlock(
     _ x: UnsafeMutablePointer<Float>, sequences s: Int, tokens t: Int, block w: BlockPlan, config c: TowerConfig,
     causal: Bool, activation: Activation, eps: Float, scratch sc: inout BlockScratch, pool: WorkerPool,
-    onlyRow: Int? = nil
+    onlyRow: Int? = nil, timer: StageTimer? = nil, tower: ProfileStage.Tower = .vision, index: Int = 0
 ) {
     let d = c.width, rows = s * t
     // Move the quantization scratch out (leaving an empty one) so it stays uniquely referenced:
@@ -146,6 +146,7 @@ func residualBlock(
             xr = xg; ar = UnsafePointer(ag); n = s
         }
         apply(w.attnOut, ar, pb, rows: n, scratch: &quant, pool: pool)
+        timer?.lap(ProfileStage(tower, .attention, block: index))
         // MLP: shape = [n, D] → [n, mlpWidth] → [n, D], after the attention's residual add. The
         // activation and the second residual add run on each thread's own output columns.
         addLayerNorm(xr, residual: pb, w.ln2, nb, rows: n, eps: eps, pool: pool)
@@ -160,6 +161,7 @@ func residualBlock(
         if let r = onlyRow {
             for seq in 0..<s { (x + (seq * t + r) * d).update(from: xr + seq * d, count: d) }
         }
+        timer?.lap(ProfileStage(tower, .mlp, block: index))
     }}}}}}
 }
 
@@ -169,10 +171,11 @@ func residualBlock(
 /// `pooledRow`: the one row per sequence the caller reads afterwards (class token, EOT token).
 /// Without an observer, the last block then computes only that row (see `residualBlock`); the
 /// other rows of x are left at their values before the last block.
+/// `timer`: laps each block's attention and MLP as stages of `tower` (see Profiler.swift).
 func runTower(
     _ x: inout [Float], sequences s: Int, tokens t: Int, blocks: [BlockPlan], config c: TowerConfig, causal: Bool,
     activation: Activation, eps: Float, prefix: String, observer: ActivationObserver?, pool: WorkerPool,
-    pooledRow: Int? = nil
+    pooledRow: Int? = nil, timer: StageTimer? = nil, tower: ProfileStage.Tower = .vision
 ) {
     var scratch = BlockScratch(rows: s * t, tokens: t, config: c, threads: pool.threads)
     x.withUnsafeMutableBufferPointer { xb in
@@ -180,7 +183,8 @@ func runTower(
         for (i, block) in blocks.enumerated() {
             let last = i == blocks.count - 1 && observer == nil
             residualBlock(xb.baseAddress!, sequences: s, tokens: t, block: block, config: c, causal: causal,
-                          activation: activation, eps: eps, scratch: &scratch, pool: pool, onlyRow: last ? pooledRow : nil)
+                          activation: activation, eps: eps, scratch: &scratch, pool: pool, onlyRow: last ? pooledRow : nil,
+                          timer: timer, tower: tower, index: i)
             observer?("\(prefix).hidden.\(i + 1)", [s * t, c.width], UnsafeBufferPointer(xb))
         }
     }

@@ -56,7 +56,10 @@ public struct VisionEncoder: @unchecked Sendable {
     }
 
     /// A batch of images, run together (all S·T rows through each matmul).
-    public func encode(batch: [[Float]], observer: ActivationObserver? = nil, pool: WorkerPool = .single) throws -> [[Float]] {
+    ///
+    /// `timer`: laps the stages embed, each block's attention and MLP, and head (Profiler.swift).
+    public func encode(batch: [[Float]], observer: ActivationObserver? = nil, pool: WorkerPool = .single,
+                       timer: StageTimer? = nil) throws -> [[Float]] {
         let v = config.vision, d = v.tower.width, s = v.imageSize, p = v.patchSize, g = v.grid
         let n = batch.count, t = v.tokens
         guard n > 0 else { return [] }
@@ -104,9 +107,10 @@ public struct VisionEncoder: @unchecked Sendable {
                 layerNorm(xb.baseAddress!, lnPre, nb.baseAddress!, rows: n * t, eps: config.layerNormEps)
             }
         }
+        timer?.lap(ProfileStage(.vision, .embed))
         runTower(&normed, sequences: n, tokens: t, blocks: blocks, config: v.tower, causal: false,
                  activation: config.activation, eps: config.layerNormEps, prefix: "vision", observer: observer, pool: pool,
-                 pooledRow: 0)
+                 pooledRow: 0, timer: timer, tower: .vision)
         // ln_post on each class token, then the projection. shape = [N, D] → [N, embedDim]
         var pooled = [Float](repeating: 0, count: n * d)
         for b in 0..<n {
@@ -125,6 +129,8 @@ public struct VisionEncoder: @unchecked Sendable {
             }
         }
         let e = config.embedDim
-        return (0..<n).map { Array(out[($0 * e)..<(($0 + 1) * e)]) }
+        let embeddings = (0..<n).map { Array(out[($0 * e)..<(($0 + 1) * e)]) }
+        timer?.lap(ProfileStage(.vision, .head))
+        return embeddings
     }
 }

@@ -31,7 +31,7 @@ struct PocketCLIP: ParsableCommand {
               pocketclip inspect vit-b32.pclip
               pocketclip index build vit-b32.pclip photos/ -o photos.index
             """,
-        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Index.self] + trainingCommands)
+        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Profile.self, Index.self] + trainingCommands)
 }
 
 /// `train` and `eval` exist only with the "Training" trait (on by default; a board build has neither).
