@@ -9,5 +9,7 @@ bash tools/check-imports.sh
 # (Cortex-A72 NEON, Cortex-A76 sdot), each against a scalar reference.
 bash tools/test-aarch64.sh
 swift build --build-tests
+# The examples (classify a folder to CSV, search an index, the board service) on the bundled model.
+bash tools/run-examples.sh
 # XCTest only: Swift Testing would close the run with "0 tests", which reads as no tests run.
 swift test --skip-build --disable-swift-testing
