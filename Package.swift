@@ -9,6 +9,9 @@ let package = Package(
         .executable(name: "pocketclip", targets: ["pocketclip"]),
         .library(name: "CLIPRuntime", targets: ["CLIPRuntime"]),
         .library(name: "CLIPConvert", targets: ["CLIPConvert"]),
+        // The float training module and its folder loader (OpenBLAS): for training programs and
+        // the fuzz targets of the IDX and captions readers.
+        .library(name: "CLIPTrainData", targets: ["CLIPTrainData", "CLIPTrain"]),
     ],
     // "Training" (on by default) gives the CLI its `train` and `eval` commands, which link the
     // float training module and OpenBLAS. A board build (tools/board-build.sh) turns it off with

@@ -20,6 +20,20 @@ let package = Package(
         .executableTarget(
             name: "FuzzSafetensors",
             dependencies: [.product(name: "CLIPConvert", package: parentIdentity)]),
+        // CLIPImage and CLIPTokenizer are reached the same way, through the CLIPRuntime product.
+        .executableTarget(
+            name: "FuzzImage",
+            dependencies: [.product(name: "CLIPRuntime", package: parentIdentity)]),
+        .executableTarget(
+            name: "FuzzTokenizer",
+            dependencies: [.product(name: "CLIPRuntime", package: parentIdentity)]),
+        // The training module's readers of untrusted files: Fashion-MNIST IDX, captions TSV/JSONL.
+        .executableTarget(
+            name: "FuzzIDX",
+            dependencies: [.product(name: "CLIPTrainData", package: parentIdentity)]),
+        .executableTarget(
+            name: "FuzzCaptions",
+            dependencies: [.product(name: "CLIPTrainData", package: parentIdentity)]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets of Fuzz/ (a separate package: a fuzz executable has no main, so it
 # cannot link in the main package's plain `swift build`) and runs each for a given time.
 #
-#   tools/fuzz.sh [SECONDS] [TARGET...]     # default: 600 s each, FuzzPclip FuzzSafetensors
+#   tools/fuzz.sh [SECONDS] [TARGET...]     # default: 600 s each, FuzzPclip FuzzSafetensors FuzzImage FuzzTokenizer
 #   tools/fuzz.sh 600 FuzzSafetensors
 #
 # Targets run one after the other, single process (the build machines have 2 shared cores).
@@ -19,7 +19,7 @@ SCRATCH="$FUZZ/.build-fuzz"
 SECONDS_EACH="${1:-600}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzPclip FuzzSafetensors)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzPclip FuzzSafetensors FuzzImage FuzzTokenizer)
 
 # Without this the Swift backtracer can hang on the first crash (../shared/SWIFT-LINUX-NOTES.md).
 export SWIFT_BACKTRACE=enable=no
