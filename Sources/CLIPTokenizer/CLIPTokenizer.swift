@@ -54,7 +54,9 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
 /// let tokenizer = try CLIPTokenizer.load(bpeFile: "bpe_simple_vocab_16e6.txt.gz")
 /// let ids = tokenizer.tokenizePadded("a photo of a cat.")  // 77 ids: 49406, 320, 1125, ..., 49407, 0, ...
 /// ```
-/// Thread-safe: the only mutable state is the per-piece BPE cache behind a lock.
+/// Thread safety: share one tokenizer between any number of threads. The only mutable state is
+/// the per-piece BPE cache, behind a lock; a piece looked up by two threads at once is merely
+/// encoded twice, with the same result.
 public final class CLIPTokenizer: Sendable {
     /// Context length of every CLIP text encoder.
     public static let contextLength = 77
