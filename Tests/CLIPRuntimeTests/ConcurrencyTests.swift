@@ -15,7 +15,7 @@ final class ConcurrencyTests: XCTestCase {
     /// preempted mid-pass as well as running side by side.
     static let callers = 4
     /// Times each caller runs the whole job list.
-    static let rounds = 2
+    static let rounds = 3
 
     let modelPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("models/pocketclip-fmnist.pclip").path
