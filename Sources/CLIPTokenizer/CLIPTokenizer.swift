@@ -20,8 +20,6 @@
 // / "whitespace" modes and reduction masks. See docs/tokenizer.md for the measured differences
 // from HF transformers' CLIPTokenizer.
 
-import Synchronization
-
 /// Errors from loading a vocabulary or tokenizing text.
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// A vocabulary file does not exist.
@@ -87,7 +85,8 @@ public final class CLIPTokenizer: Sendable {
     let encoder: BytePairEncoder
     /// id -> token string (as written in the vocabulary), for `decode`.
     let tokens: [String]
-    private let cache = Mutex<[[UInt8]: [Int32]]>([:])
+    /// Behind a pthread mutex (Locked.swift) so ThreadSanitizer sees the lock.
+    private let cache = Locked<[[UInt8]: [Int32]]>([:])
 
     /// Builds the vocabulary the way open_clip does from its merges file: the 256 byte symbols,
     /// the same with `</w>`, one token per merge in rank order, then `<start_of_text>` and

@@ -88,7 +88,7 @@ final class ConcurrencyTests: XCTestCase {
 
     /// Runs every job `rounds` times on each of `callers` threads at once, each caller in its own
     /// order; returns the mismatches and errors.
-    private func runConcurrently(_ jobs: [Job]) -> [String] {
+    private func runConcurrently(_ jobs: [Job], rounds: Int = ConcurrencyTests.rounds) -> [String] {
         let lock = NSLock()
         var failures: [String] = []
         DispatchQueue.concurrentPerform(iterations: Self.callers) { caller in
@@ -96,7 +96,7 @@ final class ConcurrencyTests: XCTestCase {
             var order = Array(jobs.indices)
             order = Array(order[(caller * 7 % jobs.count)...] + order[..<(caller * 7 % jobs.count)])
             if caller % 2 == 1 { order.reverse() }
-            for round in 0..<Self.rounds {
+            for round in 0..<rounds {
                 for j in order {
                     let problem: String?
                     do {
@@ -132,6 +132,18 @@ final class ConcurrencyTests: XCTestCase {
         let shared = try CLIPModel.load(pclip: modelPath, threads: 2)
         XCTAssertEqual(shared.pool.threads, 2)
         let failures = runConcurrently(try jobs(model: shared, reference: reference))
+        XCTAssertEqual(failures, [], "\(failures.count) mismatches")
+    }
+
+    /// Two two-thread models (two pools) used by the same 4 callers at once, each caller moving
+    /// between them: separate pools do not disturb each other.
+    func testTwoModelsWithTheirOwnPoolsAtOnce() throws {
+        let reference = try CLIPModel.load(pclip: modelPath, threads: 1)
+        let first = try CLIPModel.load(pclip: modelPath, threads: 2)
+        let second = try CLIPModel.load(pclip: modelPath, threads: 2)
+        let jobs = try jobs(model: first, reference: reference) + jobs(model: second, reference: reference)
+        // One round: the jobs are already twice as many.
+        let failures = runConcurrently(jobs, rounds: 1)
         XCTAssertEqual(failures, [], "\(failures.count) mismatches")
     }
 }
