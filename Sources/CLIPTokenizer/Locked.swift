@@ -2,11 +2,12 @@
 //
 // Why not Synchronization's Mutex: on Linux its contended path takes the lock through the kernel
 // (FUTEX_LOCK_PI inside the Swift runtime, which ThreadSanitizer does not instrument), so
-// ThreadSanitizer never sees the hand-over from one owner to the next. It then reports the
-// cache's dictionary as an "access race" whenever two threads contend (in 4 of 10 runs of the
-// tokenizer's 4-thread test; with this lock, 0 of 10). That report is false, but it would hide real races behind noise. ThreadSanitizer
-// intercepts pthread_mutex_lock/unlock, so with this lock the run stays exact and clean. An
-// uncontended lock costs about the same, and the cache is taken twice per text piece.
+// ThreadSanitizer never sees the hand-over from one owner to the next and reports the cache's
+// dictionary as an "access race" whenever two threads contend: in 4 of 10 runs of the
+// tokenizer's 4-thread test (0 of 10 with this lock). The report is false, but such noise would
+// hide real races. ThreadSanitizer intercepts pthread_mutex_lock/unlock, so with this lock its
+// runs stay exact and clean. An uncontended lock costs about the same, and the cache is taken
+// twice per text piece.
 
 #if canImport(Glibc)
 import Glibc
