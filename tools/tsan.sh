@@ -8,7 +8,7 @@
 #
 # SwiftPM passes --sanitize=thread to the C targets too, so the C kernels and the pool are
 # instrumented as well as the Swift code. Any ThreadSanitizer report fails the run: nothing is
-# suppressed. From scratch on the 2-core build machine: build 65 s, tests 30 s (docs/concurrency.md).
+# suppressed. From scratch on the 2-core build machine: build 70 s, tests 40 s (docs/concurrency.md).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
