@@ -7,6 +7,15 @@
 
 import CLIPFormat
 
+/// Class names with their normalized class embeddings, saved for vision-only classification.
+///
+/// ```swift
+/// let head = try ClassHead.build(model: model, labels: ["cat", "dog"], templates: [CLIPModel.defaultTemplate])
+/// try head.write(to: "pets.head")
+/// let scores = model.scores(image: try model.embedImage(path: "cat.png"), classes: head.embeddings, labels: head.labels)
+/// ```
+///
+/// Thread safety: an immutable value (only `let` properties): share it freely between threads.
 public struct ClassHead: Sendable {
     public let labels: [String]
     public let templates: [String]

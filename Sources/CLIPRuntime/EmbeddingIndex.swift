@@ -93,6 +93,11 @@ public enum EmbeddingIndexError: Error, CustomStringConvertible, Equatable {
 /// let index = try EmbeddingIndex.read("photos.index")
 /// let hits = index.search(try model.embedImage(path: "query.png"), topK: 5)
 /// ```
+///
+/// Thread safety: a value type. Any number of threads may `search` one index at once; a thread
+/// that `append`s works on its own copy (copy-on-write), so give the updated copy back to
+/// readers yourself (for example behind a lock). `build` writes its output file: don't run two
+/// builds into the same file at once.
 public struct EmbeddingIndex: Sendable {
     public static let magic: [UInt8] = Array("PCLIPIDX".utf8)
     public static let version: UInt32 = 1

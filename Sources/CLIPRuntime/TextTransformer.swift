@@ -40,6 +40,10 @@ enum TokenEmbedding: @unchecked Sendable {
 /// let encoder = try TextEncoder(config: config, weights: textWeights)
 /// let embedding = try encoder.encode(tokens: tokenizer.tokenize("a photo of a cat", truncate: false))
 /// ```
+///
+/// Thread safety: as for `VisionEncoder`. Share it and call it from several threads at
+/// once: the weights are read-only after init and `encode` allocates its scratch per call.
+/// Don't share an `observer` or a `timer` between concurrent calls.
 public struct TextEncoder: @unchecked Sendable {
     public let config: CLIPConfig
     let tokenEmbedding: TokenEmbedding

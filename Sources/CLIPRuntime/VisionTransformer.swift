@@ -10,6 +10,11 @@ import CLIPKernels
 /// let encoder = try VisionEncoder(config: config, weights: visionWeights)
 /// let embedding = try encoder.encode(pixels: chw)   // [embedDim]
 /// ```
+///
+/// Thread safety: safe to share and to call from several threads at once. The weights are
+/// never written after init (`@unchecked` only because they sit in unsafe buffers and mapped
+/// files), and `encode` allocates its scratch per call. Don't share an `observer` or a `timer`
+/// between concurrent calls: each gets called on the thread that makes the call.
 public struct VisionEncoder: @unchecked Sendable {
     public let config: CLIPConfig
     /// conv1 as a linear layer: [D, 3·P·P].

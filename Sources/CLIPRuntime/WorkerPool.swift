@@ -10,6 +10,13 @@ import Glibc
 import Musl
 #endif
 
+/// The threads one model's forward passes use (`--threads`).
+///
+/// Thread safety: copies share one set of workers, and any number of threads may call
+/// `parallelRanges`/`parallelChunks` at once. The workers take one job at a time: a call made
+/// while they are busy (from another thread, or nested inside a part) runs all its chunks on the
+/// calling thread, in order. Either way each chunk covers the same range, so results never depend
+/// on who ran it.
 public struct WorkerPool: Sendable {
     /// Threads used, ≥ 1. The calling thread takes part.
     public let threads: Int

@@ -20,8 +20,6 @@
 // / "whitespace" modes and reduction masks. See docs/tokenizer.md for the measured differences
 // from HF transformers' CLIPTokenizer.
 
-import Synchronization
-
 /// Errors from loading a vocabulary or tokenizing text.
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
     /// A vocabulary file does not exist.
@@ -54,7 +52,9 @@ public enum TokenizerError: Error, CustomStringConvertible, Equatable {
 /// let tokenizer = try CLIPTokenizer.load(bpeFile: "bpe_simple_vocab_16e6.txt.gz")
 /// let ids = tokenizer.tokenizePadded("a photo of a cat.")  // 77 ids: 49406, 320, 1125, ..., 49407, 0, ...
 /// ```
-/// Thread-safe: the only mutable state is the per-piece BPE cache behind a lock.
+/// Thread safety: share one tokenizer between any number of threads. The only mutable state is
+/// the per-piece BPE cache, behind a lock; a piece looked up by two threads at once is merely
+/// encoded twice, with the same result.
 public final class CLIPTokenizer: Sendable {
     /// Context length of every CLIP text encoder.
     public static let contextLength = 77
@@ -85,7 +85,8 @@ public final class CLIPTokenizer: Sendable {
     let encoder: BytePairEncoder
     /// id -> token string (as written in the vocabulary), for `decode`.
     let tokens: [String]
-    private let cache = Mutex<[[UInt8]: [Int32]]>([:])
+    /// Behind a pthread mutex (Locked.swift) so ThreadSanitizer sees the lock.
+    private let cache = Locked<[[UInt8]: [Int32]]>([:])
 
     /// Builds the vocabulary the way open_clip does from its merges file: the 256 byte symbols,
     /// the same with `</w>`, one token per merge in rank order, then `<start_of_text>` and
