@@ -13,3 +13,5 @@ swift build --build-tests
 bash tools/run-examples.sh
 # XCTest only: Swift Testing would close the run with "0 tests", which reads as no tests run.
 swift test --skip-build --disable-swift-testing
+# One model shared by several threads, under ThreadSanitizer (its own .build-tsan; ~2 min).
+bash tools/tsan.sh
