@@ -206,7 +206,8 @@ public final class Trainer {
             windowLoss += Double(loss); windowSteps += 1
 
             let evalNow = step % recipe.evalEvery == 0 || step == recipe.steps
-            if step % logEvery == 0 || evalNow || step == last || shouldStop() {
+            let stopping = shouldStop()
+            if step % logEvery == 0 || evalNow || step == last || stopping {
                 let t = now()
                 let ips = Double(windowSteps * recipe.batchSize) / max(t - windowStart, 1e-9)
                 var row = HistoryRow(step: step, loss: Float(windowLoss / Double(windowSteps)), learningRate: lr,
@@ -225,7 +226,6 @@ public final class Trainer {
                                           etaSeconds: perStep * Double(recipe.steps - step)))
                 windowLoss = 0; windowSteps = 0; windowStart = now()
             }
-            let stopping = shouldStop()
             if let checkpointPath, step % recipe.checkpointEvery == 0 || step == last || stopping {
                 try saveCheckpoint(to: checkpointPath, elapsedSeconds: priorSeconds + now() - start)
                 try afterCheckpoint()

@@ -104,11 +104,7 @@ struct Eval: ParsableCommand {
     func linearProbe(_ e: RuntimeEmbedder, generator: CaptionGenerator, data: FashionMNISTData, suite: FashionMNISTEval) throws -> Double {
         let train = data.train
         let n = min(probeImages, train.images.count)
-        var pixels: [Float] = []
-        for i in 0..<n {
-            pixels += generator.normalize(generator.renderRGB(gray: train.images.image(i), rows: train.images.rows, columns: train.images.columns,
-                                                              attributes: CaptionGenerator.plainAttributes(classIndex: Int(train.labels[i]))))
-        }
+        let pixels = renderPlain(generator, train.images, train.labels, count: n)
         let trainFeatures = try e.embedImages(pixels, count: n)
         let testFeatures = try e.embedImages(suite.plain, count: suite.plainLabels.count)
         let dim = trainFeatures[0].count

@@ -100,14 +100,7 @@ struct FashionMNISTEval {
             test = (data.train.images.dropFirst(validationStart), Array(data.train.labels[validationStart...]))
         }
         let n = min(plainCount, test.images.count)
-        var plain: [Float] = []
-        plain.reserveCapacity(n * 3 * generator.canvas * generator.canvas)
-        for i in 0..<n {
-            let a = CaptionGenerator.plainAttributes(classIndex: Int(test.labels[i]))
-            plain += generator.normalize(generator.renderRGB(gray: test.images.image(i), rows: test.images.rows,
-                                                             columns: test.images.columns, attributes: a))
-        }
-        self.plain = plain
+        plain = renderPlain(generator, test.images, test.labels, count: n)
         plainLabels = test.labels[0..<n].map(Int.init)
         heldOut = try generator.heldOutEvaluationSet(images: test.images, labels: test.labels, perPair: heldOutPerPair, seed: 7)
         let pairs = CaptionGenerator.heldOutPairs
@@ -170,6 +163,18 @@ struct FashionMNISTEval {
             classes.map { c in zip(img, c).reduce(0) { $0 + $1.0 * $1.1 } }
         }
     }
+}
+
+/// The first `count` images rendered plain (untinted, large, centred: `plainAttributes`) and
+/// normalized, [count, 3, S, S].
+func renderPlain(_ generator: CaptionGenerator, _ images: IDXImages, _ labels: [UInt8], count: Int) -> [Float] {
+    var out: [Float] = []
+    out.reserveCapacity(count * 3 * generator.canvas * generator.canvas)
+    for i in 0..<count {
+        out += generator.normalize(generator.renderRGB(gray: images.image(i), rows: images.rows, columns: images.columns,
+                                                       attributes: CaptionGenerator.plainAttributes(classIndex: Int(labels[i]))))
+    }
+    return out
 }
 
 func accuracy(_ predicted: [Int], _ truth: [Int]) -> Double {

@@ -178,7 +178,10 @@ struct Train: ParsableCommand {
         guard config != nil || !overrides.isEmpty else { return nil }
         var fields: [(String, String)] = []
         if let config {
-            let bytes = try readSmallFile(config, limit: 1 << 20)
+            guard let bytes = readUntilEnd(config, limit: (1 << 20) + 1) else {
+                throw ValidationError("cannot open \(config): \(String(cString: strerror(errno)))")
+            }
+            guard bytes.count <= 1 << 20 else { throw ValidationError("\(config) is larger than 1 MB; a recipe is a few lines") }
             guard let members = try parseJSON(bytes).members else {
                 throw ValidationError("\(config) must hold a JSON object of recipe keys")
             }
@@ -315,28 +318,13 @@ private func writeCurve(_ trainer: Trainer, directory dir: String) throws {
 }
 
 func writeTextAtomically(_ text: String, to path: String) throws {
-    let w = try AtomicFileWriter(path: path)
-    try w.write(Array(text.utf8))
-    try w.commit()
+    try writeBytesAtomically(Array(text.utf8), to: path)
 }
 
 func makeDirectory(_ path: String) throws {
     if mkdir(path, 0o755) != 0 && errno != EEXIST {
         throw ValidationError("cannot create directory \(path): \(String(cString: strerror(errno)))")
     }
-}
-
-func readSmallFile(_ path: String, limit: Int) throws -> [UInt8] {
-    guard let f = fopen(path, "rb") else { throw ValidationError("cannot open \(path): \(String(cString: strerror(errno)))") }
-    defer { fclose(f) }
-    var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-        if n == 0 { break }
-        out += chunk[0..<n]
-        guard out.count <= limit else { throw ValidationError("\(path) is larger than \(limit >> 10) KB") }
-    }
-    return out
 }
 
 func writeBytesAtomically(_ bytes: [UInt8], to path: String) throws {
