@@ -3,6 +3,12 @@
 // A failure (disk full, read-only target, bad input) removes the temporary file; so does
 // SIGINT/SIGTERM/SIGHUP while a write is in progress. Only SIGKILL or a power cut can leave the
 // temporary behind — never a partial file at the target path.
+//
+// The cleanup handler goes only where the signal would kill the process anyway (disposition
+// SIG_DFL). A program that handles the signal itself — `pocketclip train` stops after its current
+// step and saves — keeps its handler: the write then completes, and the program stops at its next
+// check. Afterwards exactly the dispositions this writer changed are put back to SIG_DFL, so a
+// program's own handler is never replaced, during or after a write.
 
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +18,9 @@ import Musl
 
 /// The temporary file to delete if a signal arrives mid-write (one writer per process at a time).
 nonisolated(unsafe) private var pendingTemporaryPath: UnsafeMutablePointer<CChar>?
+/// The signals whose disposition this writer set (they were SIG_DFL before).
+nonisolated(unsafe) private var installedSignals: [Int32] = []
+private let cleanupSignals = [SIGINT, SIGTERM, SIGHUP]
 
 private func removePendingAndReraise(_ signal: Int32) {
     if let path = pendingTemporaryPath { unlink(path) }  // async-signal-safe
@@ -32,10 +41,15 @@ public final class AtomicFileWriter {
         let dir = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         temporaryPath = "\(dir).\(name).tmp-\(getpid())"
-        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw PclipError.writeFailed(path: path, reason: systemError()) }
+        // The handler is in place before the file exists: no instant where a signal could leave it.
         pendingTemporaryPath = strdup(temporaryPath)
-        for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, removePendingAndReraise) }
+        installCleanupHandlers()
+        fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            let reason = systemError()
+            clearPending()
+            throw PclipError.writeFailed(path: path, reason: reason)
+        }
     }
 
     deinit { if !finished { abort() } }
@@ -87,7 +101,21 @@ public final class AtomicFileWriter {
     }
 
     private func clearPending() {
+        for s in installedSignals { signal(s, SIG_DFL) }
+        installedSignals = []
         if let p = pendingTemporaryPath { pendingTemporaryPath = nil; free(p) }
-        for s in [SIGINT, SIGTERM, SIGHUP] { signal(s, SIG_DFL) }
+    }
+}
+
+/// Sets the cleanup handler for each signal still at SIG_DFL; an ignored or handled signal is left alone.
+private func installCleanupHandlers() {
+    for s in cleanupSignals {
+        var current = sigaction()
+        guard sigaction(s, nil, &current) == 0, current.__sigaction_handler.sa_handler == nil else { continue }
+        var handler = sigaction()
+        handler.__sigaction_handler.sa_handler = removePendingAndReraise
+        sigemptyset(&handler.sa_mask)
+        handler.sa_flags = SA_RESTART
+        if sigaction(s, &handler, nil) == 0 { installedSignals.append(s) }
     }
 }
