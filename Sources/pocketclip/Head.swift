@@ -49,6 +49,7 @@ struct HeadBuild: ParsableCommand {
             let names = try labelList(labels, file: labelsFile)
             let templates = try prompts.templates()
             for t in templates { _ = try CLIPModel.prompts(labels: names, template: t) }
+            try checkWritable(output)
             let model = try modelOptions.load(towers: .text)
             let head = try ClassHead.build(model: model, labels: names, templates: templates, truncate: truncate)
             try head.write(to: output)

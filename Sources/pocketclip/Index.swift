@@ -72,6 +72,7 @@ struct IndexBuild: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard isDirectory(folder) else { throw ModelError.invalidInput("'\(folder)' is not a folder; give the folder of images to index") }
+            try checkWritable(output)  // before the model loads and images are embedded
             let model = try modelOptions.load(towers: .vision)
             var options = IndexBuildOptions()
             (options.extensions, options.batchSize, options.saveEvery) = (parsedExtensions, batch, saveEvery)

@@ -15,6 +15,11 @@ func formatPercent(_ p: Float) -> String {
     return "\(tenths / 10).\(tenths % 10)%"
 }
 
+/// Fails at once with the writer's one-line error ("cannot write 'PATH': Read-only file system")
+/// when `path` cannot be created — read-only target, missing directory, no permission — rather
+/// than after the minutes of work whose result it was to hold. Leaves nothing behind.
+func checkWritable(_ path: String) throws { try AtomicFileWriter(path: path).abort() }
+
 /// A UTF-8 text file (labels lists), bounded in size.
 func readTextFile(_ path: String) throws -> String {
     let bytes = try ReadOnlyFile(path: path).readAll(limit: 16 << 20)

@@ -94,6 +94,7 @@ struct Train: ParsableCommand {
             setBLASThreads(threadCount)
             try makeDirectory(out)
             let checkpointPath = out + "/checkpoint.ckpt"
+            try checkWritable(checkpointPath)  // a read-only OUT fails now, not at the first checkpoint
             let requested = try requestedRecipe()
 
             let trainer: Trainer
