@@ -118,11 +118,21 @@ public enum OpenCLIPExport {
             }
             written += n
         }
-        guard fsync(fd) == 0, close(fd) == 0, rename(tmp, path) == 0 else {
-            let why = String(cString: strerror(errno))
+        // The descriptor is closed whatever fsync says (a long-running trainer must not leak one per
+        // failed checkpoint), and the directory is synced after the rename so the new name survives
+        // a power cut, not just the new bytes.
+        let synced = fsync(fd) == 0
+        let syncError = errno
+        let closed = close(fd) == 0
+        guard synced, closed, rename(tmp, path) == 0 else {
+            let why = String(cString: strerror(synced ? errno : syncError))
             unlink(tmp)
             throw TrainError.io("could not finish '\(path)': \(why)")
         }
+        let slash = path.lastIndex(of: "/")
+        let dir = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 }
 
