@@ -115,24 +115,7 @@ final class ConvertCLITests: XCTestCase {
     }
 
     /// Mounts a tmpfs at a fresh directory (root only); skips where mounting is not allowed.
-    func mountTmpfs(_ options: String) throws -> String {
-        let dir = try scratch()
-        let mount = Process()
-        mount.executableURL = URL(fileURLWithPath: "/bin/mount")
-        mount.arguments = ["-t", "tmpfs", "-o", options, "tmpfs", dir]
-        mount.standardError = FileHandle.nullDevice
-        try mount.run()
-        mount.waitUntilExit()
-        guard mount.terminationStatus == 0 else { throw XCTSkip("cannot mount a tmpfs here (needs root): \(options)") }
-        addTeardownBlock {
-            let umount = Process()
-            umount.executableURL = URL(fileURLWithPath: "/bin/umount")
-            umount.arguments = [dir]
-            try? umount.run()
-            umount.waitUntilExit()
-        }
-        return dir
-    }
+    func mountTmpfs(_ options: String) throws -> String { try mountSmallTmpfs(options, for: self) }
 
     func testDiskFullLeavesNothing() throws {
         let dir = try mountTmpfs("size=512k")  // the converted model is ~2 MB

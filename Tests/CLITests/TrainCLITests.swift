@@ -8,21 +8,10 @@ import XCTest
 final class TrainCLITests: XCTestCase {
     let tokenizer = fixtures + "/tokenizer/bpe_simple_vocab_16e6.txt.gz"
     /// A recipe small enough to train in a second.
-    let tiny = ["image_size=16", "patch_size=8", "vision_width=16", "vision_layers=1", "vision_heads=2",
-                "text_width=16", "text_layers=1", "text_heads=2", "embed_dim=16", "batch_size=8", "steps=6",
-                "eval_every=3", "checkpoint_every=3", "warmup_steps=2"].flatMap { ["--set", $0] }
+    let tiny = tinyTrainRecipe
 
     /// Writes train (40) and t10k (20) IDX pairs of 28×28 images, every class present, into `dir`.
-    func writeFashionMNIST(_ dir: String) throws {
-        func be(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
-        for (name, n) in [("train", 40), ("t10k", 20)] {
-            var images = be(0x803) + be(UInt32(n)) + be(28) + be(28)
-            for i in 0..<n { for p in 0..<784 { images.append(UInt8((p * 7 + i * 31) % 256)) } }
-            let labels = be(0x801) + be(UInt32(n)) + (0..<n).map { UInt8($0 % 10) }
-            try Data(images).write(to: URL(fileURLWithPath: "\(dir)/\(name)-images-idx3-ubyte"))
-            try Data(labels).write(to: URL(fileURLWithPath: "\(dir)/\(name)-labels-idx1-ubyte"))
-        }
-    }
+    func writeFashionMNIST(_ dir: String) throws { try writeTinyFashionMNIST(dir) }
 
     func testTrainResumeConvertEmbedEval() throws {
         let dir = try temporaryDirectory()
