@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Load check (issue "Load"): `pocketclip classify` over 10,000 distinct images in ONE process
+# with the bundled default model, while the resident set (VmRSS in /proc/PID/status) is sampled
+# every 100 ms. Memory must stay flat: the command streams one result per image and keeps
+# nothing per image, so after warm-up RSS may not grow.
+#
+#   bash tools/rss_flat.sh                    # 10,000 images, CSV output checked, exit 1 if RSS grows
+#   COUNT=2000 FORMAT=json bash tools/rss_flat.sh   # fewer images; table|csv|json output
+#
+# Images: the Fashion-MNIST test split (10,000 garments, /usr/share/datasets/fashion-mnist or
+# $FMNIST), rendered as tools/fmnist_examples.py renders the examples (28x28 centred on a black
+# 32x32 canvas, gray to RGB), by tools/rss_flat_images.py into $POCKETCLIP_RSS_DIR (default
+# /var/tmp/pocketclip-rss, never the repo) and reused while the count matches. Without the
+# dataset the same script writes random-noise PNGs. Needs Pillow and numpy ($PYTHON, default
+# /work/venv/bin/python) only to make the images.
+#
+# Figures (KiB as /proc reports them; 1 MB below = 1024 KiB):
+#   start        the first sample after exec (binary mapped, model not yet loaded)
+#   after warm-up  the first sample taken once the CLI has reported WARMUP (default 500) images
+#                classified (`classify --progress` writes "classified N of M images" to stderr
+#                every 100 images): model loaded, class embeddings built, buffers and allocator
+#                arenas at their working size
+#   end          the last sample taken while the process was alive (all images classified)
+#   growth       end - after warm-up; the run fails (exit 1) if it is >= 1 MB. The peak after
+#                warm-up is printed too, to show the curve stays flat in between.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${COUNT:-10000}
+warmup=${WARMUP:-500}
+format=${FORMAT:-csv}
+work=${POCKETCLIP_RSS_DIR:-/var/tmp/pocketclip-rss}
+python=${PYTHON:-/work/venv/bin/python}
+model=models/pocketclip-fmnist.pclip
+labels=examples/fashion-labels.txt
+bin=.build/release/pocketclip
+
+[[ $format == table || $format == csv || $format == json ]] || { echo "FORMAT must be table, csv or json" >&2; exit 2; }
+(( warmup < count )) || { echo "WARMUP ($warmup) must be below COUNT ($count)" >&2; exit 2; }
+swift build -c release --product pocketclip 2>&1 | tail -1 >&2
+"$python" tools/rss_flat_images.py "$work/images" "$count" >&2
+
+flag=(); [[ $format == table ]] || flag=("--$format")
+python3 - "$work" "$count" "$warmup" "$format" "$bin" classify "$model" --labels-file "$labels" --progress "${flag[@]}" <<'PY'
+import os, re, subprocess, sys, time
+work, count, warmup, fmt, cmd = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5:]
+images = sorted(os.path.join(work, "images", f) for f in os.listdir(os.path.join(work, "images")) if f.endswith(".png"))[:count]
+assert len(images) == count, f"{len(images)} images in {work}/images, expected {count}"
+out_path, err_path = os.path.join(work, "out." + fmt), os.path.join(work, "stderr.txt")
+
+def status(pid):
+    """VmRSS, RssAnon, RssFile in KiB, or None once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return tuple(int(fields[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssFile"))
+    except (OSError, KeyError, ValueError):
+        return None
+
+samples = []  # (seconds, images done, VmRSS, RssAnon, RssFile)
+done, pending = 0, b""
+with open(out_path, "wb") as out, open(err_path, "wb") as err, open(err_path, "rb") as progress:
+    # The paths go in a list file: ArgumentParser takes seconds over 10,000 arguments (quadratic).
+    with open(os.path.join(work, "images.txt"), "w") as f:
+        f.writelines(path + "\n" for path in images)
+    p = subprocess.Popen(cmd + ["--files-from", os.path.join(work, "images.txt")], stdout=out, stderr=err)
+    t0 = time.monotonic()
+    while True:
+        pid, wait_status, _ = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            code = os.waitstatus_to_exitcode(wait_status)
+            break
+        s = status(p.pid)
+        pending += progress.read()
+        *lines, pending = pending.split(b"\n")  # whole lines only
+        for n in re.findall(rb"classified (\d+) of", b"\n".join(lines)):
+            done = int(n)
+        if s:
+            samples.append((time.monotonic() - t0, done) + s)
+        time.sleep(0.1)
+    elapsed = time.monotonic() - t0
+if code != 0:
+    sys.exit(f"pocketclip exited with {code}: {open(err_path).read().strip()[-500:]}")
+
+# The output must hold every image once: the run really classified them all.
+text = open(out_path).read()
+if fmt == "csv":
+    rows = text.rstrip("\n").split("\n")[1:]
+elif fmt == "json":
+    import json
+    rows = json.loads(text)["results"]
+else:
+    rows = [l for l in text.split("\n") if l and not l.startswith(" ")]
+with open(os.path.join(work, "samples.csv"), "w") as f:
+    f.write("seconds,images_done,vmrss_kib,rss_anon_kib,rss_file_kib\n")
+    f.writelines(f"{t:.2f},{d},{r},{a},{fl}\n" for t, d, r, a, fl in samples)
+assert len(rows) == count, f"{len(rows)} results in {out_path}, expected {count}"
+
+warm = next((s for s in samples if s[1] >= warmup), None)
+assert warm is not None and len(samples) >= 3, f"too few samples ({len(samples)}): the run was too short to measure"
+start = next(s for s in samples if s[4] > 0)  # the first sample after exec mapped the binary
+end = samples[-1]
+peak = max(samples[samples.index(warm):], key=lambda s: s[2])
+growth = end[2] - warm[2]
+def line(name, s):
+    print(f"  {name:<14} {s[2]:>8} KiB  (anon {s[3]}, file {s[4]})  at {s[0]:6.1f} s, {s[1]:>5} images done")
+print(f"classify {count} images, one process, {fmt} output, {len(samples)} samples of VmRSS every 0.1 s:")
+line("start", start)
+line("after warm-up", warm)
+line("peak after", peak)
+line("end", end)
+print(f"  growth after warm-up: {growth:+d} KiB ({growth / 1024:+.2f} MB; limit < 1 MB)")
+print(f"  run time {elapsed:.1f} s ({1000 * elapsed / count:.2f} ms per image incl. model load)")
+sys.exit(0 if growth < 1024 else 1)
+PY
