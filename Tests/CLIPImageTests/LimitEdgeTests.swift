@@ -133,6 +133,16 @@ final class ImageLimitEdgeTests: XCTestCase {
         }
     }
 
+    /// The preprocessing size a config (or a .pclip's `preprocess.size`) may ask for; checked
+    /// before the output buffers are sized from it.
+    func testPreprocessSizeLimit() throws {
+        XCTAssertEqual(PreprocessConfig.maxSize, 4096)
+        XCTAssertNoThrow(try PreprocessConfig.openAI(size: PreprocessConfig.maxSize).validate())
+        XCTAssertThrowsError(try PreprocessConfig.openAI(size: PreprocessConfig.maxSize + 1).validate()) {
+            XCTAssertEqual($0 as? ImageError, .invalidConfig("size is 4097; expected 1...4096 (224 for most CLIP models)"))
+        }
+    }
+
     /// Reading the signature first changes nothing for short or truncated files.
     func testShortFilesGiveTheSameErrorsAsBeforeTheSignatureCheck() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("image-short-\(UUID().uuidString)").path
