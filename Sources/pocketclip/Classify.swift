@@ -108,7 +108,8 @@ struct Classify: ParsableCommand {
             // One image at a time, written as soon as it is scored: memory stays flat however
             // many images are given (tools/rss_flat.sh checks 10,000 in one process).
             let ranks = topK == 0 ? names.count : min(topK, names.count)
-            let output: any ClassifyOutput = json ? JSONLinesArray() : csv ? CSVRows(ranks: ranks) as any ClassifyOutput : TableRows()
+            let output: any ClassifyOutput
+            if json { output = JSONLinesArray() } else if csv { output = CSVRows(ranks: ranks) } else { output = TableRows() }
             output.begin()
             for (i, path) in images.enumerated() {
                 let scores = model.scores(image: try model.embedImage(path: path), classes: classes, labels: names)
@@ -179,9 +180,9 @@ struct TableRows: ClassifyOutput {
     func end() {}
 }
 
-/// `{"results": [...]}` with one image per line, opened before the first image and closed after
-/// the last, so it stays one valid JSON document while it streams. (A run that fails midway
-/// leaves the array unclosed — and exits non-zero with the error on stderr.)
+/// `{"results": [...]}` with one image per line: the array is opened before the first image and
+/// closed after the last, so the whole output is one JSON document, written as it goes. (A run
+/// that fails midway leaves it unclosed, and exits non-zero with the error on stderr.)
 struct JSONLinesArray: ClassifyOutput {
     func begin() { print("{\"results\": [", terminator: "") }
     func write(path: String, scores: [LabelScore], index: Int) {
