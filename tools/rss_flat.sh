@@ -16,8 +16,9 @@
 # /work/venv/bin/python) only to make the images.
 #
 # Figures (KiB as /proc reports them; MB = 10^6 bytes, as in the README):
-#   start        the first sample after exec (binary mapped, model not yet loaded; samples are
-#                10 ms apart until the first progress report, 100 ms after)
+#   start        the first sample once exec has made the process pocketclip (samples are 10 ms
+#                apart until the first progress report, 100 ms after); it lands somewhere in the
+#                loader's and the model's first milliseconds, so it reads 0.4-17 MB from run to run
 #   after warm-up  the first sample taken once the CLI has reported WARMUP (default 500) images
 #                classified (`classify --progress` writes "classified N of M images" to stderr
 #                every 100 images): model loaded, class embeddings built, buffers and allocator
@@ -55,10 +56,12 @@ assert len(images) == count, f"{len(images)} images in {work}/images, expected {
 out_path, err_path = os.path.join(work, "out." + fmt), os.path.join(work, "stderr.txt")
 
 def status(pid):
-    """VmRSS, RssAnon, RssFile in KiB, or None once the process is gone."""
+    """VmRSS, RssAnon, RssFile in KiB, or None before exec has made it pocketclip or once it is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
             fields = dict(line.split(":", 1) for line in f)
+        if fields["Name"].strip() != os.path.basename(cmd[0])[:15]:
+            return None
         return tuple(int(fields[k].split()[0]) for k in ("VmRSS", "RssAnon", "RssFile"))
     except (OSError, KeyError, ValueError):
         return None
@@ -104,7 +107,7 @@ assert len(rows) == count, f"{len(rows)} results in {out_path}, expected {count}
 
 warm = next((s for s in samples if s[1] >= warmup), None)
 assert warm is not None and len(samples) >= 3, f"too few samples ({len(samples)}): the run was too short to measure"
-start = next(s for s in samples if s[4] > 0)  # the first sample after exec mapped the binary
+start = samples[0]
 # Not the very last sample: once the last image is done the process tears down (the model is
 # freed) and RSS falls, which would hide growth. The last sample before "classified COUNT" instead.
 end = next((s for s in reversed(samples) if s[1] < count), samples[-1])
