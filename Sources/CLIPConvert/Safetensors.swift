@@ -53,7 +53,10 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
         case let .tooSmall(path, size):
             return "'\(path)' is not a safetensors file: \(size) bytes is shorter than the 8-byte header length"
         case let .headerLength(path, declared, fileSize):
-            return "'\(path)' has a corrupt safetensors header: it declares \(declared) header bytes but the file has \(fileSize) (limit \(Safetensors.maxHeaderBytes)); the file is truncated or not safetensors"
+            let why = declared > UInt64(Safetensors.maxHeaderBytes)
+                ? "more than the \(Safetensors.maxHeaderBytes)-byte limit (Safetensors.maxHeaderBytes)"
+                : declared < 2 ? "fewer than the 2 bytes of '{}'" : "but the file has only \(fileSize) bytes"
+            return "'\(path)' has a corrupt safetensors header: it declares \(declared) header bytes, \(why); the file is truncated or not safetensors"
         case let .headerJSON(path, detail):
             return "'\(path)' has a corrupt safetensors header: \(detail)"
         case let .badEntry(path, tensor, detail):
@@ -108,10 +111,12 @@ public final class SafetensorsFile: @unchecked Sendable {
             throw SafetensorsError.headerLength(path: path, declared: declared, fileSize: file.size)
         }
         let headerLength = Int(declared)
-        let header = try file.bytes(at: 8, count: headerLength)
-        guard header.first == UInt8(ascii: "{") else {
+        // The first byte before the whole header: a large file that is not safetensors is refused
+        // without reading up to maxHeaderBytes of it.
+        guard try file.bytes(at: 8, count: 1) == [UInt8(ascii: "{")] else {
             throw SafetensorsError.headerJSON(path: path, detail: "it does not start with '{'")
         }
+        let header = try file.bytes(at: 8, count: headerLength)
         let json: JSONValue
         do { json = try parseJSON(header) } catch let e as JSONError {
             throw SafetensorsError.headerJSON(path: path, detail: e.description)

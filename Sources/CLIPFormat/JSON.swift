@@ -53,8 +53,15 @@ public struct JSONError: Error, CustomStringConvertible, Equatable {
     public var description: String { "invalid JSON at byte \(offset): \(message)" }
 }
 
+/// Bounds on what `parseJSON` accepts.
+public enum JSONLimits {
+    /// Most objects and arrays nested inside one another (`[[1]]` nests 2). Real configs and
+    /// safetensors headers nest 3 or 4; the bound keeps a hostile file from exhausting the stack.
+    public static let maxDepth = 64
+}
+
 /// Parses `bytes` as one JSON value (surrounding whitespace allowed).
-public func parseJSON(_ bytes: [UInt8], maxDepth: Int = 64) throws -> JSONValue {
+public func parseJSON(_ bytes: [UInt8], maxDepth: Int = JSONLimits.maxDepth) throws -> JSONValue {
     var p = JSONParser(bytes: bytes, maxDepth: maxDepth)
     p.skipWhitespace()
     let v = try p.value(depth: 0)
@@ -86,9 +93,12 @@ private struct JSONParser {
         }
     }
 
+    /// `depth` counts the objects and arrays around the value; only a container adds a level.
     mutating func value(depth: Int) throws -> JSONValue {
-        guard depth < maxDepth else { throw error("nesting deeper than \(maxDepth)") }
         guard i < bytes.count else { throw error("unexpected end of input") }
+        if bytes[i] == UInt8(ascii: "{") || bytes[i] == UInt8(ascii: "[") {
+            guard depth < maxDepth else { throw error("nesting deeper than \(maxDepth) objects and arrays") }
+        }
         switch bytes[i] {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)

@@ -102,7 +102,13 @@ public enum ImageDecoder {
         guard (st.st_mode & S_IFMT) == S_IFREG else { throw ImageError.fileNotReadable(path: path, reason: "not a regular file") }
         let size = Int(st.st_size)
         guard size <= maxFileBytes else {
-            throw ImageError.fileNotReadable(path: path, reason: "file is \(size) bytes, above the \(maxFileBytes)-byte limit")
+            throw ImageError.fileNotReadable(path: path, reason: "file is \(size) bytes, above the \(maxFileBytes)-byte limit (ImageDecoder.maxFileBytes)")
+        }
+        // The signature first: a large file that is not a PNG or JPEG is refused without reading it.
+        var head = [UInt8](repeating: 0, count: min(size, 8))
+        let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
+        if got == head.count, !isImageSignature(head) {
+            throw ImageError.unknownFormat(firstBytes: head)
         }
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
@@ -116,6 +122,12 @@ public enum ImageDecoder {
             done += n
         }
         return Array(bytes.prefix(done))
+    }
+
+    /// True if `head` (the first 8 bytes, or the whole of a shorter file) starts like a PNG or a JPEG.
+    private static func isImageSignature(_ head: [UInt8]) -> Bool {
+        if head.count >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF { return true }
+        return !head.isEmpty && Array(PNGDecoder.signature.prefix(head.count)) == head
     }
 
     /// Decodes PNG or JPEG bytes (format found from the signature, not a file name).

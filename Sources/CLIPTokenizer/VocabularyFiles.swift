@@ -15,6 +15,14 @@ enum VocabularyFiles {
     /// 0.5 MB (merges.txt); 512 MB rejects wrong paths (a model file) before reading them.
     static let maxFileBytes = 512 << 20
 
+    /// Refuses a file larger than `maxFileBytes` before anything is read or allocated.
+    static func checkSize(_ size: Int, path: String, expected: String) throws {
+        guard size <= maxFileBytes else {
+            throw TokenizerError.unreadableFile(
+                path: path, reason: "\(size) bytes, more than \(maxFileBytes >> 20) MB; expected \(expected)")
+        }
+    }
+
     /// The whole file; `expected` says what the file should have been, for the error message.
     static func readWholeFile(_ path: String, expected: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY)
@@ -34,10 +42,7 @@ enum VocabularyFiles {
             throw TokenizerError.unreadableFile(path: path, reason: "not a regular file; expected \(expected)")
         }
         let size = Int(info.st_size)
-        guard size <= maxFileBytes else {
-            throw TokenizerError.unreadableFile(
-                path: path, reason: "\(size) bytes, more than \(maxFileBytes >> 20) MB; expected \(expected)")
-        }
+        try checkSize(size, path: path, expected: expected)
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         while done < size {

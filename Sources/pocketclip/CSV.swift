@@ -3,16 +3,18 @@
 
 import CLIPRuntime
 
-/// One header row, then one row per image: image, label_1, probability_1, label_2, ... for as
-/// many ranks as the longest result has (top-k).
-func classifyCSV(_ results: [(String, [LabelScore])]) -> String {
-    let ranks = results.map(\.1.count).max() ?? 0
-    var rows = [(["image"] + (0..<ranks).flatMap { ["label_\($0 + 1)", "probability_\($0 + 1)"] })]
-    for (path, scores) in results {
-        rows.append([path] + scores.flatMap { [$0.label, jsonNumber($0.probability)] })
+/// One header row, then one row per image as it is classified: image, label_1, probability_1,
+/// label_2, ... for `ranks` ranks (top-k, or every label).
+struct CSVRows: ClassifyOutput {
+    let ranks: Int
+    func begin() { print(csvRow(["image"] + (0..<ranks).flatMap { ["label_\($0 + 1)", "probability_\($0 + 1)"] })) }
+    func write(path: String, scores: [LabelScore], index: Int) {
+        print(csvRow([path] + scores.flatMap { [$0.label, jsonNumber($0.probability)] }))
     }
-    return rows.map { $0.map(csvField).joined(separator: ",") }.joined(separator: "\n")
+    func end() {}
 }
+
+func csvRow(_ fields: [String]) -> String { fields.map(csvField).joined(separator: ",") }
 
 func csvField(_ s: String) -> String {
     guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }

@@ -25,12 +25,21 @@ struct Classify: ParsableCommand {
               pocketclip classify MODEL x.png --labels-file imagenet.txt --ensemble
               pocketclip classify MODEL x.png --head imagenet.head
               pocketclip classify MODEL *.jpg --labels-file classes.txt --csv > out.csv
+              find photos -name '*.jpg' > list.txt
+              pocketclip classify MODEL --files-from list.txt --labels-file classes.txt --csv --progress
             """)
 
     @OptionGroup var modelOptions: ModelOptions
 
     @Argument(help: "Image files (PNG or JPEG).")
-    var images: [String]
+    var images: [String] = []
+
+    @Option(help: ArgumentHelp("A file with one image path per line, classified after those on the command line "
+                               + "(for more images than a command line holds).", valueName: "path"))
+    var filesFrom: String?
+
+    /// Largest `--files-from` list read: about a million paths.
+    static let maxFileListBytes = 64 << 20
 
     @Option(help: ArgumentHelp("Comma-separated class names.", valueName: "a,b,c"))
     var labels: String?
@@ -55,8 +64,14 @@ struct Classify: ParsableCommand {
     @Flag(help: "Print CSV instead of a table: image,label_1,probability_1,... (top-k columns).")
     var csv = false
 
+    @Flag(help: "Report on stderr every \(Classify.progressEvery) images classified.")
+    var progress = false
+
+    /// Images between two `--progress` lines.
+    static let progressEvery = 100
+
     func validate() throws {
-        if images.isEmpty { throw ValidationError("give at least one image file") }
+        if images.isEmpty && filesFrom == nil { throw ValidationError("give at least one image file (or --files-from)") }
         if head != nil {
             if labels != nil || labelsFile != nil { throw ValidationError("--head already names the classes; drop --labels/--labels-file") }
         } else if (labels == nil) == (labelsFile == nil) {
@@ -69,6 +84,12 @@ struct Classify: ParsableCommand {
     func run() throws {
         try reportingErrors {
             // Fail on bad labels, templates or missing images before loading any weights.
+            var images = self.images
+            if let filesFrom {
+                let list = try ReadOnlyFile(path: filesFrom).readAll(limit: Self.maxFileListBytes)
+                images += String(decoding: list, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+                if images.isEmpty { throw ValidationError("'\(filesFrom)' lists no image") }
+            }
             for path in images where !fileExists(path) {
                 throw ModelError.invalidInput("image '\(path)' does not exist")
             }
@@ -84,12 +105,20 @@ struct Classify: ParsableCommand {
                 model = try modelOptions.load(towers: .both)
                 classes = try model.classEmbeddings(labels: names, templates: templates, truncate: truncate)
             }
-            var results: [(String, [LabelScore])] = []
-            for path in images {
+            // One image at a time, written as soon as it is scored: memory stays flat however
+            // many images are given (tools/rss_flat.sh checks 10,000 in one process).
+            let ranks = topK == 0 ? names.count : min(topK, names.count)
+            let output: any ClassifyOutput
+            if json { output = JSONLinesArray() } else if csv { output = CSVRows(ranks: ranks) } else { output = TableRows() }
+            output.begin()
+            for (i, path) in images.enumerated() {
                 let scores = model.scores(image: try model.embedImage(path: path), classes: classes, labels: names)
-                results.append((path, topK == 0 ? scores : Array(scores.prefix(topK))))
+                output.write(path: path, scores: Array(scores.prefix(ranks)), index: i)
+                if progress && ((i + 1) % Self.progressEvery == 0 || i + 1 == images.count) {
+                    writeStderr("classified \(i + 1) of \(images.count) images\n")
+                }
             }
-            print(json ? classifyJSON(results) : csv ? classifyCSV(results) : classifyTable(results))
+            output.end()
         }
     }
 
@@ -127,25 +156,41 @@ struct PromptOptions: ParsableArguments {
     }
 }
 
-func classifyTable(_ results: [(String, [LabelScore])]) -> String {
-    var lines: [String] = []
-    for (path, scores) in results {
-        lines.append(path)
+/// Results written one image at a time (nothing is kept per image), in the table, JSON or CSV
+/// layout; the bytes are those of the whole result printed at once.
+protocol ClassifyOutput {
+    func begin()
+    /// `index` counts images from 0, in the order given.
+    func write(path: String, scores: [LabelScore], index: Int)
+    func end()
+}
+
+/// The image path, then one indented "label  probability" line per rank.
+struct TableRows: ClassifyOutput {
+    func begin() {}
+    func write(path: String, scores: [LabelScore], index: Int) {
+        var lines = [path]
         let width = scores.map(\.label.count).max() ?? 0
         for s in scores {
             let pad = String(repeating: " ", count: max(0, width - s.label.count))
             lines.append("  \(s.label)\(pad)  \(formatPercent(s.probability))")
         }
+        print(lines.joined(separator: "\n"))
     }
-    return lines.joined(separator: "\n")
+    func end() {}
 }
 
-func classifyJSON(_ results: [(String, [LabelScore])]) -> String {
-    let items = results.map { path, scores in
+/// `{"results": [...]}` with one image per line: the array is opened before the first image and
+/// closed after the last, so the whole output is one JSON document, written as it goes. (A run
+/// that fails midway leaves it unclosed, and exits non-zero with the error on stderr.)
+struct JSONLinesArray: ClassifyOutput {
+    func begin() { print("{\"results\": [", terminator: "") }
+    func write(path: String, scores: [LabelScore], index: Int) {
         let entries = scores.map {
             "{\"label\": \(jsonString($0.label)), \"probability\": \(jsonNumber($0.probability)), \"logit\": \(jsonNumber($0.logit))}"
         }
-        return "{\"image\": \(jsonString(path)), \"labels\": [\(entries.joined(separator: ", "))]}"
+        print((index == 0 ? "" : ",\n  ") + "{\"image\": \(jsonString(path)), \"labels\": [\(entries.joined(separator: ", "))]}",
+              terminator: "")
     }
-    return "{\"results\": [\(items.joined(separator: ",\n  "))]}"
+    func end() { print("]}") }
 }

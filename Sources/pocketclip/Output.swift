@@ -20,9 +20,13 @@ func formatPercent(_ p: Float) -> String {
 /// than after the minutes of work whose result it was to hold. Leaves nothing behind.
 func checkWritable(_ path: String) throws { try AtomicFileWriter(path: path).abort() }
 
+/// Largest labels or templates file read (`--labels-file`, `--templates-file`): 100,000 labels
+/// (PromptTemplates.maxLabels) of up to ~160 bytes each.
+let maxTextFileBytes = 16 << 20
+
 /// A UTF-8 text file (labels lists), bounded in size.
 func readTextFile(_ path: String) throws -> String {
-    let bytes = try ReadOnlyFile(path: path).readAll(limit: 16 << 20)
+    let bytes = try ReadOnlyFile(path: path).readAll(limit: maxTextFileBytes)
     return String(decoding: bytes, as: UTF8.self)
 }
 
