@@ -18,6 +18,9 @@ struct Eval: ParsableCommand {
             are the 10 garments in the image's tint ("a photo of a green t-shirt.")
               held-out garment  the same images against the 10 garment prompts without a colour
               held-out/80    the same images against all 80 tint–class pairs
+              seen control   the held-out reading on the same images (same place, size, mirroring) \
+            in a tint their class was trained with: held-out minus this is what the unseen \
+            combination costs
               linear probe   logistic regression on frozen image features of plain training images, \
             tested on the plain test images (the CLIP paper's probe)
             With two models the second's difference from the first is printed.
@@ -63,7 +66,7 @@ struct Eval: ParsableCommand {
 
     struct Result {
         var model: String
-        var zeroShot: Double, heldOut: Double, heldOutGarment: Double, heldOutAll: Double, probe: Double?
+        var zeroShot: Double, heldOut: Double, heldOutGarment: Double, heldOutAll: Double, seenControl: Double, probe: Double?
         var predictions: [Int]
     }
 
@@ -82,7 +85,7 @@ struct Eval: ParsableCommand {
                 let e = RuntimeEmbedder(model: model)
                 let o = try suite.evaluate(e)
                 var r = Result(model: path, zeroShot: o.zeroShot, heldOut: o.heldOut, heldOutGarment: o.heldOutGarment,
-                               heldOutAll: o.heldOutAll, probe: nil,
+                               heldOutAll: o.heldOutAll, seenControl: o.seenControl, probe: nil,
                                predictions: o.predictions)
                 if probeImages > 0 {
                     r.probe = try linearProbe(e, generator: generator, data: data, suite: suite)
@@ -115,16 +118,16 @@ struct Eval: ParsableCommand {
 
     func evalTable(_ rs: [Result]) -> String {
         func pct(_ v: Double?) -> String { v.map { fixed($0 * 100, 2) + "%" } ?? "-" }
-        var lines = ["model | zero-shot | held-out | held-out garment | held-out/80 | linear probe"]
+        var lines = ["model | zero-shot | held-out | held-out garment | held-out/80 | seen control | linear probe"]
         for r in rs {
-            lines.append("\(r.model) | \(pct(r.zeroShot)) | \(pct(r.heldOut)) | \(pct(r.heldOutGarment)) | \(pct(r.heldOutAll)) | \(pct(r.probe))")
+            lines.append("\(r.model) | \(pct(r.zeroShot)) | \(pct(r.heldOut)) | \(pct(r.heldOutGarment)) | \(pct(r.heldOutAll)) | \(pct(r.seenControl)) | \(pct(r.probe))")
         }
         if rs.count >= 2 {
             let a = rs[0], b = rs[1]
             func d(_ x: Double, _ y: Double) -> String { (y >= x ? "+" : "") + fixed((y - x) * 100, 2) + " pts" }
             let probe = a.probe != nil && b.probe != nil ? d(a.probe!, b.probe!) : "-"
             lines.append("difference (2nd − 1st) | \(d(a.zeroShot, b.zeroShot)) | \(d(a.heldOut, b.heldOut)) | "
-                         + "\(d(a.heldOutGarment, b.heldOutGarment)) | \(d(a.heldOutAll, b.heldOutAll)) | \(probe)")
+                         + "\(d(a.heldOutGarment, b.heldOutGarment)) | \(d(a.heldOutAll, b.heldOutAll)) | \(d(a.seenControl, b.seenControl)) | \(probe)")
             let (same, total) = agreement(a, b)
             lines.append("top-1 agreement of 2nd with 1st: \(same) of \(total) image × label-set cases (\(fixed(Double(same) / Double(total) * 100, 2))%)")
         }
@@ -140,7 +143,7 @@ struct Eval: ParsableCommand {
     func evalJSON(_ rs: [Result]) -> String {
         let items = rs.map { r in
             "{\"model\": \(jsonString(r.model)), \"zero_shot\": \(r.zeroShot), \"held_out\": \(r.heldOut), "
-                + "\"held_out_garment\": \(r.heldOutGarment), \"held_out_all80\": \(r.heldOutAll), \"linear_probe\": \(r.probe.map { "\($0)" } ?? "null")}"
+                + "\"held_out_garment\": \(r.heldOutGarment), \"held_out_all80\": \(r.heldOutAll), \"seen_control\": \(r.seenControl), \"linear_probe\": \(r.probe.map { "\($0)" } ?? "null")}"
         }
         var agree = ""
         if rs.count >= 2 {

@@ -78,6 +78,11 @@ struct FashionMNISTEval {
     let heldOut: CaptionBatch
     /// Index of each held-out image's pair in `CaptionGenerator.heldOutPairs`.
     let heldOutLabels: [Int]
+    /// The control for the held-out reading: the same source images with the same placement,
+    /// scale and mirroring, each in a tint its class WAS trained with (`controlTint`). Held-out
+    /// minus control is what an unseen tint–class combination costs, apart from how hard small
+    /// or off-centre garments are.
+    let seenControl: (images: [Float], attributes: [CaptionAttributes])
     let classPrompts: [[String]]
     /// Prompts of all 80 tint–class pairs (for the harder held-out reading: all 80 as classes).
     let allPairPrompts: [[String]]
@@ -105,6 +110,15 @@ struct FashionMNISTEval {
         heldOut = try generator.heldOutEvaluationSet(images: test.images, labels: test.labels, perPair: heldOutPerPair, seed: 7)
         let pairs = CaptionGenerator.heldOutPairs
         heldOutLabels = heldOut.attributes.map { a in pairs.firstIndex { $0.tint == a.tint && $0.classIndex == a.classIndex }! }
+        var control: (images: [Float], attributes: [CaptionAttributes]) = ([], [])
+        for (a, i) in zip(heldOut.attributes, heldOut.sourceIndices) {
+            var c = a
+            c.tint = Self.controlTint(classIndex: a.classIndex, heldOut: a.tint)
+            control.images += generator.normalize(generator.renderRGB(gray: test.images.image(i), rows: test.images.rows,
+                                                                      columns: test.images.columns, attributes: c))
+            control.attributes.append(c)
+        }
+        seenControl = control
         classPrompts = CaptionGenerator.classNames.indices.map { generator.prompts(classIndex: $0, tint: nil, allNames: allNames) }
         allPairs = Tint.allCases.flatMap { t in CaptionGenerator.classNames.indices.map { TintClassPair(tint: t, classIndex: $0) } }
         allPairPrompts = allPairs.map { generator.prompts(classIndex: $0.classIndex, tint: $0.tint, allNames: allNames) }
@@ -115,23 +129,45 @@ struct FashionMNISTEval {
     /// two models can be compared case by case.
     struct Outcome {
         var zeroShot: Double, heldOut: Double, heldOutGarment: Double, heldOutAll: Double
+        /// The held-out reading on `seenControl` (not part of `predictions`).
+        var seenControl: Double
         var predictions: [Int]
+    }
+
+    /// The first tint after `heldOut` (in `Tint` order, wrapping) that is trained with the class.
+    static func controlTint(classIndex: Int, heldOut: Tint) -> Tint {
+        let all = Tint.allCases
+        for step in 1..<all.count {
+            let t = all[(heldOut.rawValue + step) % all.count]
+            if !CaptionGenerator.isHeldOut(tint: t, classIndex: classIndex) { return t }
+        }
+        return heldOut  // unreachable: every class keeps at least six trained tints
+    }
+
+    /// Top-1 among the 10 garments in each image's own tint, from [image][pair] scores.
+    func ownTintPredictions(_ scores: [[Float]], _ attributes: [CaptionAttributes]) -> [Int] {
+        attributes.enumerated().map { i, a in
+            let candidates = allPairs.indices.filter { allPairs[$0].tint == a.tint }
+            return allPairs[candidates.max { scores[i][$0] < scores[i][$1] }!].classIndex
+        }
     }
 
     func evaluate(_ e: EvalEmbedder) throws -> Outcome {
         let plainPredicted = try predict(e, images: plain, count: plainLabels.count, prompts: classPrompts)
         let scores = try similarity(e, images: heldOut.images, count: heldOut.count, prompts: allPairPrompts)
-        var ownTint: [Int] = [], among80: [Int] = [], truthOwn: [Int] = [], truth80: [Int] = []
+        let ownTint = ownTintPredictions(scores, heldOut.attributes)
+        var among80: [Int] = [], truthOwn: [Int] = [], truth80: [Int] = []
         for (i, a) in heldOut.attributes.enumerated() {
-            let candidates = allPairs.indices.filter { allPairs[$0].tint == a.tint }
-            ownTint.append(allPairs[candidates.max { scores[i][$0] < scores[i][$1] }!].classIndex)
             truthOwn.append(a.classIndex)
             among80.append(scores[i].indices.max { scores[i][$0] < scores[i][$1] }!)
             truth80.append(allPairs.firstIndex { $0.tint == a.tint && $0.classIndex == a.classIndex }!)
         }
         let garment = try predict(e, images: heldOut.images, count: heldOut.count, prompts: classPrompts)
+        let controlScores = try similarity(e, images: seenControl.images, count: seenControl.attributes.count, prompts: allPairPrompts)
+        let control = ownTintPredictions(controlScores, seenControl.attributes)
         return Outcome(zeroShot: accuracy(plainPredicted, plainLabels), heldOut: accuracy(ownTint, truthOwn),
                        heldOutGarment: accuracy(garment, truthOwn), heldOutAll: accuracy(among80, truth80),
+                       seenControl: accuracy(control, truthOwn),
                        predictions: plainPredicted + ownTint + garment + among80)
     }
 
