@@ -19,10 +19,13 @@ public struct ConvertOptions: Sendable {
     public var textGroupSize: Int?
     public var compress: Bool
     public var zstdLevel: Int32
+    /// How q8 scales are chosen (`Q8.ScaleRule`): amax / 127 by default.
+    public var scaleRule: Q8.ScaleRule
 
     public init(dtype: WeightDType = .q8, groupSize: Int = 0, textGroupSize: Int? = nil, compress: Bool = true,
-                zstdLevel: Int32 = 3) {
+                zstdLevel: Int32 = 3, scaleRule: Q8.ScaleRule = .amax) {
         self.dtype = dtype
+        self.scaleRule = scaleRule
         self.groupSize = groupSize
         self.textGroupSize = textGroupSize
         self.compress = compress
@@ -109,7 +112,7 @@ public enum PclipConverter {
                 group = k
             }
             try writer.add(name: t.name, dtype: .q8, dims: dims, groupSize: group, compression: compression,
-                           decoded: Q8.encode(t.tensor.values, k: k, groupSize: group))
+                           decoded: Q8.encode(t.tensor.values, k: k, groupSize: group, rule: options.scaleRule))
         }
         if let tokenizer = checkpoint.tokenizer {
             for (j, (name, lines)) in [(PclipNames.vocabulary, tokenizer.vocabulary), (PclipNames.merges, tokenizer.mergeRules)].enumerated() {

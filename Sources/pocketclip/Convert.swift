@@ -15,13 +15,13 @@ struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Convert a float checkpoint into one compact .pclip file.",
         discussion: """
-            SRC is an HF CLIPModel directory, an OpenCLIP directory or .safetensors file, or the \\
-            training module's output. The .pclip file holds the weights, the tokenizer, the \\
-            preprocessing and the architecture: a board needs nothing else. Weight matrices are \\
-            stored as --dtype (q8: symmetric int8 with one f32 scale per output channel, or per \\
-            --group elements along the reduction dimension); LayerNorms, biases and position \\
-            embeddings stay f32. The output is written to a temporary file and renamed: an \\
-            interrupted conversion never leaves a partial file at OUT. PyTorch .pt/.bin \\
+            SRC is an HF CLIPModel directory, an OpenCLIP directory or .safetensors file, or the \
+            training module's output. The .pclip file holds the weights, the tokenizer, the \
+            preprocessing and the architecture: a board needs nothing else. Weight matrices are \
+            stored as --dtype (q8: symmetric int8 with one f32 scale per output channel, or per \
+            --group elements along the reduction dimension); LayerNorms, biases and position \
+            embeddings stay f32. The output is written to a temporary file and renamed: an \
+            interrupted conversion never leaves a partial file at OUT. PyTorch .pt/.bin \
             checkpoints: convert them with tools/pt_to_safetensors.py first.
 
             Examples:
@@ -44,6 +44,9 @@ struct Convert: ParsableCommand {
 
     @Option(help: "q8 group size for the text tower's block matrices (default: --group).")
     var textGroup: Int?
+
+    @Option(help: "How q8 scales are chosen: amax (max |w| / 127, the reference definition) or mse (the least squared error of 31 clipped candidates, then refitted: better text fidelity, same speed; docs/benchmarks.md).")
+    var scales: ScaleRuleOption = .amax
 
     @Option(help: "Per-tensor compression: zstd or none (none: every tensor can be memory-mapped in place).")
     var compress: CompressOption = .zstd
@@ -68,7 +71,7 @@ struct Convert: ParsableCommand {
             let summary = try PclipConverter.convert(
                 checkpoint, to: output,
                 options: ConvertOptions(dtype: dtype.dtype, groupSize: group, textGroupSize: textGroup, compress: compress == .zstd,
-                                       zstdLevel: level),
+                                       zstdLevel: level, scaleRule: scales.rule),
                 progress: progress.update)
             progress.finish()
             let seconds = monotonicSeconds() - start
@@ -142,3 +145,8 @@ func formatRatio(_ a: Int, _ b: Int) -> String {
 }
 
 func formatSeconds(_ s: Double) -> String { "\(Double(Int(s * 100)) / 100) s" }
+
+enum ScaleRuleOption: String, ExpressibleByArgument, CaseIterable {
+    case amax, mse
+    var rule: Q8.ScaleRule { self == .mse ? .mse : .amax }
+}
