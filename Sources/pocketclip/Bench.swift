@@ -15,8 +15,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time the image or text encoder (medians over repeated runs).",
         discussion: """
-            Preprocesses the image (or tokenizes the text) once, then times --runs forward passes \\
-            after --warmup untimed ones. With --batch B the same image is encoded B times as one \\
+            Preprocesses the image (or tokenizes the text) once, then times --runs forward passes \
+            after --warmup untimed ones. With --batch B the same image is encoded B times as one \
             batch. Prints per-run milliseconds, the median and p90, and the embedding.
 
             Examples:

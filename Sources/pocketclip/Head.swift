@@ -14,9 +14,9 @@ struct HeadBuild: ParsableCommand {
         commandName: "build",
         abstract: "Embed class names once and save them for `classify --head`.",
         discussion: """
-            Runs the text tower over every label (through the templates), normalizes and saves \\
-            the class embeddings with the model's fingerprint. `pocketclip classify MODEL IMG \\
-            --head FILE` then loads only the vision tower: the lowest memory on a board. A head \\
+            Runs the text tower over every label (through the templates), normalizes and saves \
+            the class embeddings with the model's fingerprint. `pocketclip classify MODEL IMG \
+            --head FILE` then loads only the vision tower: the lowest memory on a board. A head \
             works only with the .pclip model it was built from.
 
             Examples:

@@ -15,9 +15,9 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show a .pclip file's config, tokenizer and tensors.",
         discussion: """
-            Prints the architecture, preprocessing and tokenizer the file carries, then every \\
-            tensor's dtype, shape, stored and decoded bytes and compression. --load also decodes \\
-            every tensor into memory as a board would (int8 kept as int8; raw tensors mapped in \\
+            Prints the architecture, preprocessing and tokenizer the file carries, then every \
+            tensor's dtype, shape, stored and decoded bytes and compression. --load also decodes \
+            every tensor into memory as a board would (int8 kept as int8; raw tensors mapped in \
             place) and reports the in-memory bytes and the process's peak RSS.
 
             Examples:
@@ -124,8 +124,8 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check every checksum of a .pclip file and that every tensor decodes.",
         discussion: """
-            Checks the header, metadata and directory CRCs, each tensor's CRC-32, that each zstd \\
-            frame decompresses to exactly its declared size, and that the tensors match the \\
+            Checks the header, metadata and directory CRCs, each tensor's CRC-32, that each zstd \
+            frame decompresses to exactly its declared size, and that the tensors match the \
             model the metadata describes. Exit status 0 when all is well, 1 with the first fault.
 
             Example:

@@ -23,10 +23,10 @@ struct Profile: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Time each stage of the image and text encoders (median, p90, share, GOP/s).",
         discussion: """
-            Runs --warmup untimed passes, then --runs timed ones. An image pass is decode → \\
-            preprocess → embed → each block's attention and MLP → head; a text pass is tokenize → \\
-            embed → blocks → head. Prints per stage the median and p90 milliseconds, the share of \\
-            the whole run, and GOP/s against the int8 peak of this machine, which a built-in \\
+            Runs --warmup untimed passes, then --runs timed ones. An image pass is decode → \
+            preprocess → embed → each block's attention and MLP → head; a text pass is tokenize → \
+            embed → blocks → head. Prints per stage the median and p90 milliseconds, the share of \
+            the whole run, and GOP/s against the int8 peak of this machine, which a built-in \
             GEMM micro-benchmark measures first (~0.3 s). Also the peak RSS of the whole run.
 
             Examples:
