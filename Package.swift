@@ -67,13 +67,14 @@ let package = Package(
             ]),
 
         .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
-        .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage"]),
+        .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage", "CorpusSupport"]),
         .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels", "CLIPFormat", "CorpusSupport"]),
-        // The bad-file corpus manifest and probes, shared by the container, model and CLI tests.
+        // The bad-file corpus manifest and probes (PeakMemory), shared by the container, model, image,
+        // converter and CLI tests.
         .target(name: "CorpusSupport", dependencies: ["CLIPFormat"], path: "Tests/CorpusSupport"),
         .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat", "CorpusSupport"]),
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
-        .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime"]),
+        .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer"]),
         .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPImage"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),

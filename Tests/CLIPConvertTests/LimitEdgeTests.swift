@@ -5,23 +5,9 @@
 
 @testable import CLIPConvert
 import CLIPFormat
+import CorpusSupport
 import Foundation
 import XCTest
-
-/// How far the resident set peaks above its level at the start of `body` (bytes). Linux's peak
-/// (VmHWM) is reset first by writing 5 to /proc/self/clear_refs, so an earlier, higher peak of the
-/// test process cannot hide this one.
-private func peakGrowthBytes(_ body: () -> Void) -> Int {
-    func status(_ key: String) -> Int {
-        let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = text.split(separator: "\n").first { $0.hasPrefix(key + ":") } ?? ""
-        return 1024 * (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0)
-    }
-    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    let before = status("VmRSS")
-    body()
-    return status("VmHWM") - before
-}
 
 final class ConvertLimitEdgeTests: XCTestCase {
     /// Peak-RSS growth allowed while a header at the limit is refused: a fraction of its 100 MB.
@@ -49,7 +35,7 @@ final class ConvertLimitEdgeTests: XCTestCase {
         let n = Safetensors.maxHeaderBytes
         let atLimit = try sparse("at.safetensors", head: le64(n), size: 8 + n)
         var thrown: Error?
-        let growth = peakGrowthBytes {
+        let growth = PeakMemory.growth {
             do { _ = try SafetensorsFile(path: atLimit) } catch { thrown = error }
         }
         XCTAssertEqual(thrown as? SafetensorsError, .headerJSON(path: atLimit, detail: "it does not start with '{'"))

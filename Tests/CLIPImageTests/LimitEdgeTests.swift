@@ -4,23 +4,9 @@
 // sparse files claim the bytes.
 
 @testable import CLIPImage
+import CorpusSupport
 import Foundation
 import XCTest
-
-/// How far the resident set peaks above its level at the start of `body` (bytes). Linux's peak
-/// (VmHWM) is reset first by writing 5 to /proc/self/clear_refs, so an earlier, higher peak of the
-/// test process cannot hide this one.
-private func peakGrowthBytes(_ body: () -> Void) -> Int {
-    func status(_ key: String) -> Int {
-        let text = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-        let line = text.split(separator: "\n").first { $0.hasPrefix(key + ":") } ?? ""
-        return 1024 * (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0)
-    }
-    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
-    let before = status("VmRSS")
-    body()
-    return status("VmHWM") - before
-}
 
 final class ImageLimitEdgeTests: XCTestCase {
     /// Peak-RSS growth allowed across one test: far below any limit's worth (89 M pixels are
@@ -29,7 +15,7 @@ final class ImageLimitEdgeTests: XCTestCase {
 
     func assertError(_ body: @autoclosure () throws -> Any, _ expected: (ImageError) -> Bool,
                      file: StaticString = #filePath, line: UInt = #line) {
-        let growth = peakGrowthBytes {
+        let growth = PeakMemory.growth {
             do {
                 _ = try body()
                 XCTFail("decoded; expected an ImageError", file: file, line: line)

@@ -83,4 +83,12 @@ public enum PeakMemory {
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
         return Int(ru.ru_maxrss) * 1024
     }
+
+    /// How far the peak rises above its level at the start of `body` (bytes), after a reset.
+    public static func growth(during body: () -> Void) -> Int {
+        _ = reset()
+        let before = bytes()
+        body()
+        return bytes() - before
+    }
 }
