@@ -2,10 +2,13 @@
 # Builds the libFuzzer targets of Fuzz/ (a separate package: a fuzz executable has no main, so it
 # cannot link in the main package's plain `swift build`) and runs each for a given time.
 #
-#   tools/fuzz.sh [SECONDS] [TARGET...]     # default: 600 s each, FuzzPclip FuzzSafetensors FuzzImage FuzzTokenizer
+#   tools/fuzz.sh [SECONDS] [TARGET...]     # default: 600 s each, all eight targets (docs/fuzzing.md)
 #   tools/fuzz.sh 600 FuzzSafetensors
+#   FUZZ_NO_BUILD=1 nice -n 19 tools/fuzz.sh 900 FuzzHead &   # a second run beside another: build once first
 #
-# Targets run one after the other, single process (the build machines have 2 shared cores).
+# Targets run one after the other, single process (the build machines have 2 shared cores). To
+# run two at once, build them first and start each run with FUZZ_NO_BUILD=1, so two builds never
+# share the scratch directory.
 # Seeds are read from Fuzz/corpus/<target>/ and never written; the inputs libFuzzer adds go to
 # Fuzz/.build-fuzz/corpus/<target>/, findings to Fuzz/.build-fuzz/artifacts/<target>/, and the full
 # log to Fuzz/.build-fuzz/logs/<target>.log. Limits: any single allocation over 512 MB, RSS over
@@ -19,12 +22,13 @@ SCRATCH="$FUZZ/.build-fuzz"
 SECONDS_EACH="${1:-600}"
 shift || true
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzPclip FuzzSafetensors FuzzImage FuzzTokenizer)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzPclip FuzzSafetensors FuzzImage FuzzTokenizer FuzzIDX FuzzCaptions FuzzHead FuzzIndex)
 
 # Without this the Swift backtracer can hang on the first crash (../shared/SWIFT-LINUX-NOTES.md).
 export SWIFT_BACKTRACE=enable=no
 
 for t in "${TARGETS[@]}"; do
+    [ -z "${FUZZ_NO_BUILD:-}" ] || break
     echo "== building $t"
     swift build --package-path "$FUZZ" --scratch-path "$SCRATCH" --product "$t" \
         --sanitize=fuzzer --sanitize=address \
