@@ -14,9 +14,13 @@ let package = Package(
     targets: [
         // CLIPFormat is not a product of the main package; it is reached through CLIPConvert
         // (which depends on it), so `import CLIPFormat` resolves from the shared module path.
+        // Helpers shared by the targets (checksum fix-ups, scratch paths); no entry point.
+        .target(
+            name: "FuzzSupport",
+            dependencies: [.product(name: "CLIPRuntime", package: parentIdentity)]),
         .executableTarget(
             name: "FuzzPclip",
-            dependencies: [.product(name: "CLIPConvert", package: parentIdentity)]),
+            dependencies: [.product(name: "CLIPConvert", package: parentIdentity), "FuzzSupport"]),
         .executableTarget(
             name: "FuzzSafetensors",
             dependencies: [.product(name: "CLIPConvert", package: parentIdentity)]),
@@ -34,6 +38,13 @@ let package = Package(
         .executableTarget(
             name: "FuzzCaptions",
             dependencies: [.product(name: "CLIPTrainData", package: parentIdentity)]),
+        // The runtime's readers of files a user hands over: class heads and embedding indexes.
+        .executableTarget(
+            name: "FuzzHead",
+            dependencies: [.product(name: "CLIPRuntime", package: parentIdentity), "FuzzSupport"]),
+        .executableTarget(
+            name: "FuzzIndex",
+            dependencies: [.product(name: "CLIPRuntime", package: parentIdentity), "FuzzSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

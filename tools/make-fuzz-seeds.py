@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """Writes the libFuzzer seed corpora under Fuzz/corpus/ (rerunnable, deterministic).
 
-    python3 tools/make-fuzz-seeds.py        # from the repository root; needs the `zstd` CLI
+    python3 tools/make-fuzz-seeds.py                # from the repository root; needs the `zstd` CLI
+    python3 tools/make-fuzz-seeds.py --head-index   # also FuzzHead and FuzzIndex (runs swift test)
 
 FuzzPclip seeds are tiny hand-built .pclip files following formats/pclip.md (a few hundred
 bytes each, every dtype and both compressions), plus truncated copies and copies with one
 field corrupted but every checksum fixed up, so the fuzzer starts past the CRC gates.
 FuzzSafetensors seeds are the dtypes fixture plus hand-made headers, valid and not.
 Only the standard library and the zstd CLI: no dependency on the Swift writer under test.
+
+FuzzHead and FuzzIndex seeds are different: they are made by the real writers (ClassHead.write,
+EmbeddingIndex.write, PclipWriter) in Tests/CLIPRuntimeTests/FuzzRegressionRuntimeTests.swift,
+which writes them when POCKETCLIP_WRITE_FUZZ_SEEDS=1 and otherwise checks the committed ones;
+--head-index runs that test in regeneration mode.
 """
-import json, os, shutil, struct, subprocess, tempfile, zlib
+import json, os, shutil, struct, subprocess, sys, tempfile, zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAGIC = b"\x89PCLIP\r\n"
@@ -168,6 +174,13 @@ def safetensors_seeds():
     write("FuzzSafetensors", "short.safetensors", b"\x02\0\0\0")
 
 
+def head_index_seeds():
+    subprocess.run(["swift", "test", "--filter", "FuzzRegressionRuntimeTests/testSeeds"], cwd=ROOT, check=True,
+                   env=dict(os.environ, POCKETCLIP_WRITE_FUZZ_SEEDS="1"))
+
+
 if __name__ == "__main__":
     pclip_seeds()
     safetensors_seeds()
+    if "--head-index" in sys.argv[1:]:
+        head_index_seeds()

@@ -59,27 +59,52 @@ public struct ClassHead: Sendable {
 
     /// Reads a head and checks it belongs to `model`.
     public static func load(_ path: String, for model: CLIPModel) throws -> ClassHead {
-        let file = try PclipFile(path: path)
+        let head = try parse(try PclipFile(path: path), source: path)
+        try head.check(modelFingerprint: model.fingerprint, embedDim: model.config.embedDim, source: path)
+        return head
+    }
+
+    /// Reads the head held by an opened .pclip container, without checking which model it
+    /// belongs to (`check` does that; `load` calls both). `source` names the file in errors.
+    /// Also the fuzzer's entry point (Fuzz/FuzzHead), so the fuzzed code is the loader's.
+    public static func parse(_ file: PclipFile, source: String) throws -> ClassHead {
         guard let head = file.metadata["head"], head.members != nil else {
-            throw ModelError.invalidInput("'\(path)' is not a class head file (build one with: pocketclip head build MODEL --labels ... -o FILE)")
+            throw ModelError.invalidInput("'\(source)' is not a class head file (build one with: pocketclip head build MODEL --labels ... -o FILE)")
         }
-        guard let labels = head["labels"]?.array?.compactMap(\.string), !labels.isEmpty,
-              let templates = head["templates"]?.array?.compactMap(\.string),
-              let e = head["embed_dim"]?.int, let scale = head["logit_scale"]?.number,
+        guard let labels = strings(head["labels"]), !labels.isEmpty, let templates = strings(head["templates"]),
+              let e = head["embed_dim"]?.int, e >= 1, let scale = head["logit_scale"]?.number, Float(scale).isFinite,
               let print = head["model_fingerprint"]?.int, print >= 0, print <= Int(UInt32.max) else {
-            throw ModelError.invalidInput("class head '\(path)' has incomplete metadata")
-        }
-        guard let modelPrint = model.fingerprint, UInt32(print) == modelPrint, e == model.config.embedDim else {
-            throw ModelError.invalidInput(
-                "class head '\(path)' was built from another model (fingerprint \(hexString(UInt32(print))), this model's is \(model.fingerprint.map(hexString) ?? "unknown: not a .pclip model")); rebuild it with pocketclip head build")
+            throw ModelError.invalidInput("class head '\(source)' has incomplete metadata: it needs labels (a non-empty array of strings), "
+                + "templates (an array of strings), embed_dim ≥ 1, a finite logit_scale and a u32 model_fingerprint; rebuild it with pocketclip head build")
         }
         let (dims, values) = try file.floats(tensorName)
         guard dims == [labels.count, e] else {
-            throw ModelError.invalidInput("class head '\(path)': \(tensorName) is \(dims), expected [\(labels.count), \(e)]")
+            throw ModelError.invalidInput("class head '\(source)': \(tensorName) is \(dims), expected [\(labels.count), \(e)]")
+        }
+        // Embeddings are normalized when built: a NaN or infinity can only come from damage, and
+        // would silently turn every score into NaN.
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw ModelError.invalidInput("class head '\(source)': \(tensorName) holds a non-finite value for label '\(labels[bad / e])'; rebuild it with pocketclip head build")
         }
         let embeddings = (0..<labels.count).map { Array(values[($0 * e)..<(($0 + 1) * e)]) }
         return ClassHead(labels: labels, templates: templates, embeddings: embeddings, logitScale: Float(scale),
                          modelFingerprint: UInt32(print))
+    }
+
+    /// Throws unless the head was built from the model with `modelFingerprint` (nil: a model not
+    /// loaded from .pclip) and embedding size `embedDim`. `source` names the head in errors.
+    public func check(modelFingerprint fingerprint: UInt32?, embedDim: Int, source: String) throws {
+        guard let fingerprint, fingerprint == modelFingerprint, embeddings.first?.count == embedDim else {
+            throw ModelError.invalidInput(
+                "class head '\(source)' was built from another model (fingerprint \(hexString(modelFingerprint)), this model's is \(fingerprint.map(hexString) ?? "unknown: not a .pclip model")); rebuild it with pocketclip head build")
+        }
+    }
+
+    /// Every element of a JSON array as a string; nil when it is not an array of strings only.
+    private static func strings(_ value: JSONValue?) -> [String]? {
+        guard let array = value?.array else { return nil }
+        let strings = array.compactMap(\.string)
+        return strings.count == array.count ? strings : nil
     }
 }
 

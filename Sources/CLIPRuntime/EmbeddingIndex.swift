@@ -197,15 +197,24 @@ public struct EmbeddingIndex: Sendable {
     /// before anything is allocated for it.
     public static func read(_ path: String) throws -> EmbeddingIndex {
         let file = try ReadOnlyFile(path: path)
+        // The magic first, so a large file that is not an index is refused without reading it.
         guard file.size >= magic.count, try file.bytes(at: 0, count: magic.count) == magic else {
+            throw EmbeddingIndexError.notAnIndex(path: path)
+        }
+        return try parse(bytes: try file.bytes(at: 0, count: file.size), path: path)
+    }
+
+    /// Parses the bytes of an index file, with the same checks as `read` (which calls it);
+    /// `path` only names the file in errors. Also the fuzzer's entry point (Fuzz/FuzzIndex).
+    public static func parse(bytes: [UInt8], path: String) throws -> EmbeddingIndex {
+        guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
             throw EmbeddingIndexError.notAnIndex(path: path)
         }
         // The smallest index: magic, five u32 header fields, an empty root, no entries, the CRC.
         let minSize = magic.count + 5 * 4 + 4
-        guard file.size >= minSize else {
-            throw EmbeddingIndexError.corrupt(path: path, detail: "\(file.size) bytes, shorter than the \(minSize)-byte header")
+        guard bytes.count >= minSize else {
+            throw EmbeddingIndexError.corrupt(path: path, detail: "\(bytes.count) bytes, shorter than the \(minSize)-byte header")
         }
-        let bytes = try file.bytes(at: 0, count: file.size)
         var r = ByteReader(bytes: bytes, path: path, end: bytes.count - 4)
         r.offset = magic.count
         let version = try r.u32("version")
@@ -257,9 +266,15 @@ public struct EmbeddingIndex: Sendable {
     /// Throws unless `model` is the .pclip model this index was built with (`path` names the
     /// index in the error).
     public func check(builtBy model: CLIPModel, path: String) throws {
-        guard let fingerprint = model.fingerprint, fingerprint == modelFingerprint, dim == model.config.embedDim else {
+        try check(modelFingerprint: model.fingerprint, embedDim: model.config.embedDim, path: path)
+    }
+
+    /// Throws unless the index was built by the model with `modelFingerprint` (nil: a model not
+    /// loaded from .pclip) and embedding size `embedDim`.
+    public func check(modelFingerprint fingerprint: UInt32?, embedDim: Int, path: String) throws {
+        guard let fingerprint, fingerprint == modelFingerprint, dim == embedDim else {
             throw EmbeddingIndexError.otherModel(path: path, index: modelFingerprint,
-                                                 model: model.fingerprint.map(hexString) ?? "unknown: not a .pclip model")
+                                                 model: fingerprint.map(hexString) ?? "unknown: not a .pclip model")
         }
     }
 }

@@ -1,0 +1,191 @@
+// The seed corpora of the FuzzHead and FuzzIndex fuzz targets (Fuzz/corpus/, docs/fuzzing.md),
+// made by the real writers, and regressions for what fuzzing the two readers found.
+//
+// Regenerate the seeds (after a format change) with:
+//
+//     POCKETCLIP_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzRegressionRuntimeTests/testSeeds
+//
+// Without the variable the same tests check the committed seeds instead: every valid one loads,
+// every damaged one is refused with an error naming what is wrong.
+
+import CLIPFormat
+@testable import CLIPRuntime
+import Foundation
+import XCTest
+
+final class FuzzRegressionRuntimeTests: XCTestCase {
+    /// The fingerprint the seeds record (FuzzHead checks against the same constant).
+    static let seedFingerprint: UInt32 = 0x5EED_C11F
+    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus").path
+    static var regenerating: Bool { ProcessInfo.processInfo.environment["POCKETCLIP_WRITE_FUZZ_SEEDS"] == "1" }
+
+    func temporaryDirectory() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fuzzseeds-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+
+    func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    /// Writes `seeds` into Fuzz/corpus/`target` (replacing what is there) when regenerating;
+    /// otherwise checks that the committed corpus holds exactly these file names.
+    func commit(_ seeds: [(name: String, bytes: [UInt8])], target: String) throws {
+        let dir = Self.corpus + "/" + target
+        if Self.regenerating {
+            try? FileManager.default.removeItem(atPath: dir)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            for s in seeds { try Data(s.bytes).write(to: URL(fileURLWithPath: dir + "/" + s.name)) }
+        }
+        let committed = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
+        XCTAssertEqual(committed, seeds.map(\.name).sorted(),
+                       "Fuzz/corpus/\(target) is stale: regenerate it (command at the top of this file)")
+    }
+
+    /// A unit vector of `dim` values, different for each `k`.
+    func unit(_ dim: Int, _ k: Int) -> [Float] {
+        ZeroShot.normalized((0..<dim).map { Float(($0 * 5 + k * 3) % 7) - 2.5 })
+    }
+
+    // MARK: - Class heads
+
+    /// A .pclip with a "head" metadata object (none when nil) and a `head.classes` tensor, written
+    /// by PclipWriter as given, so each field can be made wrong while every checksum stays right.
+    func headLike(_ dir: String, head: [(String, JSONValue)]?, dims: [Int], values: [Float],
+                  compression: PclipCompression = .raw) throws -> [UInt8] {
+        let producer: (String, JSONValue) = ("producer", .string("fuzz seed"))
+        let writer = PclipWriter(metadata: .object(head.map { [("head", .object($0)), producer] } ?? [producer]))
+        try writer.add(name: ClassHead.tensorName, dtype: .f32, dims: dims, compression: compression,
+                       decoded: values.withUnsafeBytes { Array($0) })
+        try writer.write(to: dir + "/h.pclip")
+        return try bytes(dir + "/h.pclip")
+    }
+
+    func headMetadata(labels: [JSONValue], embedDim: Int) -> [(String, JSONValue)] {
+        [("labels", .array(labels)), ("templates", .array([.string("a photo of a {}.")])),
+         ("embed_dim", .number(Double(embedDim))), ("logit_scale", .number(100)),
+         ("model_fingerprint", .number(Double(Self.seedFingerprint)))]
+    }
+
+    /// Valid heads (by ClassHead.write) and damaged ones, each with what its error must mention.
+    func headSeeds() throws -> (valid: [(name: String, bytes: [UInt8])], damaged: [(name: String, bytes: [UInt8], mention: String)]) {
+        let dir = try temporaryDirectory()
+        func written(_ labels: [String], _ templates: [String], dim: Int) throws -> [UInt8] {
+            let head = ClassHead(labels: labels, templates: templates, embeddings: labels.indices.map { unit(dim, $0) },
+                                 logitScale: 100, modelFingerprint: Self.seedFingerprint)
+            try head.write(to: dir + "/w.head")
+            return try bytes(dir + "/w.head")
+        }
+        let pets = try written(["cat", "dog"], ["a photo of a {}."], dim: 4)
+        let unicode = try written(["été", "a \"quoted\" \\ label", "🙂\u{1}"], ["{}", "a photo of a {}, a type of pet."], dim: 8)
+        let strings: [JSONValue] = [.string("cat"), .string("dog")]
+        let values = unit(4, 0) + unit(4, 1)
+        var nan = values
+        nan[5] = .nan
+        return (
+            valid: [
+                ("pets-2x4.head", pets),
+                ("unicode-3x8.head", unicode),
+                ("zstd-2x4.head", try headLike(dir, head: headMetadata(labels: strings, embedDim: 4), dims: [2, 4], values: values, compression: .zstd)),
+            ],
+            damaged: [
+                ("truncated.head", Array(pets.prefix(pets.count - 9)), "truncated"),
+                ("labels-not-strings.head", try headLike(dir, head: headMetadata(labels: [.string("cat"), .number(7)], embedDim: 4),
+                                                         dims: [2, 4], values: values), "incomplete metadata"),
+                ("embed-dim-zero.head", try headLike(dir, head: headMetadata(labels: strings, embedDim: 0), dims: [2, 4], values: values),
+                 "incomplete metadata"),
+                ("dims-disagree.head", try headLike(dir, head: headMetadata(labels: strings, embedDim: 4), dims: [4, 2], values: values),
+                 "expected [2, 4]"),
+                ("nan-embedding.head", try headLike(dir, head: headMetadata(labels: strings, embedDim: 4), dims: [2, 4], values: nan),
+                 "non-finite value for label 'dog'"),
+                ("not-a-head.head", try headLike(dir, head: nil, dims: [2, 4], values: values), "not a class head"),
+            ])
+    }
+
+    func testSeedsForFuzzHead() throws {
+        let seeds = try headSeeds()
+        try commit(seeds.valid.map { ($0.name, $0.bytes) } + seeds.damaged.map { ($0.name, $0.bytes) }, target: "FuzzHead")
+        let dir = Self.corpus + "/FuzzHead"
+        for s in seeds.valid {
+            let head = try ClassHead.parse(try PclipFile(path: dir + "/" + s.name), source: s.name)
+            XCTAssertEqual(head.modelFingerprint, Self.seedFingerprint, s.name)
+            let e = head.embeddings[0].count
+            XCTAssertNoThrow(try head.check(modelFingerprint: Self.seedFingerprint, embedDim: e, source: s.name))
+            XCTAssertThrowsError(try head.check(modelFingerprint: Self.seedFingerprint ^ 1, embedDim: e, source: s.name)) { error in
+                XCTAssertTrue("\(error)".contains("another model"), "\(s.name): \(error)")
+            }
+            XCTAssertThrowsError(try head.check(modelFingerprint: Self.seedFingerprint, embedDim: e + 1, source: s.name))
+        }
+        for s in seeds.damaged {
+            XCTAssertThrowsError(try ClassHead.parse(try PclipFile(path: dir + "/" + s.name), source: s.name), s.name) { error in
+                XCTAssertTrue("\(error)".contains(s.mention), "\(s.name): '\(error)' should mention '\(s.mention)'")
+            }
+        }
+    }
+
+    // MARK: - Embedding indexes
+
+    func indexSeeds() throws -> (valid: [(name: String, bytes: [UInt8])], damaged: [(name: String, bytes: [UInt8], mention: String)]) {
+        let dir = try temporaryDirectory()
+        func written(_ index: EmbeddingIndex) throws -> [UInt8] {
+            try index.write(to: dir + "/w.index")
+            return try bytes(dir + "/w.index")
+        }
+        var photos = try EmbeddingIndex(modelFingerprint: Self.seedFingerprint, dim: 4, root: "/photos/été")
+        for k in 0..<3 {
+            try photos.append(path: "dir \(k)/img-\(k).png", stamp: FileStamp(size: Int64(1000 + k), modifiedNanoseconds: -5 + Int64(k) << 40),
+                              embedding: unit(4, k))
+        }
+        var wide = try EmbeddingIndex(modelFingerprint: Self.seedFingerprint, dim: 16, root: "/r")
+        try wide.append(path: "🙂.jpg", stamp: FileStamp(size: 0, modifiedNanoseconds: 0), embedding: unit(16, 1))
+        let good = try written(photos)
+        /// `good` with the u32 at `offset` replaced and the trailing CRC-32 made right again.
+        func patched(_ offset: Int, _ value: UInt32) -> [UInt8] {
+            var b = Array(good.dropLast(4))
+            for k in 0..<4 { b[offset + k] = UInt8(truncatingIfNeeded: value >> (8 * k)) }
+            return b.withCRC()
+        }
+        let firstFloat = 28 + "/photos/été".utf8.count + 4 + "dir 0/img-0.png".utf8.count + 16
+        var flipped = good
+        flipped[30] ^= 0x40
+        return (
+            valid: [
+                ("photos-3x4.index", good),
+                ("wide-1x16.index", try written(wide)),
+                ("empty.index", try written(try EmbeddingIndex(modelFingerprint: Self.seedFingerprint, dim: 4, root: ""))),
+            ],
+            damaged: [
+                ("truncated.index", Array(good.prefix(40)), "checksum"),
+                ("flipped-byte.index", flipped, "checksum"),
+                ("count-lie.index", patched(20, .max), "claims"),
+                ("dim-zero.index", patched(16, 0), "dim 0"),
+                ("nan.index", patched(firstFloat + 4, Float.nan.bitPattern), "non-finite"),
+                ("version-2.index", patched(8, 2), "version 2"),
+            ])
+    }
+
+    func testSeedsForFuzzIndex() throws {
+        let seeds = try indexSeeds()
+        try commit(seeds.valid.map { ($0.name, $0.bytes) } + seeds.damaged.map { ($0.name, $0.bytes) }, target: "FuzzIndex")
+        let dir = Self.corpus + "/FuzzIndex"
+        for s in seeds.valid {
+            let index = try EmbeddingIndex.read(dir + "/" + s.name)
+            XCTAssertNoThrow(try index.check(modelFingerprint: Self.seedFingerprint, embedDim: index.dim, path: s.name))
+            XCTAssertThrowsError(try index.check(modelFingerprint: nil, embedDim: index.dim, path: s.name))
+        }
+        for s in seeds.damaged {
+            XCTAssertThrowsError(try EmbeddingIndex.read(dir + "/" + s.name), s.name) { error in
+                XCTAssertTrue("\(error)".contains(s.mention), "\(s.name): '\(error)' should mention '\(s.mention)'")
+            }
+        }
+    }
+}
+
+private extension Array where Element == UInt8 {
+    /// These bytes followed by their CRC-32, little-endian (the index's trailer).
+    func withCRC() -> [UInt8] {
+        let crc = CLIPFormat.crc32(self)
+        return self + (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }
+    }
+}
