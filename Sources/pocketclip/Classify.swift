@@ -86,8 +86,7 @@ struct Classify: ParsableCommand {
             // Fail on bad labels, templates or missing images before loading any weights.
             var images = self.images
             if let filesFrom {
-                let list = try ReadOnlyFile(path: filesFrom).readAll(limit: Self.maxFileListBytes)
-                images += String(decoding: list, as: UTF8.self).split(separator: "\n").map(String.init).filter { !$0.isEmpty }
+                images += try readTextFile(filesFrom, limit: Self.maxFileListBytes).split(separator: "\n").map(String.init)
                 if images.isEmpty { throw ValidationError("'\(filesFrom)' lists no image") }
             }
             for path in images where !fileExists(path) {

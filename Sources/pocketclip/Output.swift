@@ -24,9 +24,9 @@ func checkWritable(_ path: String) throws { try AtomicFileWriter(path: path).abo
 /// (PromptTemplates.maxLabels) of up to ~160 bytes each.
 let maxTextFileBytes = 16 << 20
 
-/// A UTF-8 text file (labels lists), bounded in size.
-func readTextFile(_ path: String) throws -> String {
-    let bytes = try ReadOnlyFile(path: path).readAll(limit: maxTextFileBytes)
+/// A UTF-8 text file (labels lists, image lists), bounded in size.
+func readTextFile(_ path: String, limit: Int = maxTextFileBytes) throws -> String {
+    let bytes = try ReadOnlyFile(path: path).readAll(limit: limit)
     return String(decoding: bytes, as: UTF8.self)
 }
 
