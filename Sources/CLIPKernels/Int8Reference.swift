@@ -69,10 +69,15 @@ public enum Int8Reference {
         return out
     }
 
-    /// y[i, j] = (Σ_g Float(dot_g) · wScales[j, g]) · xScales[i] (+ bias[j]) for columns in
-    /// `columns`, dot_g = Σ_{t in group g} (x[i, t] + 128 − xZeroPoints[i]) · w[j, t] (exact);
-    /// y has row stride `ldy`. The float steps are the ones the C kernels take, in the same
-    /// order, each rounded separately (no fused multiply-add).
+    /// y[i, j] ≈ (Σ_g dot_g · wScales[j, g]) · xScales[i] (+ bias[j]) for columns in `columns`,
+    /// dot_g = Σ_{t in group g} (x[i, t] + 128 − xZeroPoints[i]) · w[j, t]; y has row stride `ldy`.
+    /// Exactly the float steps of the C kernels (pc_gemm_q8 in pc_kernels.h), in the same order,
+    /// each rounded once (`addingProduct` is a fused multiply-add, like their fmaf / FMA):
+    ///
+    ///     D_g = Σ_{t in g} (x[i, t] + 128) · w[j, t]            exact integer
+    ///     s = +0;  s = s + D_g · wScales[j, g] (fused) for g = 0, 1, ...
+    ///     z = +0;  z = z + colsum_g · wScales[j, g] (fused), colsum_g = Σ_{t in g} w[j, t]
+    ///     y = (s − zp · z (fused)) · xScales[i];  y = y + bias[j]
     public static func gemm(
         _ x: UnsafePointer<Int8>, xScales: UnsafePointer<Float>, xZeroPoints: UnsafePointer<Int32>,
         _ w: UnsafePointer<Int8>, wScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
@@ -81,16 +86,19 @@ public enum Int8Reference {
         let groups = k / group
         for i in 0..<m {
             for j in columns {
-                var s: Float = 0
+                var s: Float = 0, z: Float = 0
                 for g in 0..<groups {
-                    var acc: Int32 = 0
+                    var d: Int32 = 0, colsum: Int32 = 0
                     for t in (g * group)..<((g + 1) * group) {
-                        acc &+= (Int32(x[i * k + t]) + 128 - xZeroPoints[i]) * Int32(w[j * k + t])
+                        let wt = Int32(w[j * k + t])
+                        d &+= (Int32(x[i * k + t]) + 128) * wt
+                        colsum &+= wt
                     }
-                    let term = Float(acc) * wScales[j * groups + g]
-                    s = g == 0 ? term : s + term
+                    let scale = wScales[j * groups + g]
+                    s = s.addingProduct(Float(d), scale)
+                    z = z.addingProduct(Float(colsum), scale)
                 }
-                var v = s * xScales[i]
+                var v = s.addingProduct(-Float(xZeroPoints[i]), z) * xScales[i]
                 if let bias { v = v + bias[j] }
                 y[i * ldy + j] = v
             }

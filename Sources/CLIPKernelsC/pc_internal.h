@@ -13,7 +13,8 @@
 //
 //     int8    w[Kp / 4][16][4]     w[kb][c][t] = W[16p + c, 4kb + t]      (Kp · 16 bytes)
 //     float   scale[groups][16]    wscale[16p + c, g]   (0 for padding columns)
-//     int32   colsum[groups][16]   Σ_{t in group g} W[16p + c, t]  (zero-point and u8·s8 offset terms)
+//     int32   colsum[groups][16]   Σ_{t in group g} W[16p + c, t]  (the signed paths' +128 term)
+//     float   zsum[16]             Σ_g colsum_g · scale_g, fused in order g = 0, 1, ... (the zero-point term)
 //     padding to a multiple of 64 bytes
 //
 // Four consecutive k of one column are adjacent because every fast instruction used here sums
@@ -40,6 +41,9 @@ static inline const float *pc_panel_scale(const void *packed, const pc_q8_shape 
 }
 static inline const int32_t *pc_panel_colsum(const void *packed, const pc_q8_shape *s, int64_t p) {
     return (const int32_t *)(pc_panel_scale(packed, s, p) + s->groups * PC_Q8_PANEL);
+}
+static inline const float *pc_panel_zsum(const void *packed, const pc_q8_shape *s, int64_t p) {
+    return (const float *)(pc_panel_colsum(packed, s, p) + s->groups * PC_Q8_PANEL);
 }
 
 // Four bytes of row x at k4 block kb as one int32; the last block of a row whose K is not a
@@ -76,12 +80,17 @@ static inline int8_t pc_asym_q(float x, float scale, float zp) {
     return (int8_t)((int32_t)v - 128);
 }
 
-// The epilogue every path performs. First, in int32, each group's sum gets the row's zero-point
-// term: acc_g = Σ_t x'·w + (128 − zp)·colsum_g = Σ_t (x' + 128 − zp)·w (exact: the final value
-// fits, PC_Q8_MAX_K, and vector lanes wrap, so the order of the integer steps does not matter).
-// Then in float, in this order, without FMA contraction:
-//     s = fl(acc_0)·ws_0;  s = s + fl(acc_g)·ws_g for g = 1...;  y = s · xs;  y = y + bias
-// Writing it once keeps the paths bit-identical (see pc_gemm_q8 in pc_kernels.h).
+// The epilogue every path performs. Per group, the exact int32 sum of the UNSIGNED activations
+//     D_g = Σ_{t in g} (x' + 128)·w          (x' + 128 = q in 0...255; |D_g| <= 255·127·K < 2^31)
+// (the VNNI paths get it from vpdpbusd directly; the signed paths add 128·colsum_g to Σ x'·w).
+// Then in float, in this order, each step one rounding (fmaf = fused multiply-add):
+//     s = +0;  s = fmaf(fl(D_g), ws_g, s) for g = 0, 1, ...;  v = fmaf(−zp, zsum, s);  y = v · xs;  y = y + bias
+// The zero-point term Σ_g zp·colsum_g·ws_g is folded into one float per column (zsum, at pack
+// time) and subtracted once, so a group costs a convert and an FMA per accumulator, nothing per
+// row: groups of 64 along K are then nearly as fast as one scale per row. The subtraction cancels
+// (s holds zp·zsum plus the result), which costs ~2^-24 · 255·127·K / |Σ (x' + 128 − zp)·w|
+// relative: ~1e-5 for CLIP's K, three orders below the int8 rounding itself.
+// Explicit fused operations (never contraction) keep the paths bit-identical (pc_gemm_q8 in pc_kernels.h).
 
 // One panel-row tile: rows [i0, i0 + mr) (mr <= 16 rows), columns [c0, c1) of panel p (0 <= c0 <
 // c1 <= 16). Each ISA file provides one; pc_gemm_q8 walks the tiles.

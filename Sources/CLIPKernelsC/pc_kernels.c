@@ -31,10 +31,12 @@ static int pc_cpu_has(int isa) {
     switch (isa) {
     case PC_ISA_PORTABLE: return 1;
 #if defined(__x86_64__) || defined(__i386__)
-    case PC_ISA_AVX2: return __builtin_cpu_supports("avx2");
-    case PC_ISA_AVX_VNNI: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni");
+    // The tiles' epilogue uses FMA (pc_internal.h); every AVX2 CPU made has it, but ask anyway.
+    case PC_ISA_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case PC_ISA_AVX_VNNI:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("avxvnni");
     case PC_ISA_AVX512_VNNI:
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512f") &&
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx512f") &&
                __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(__aarch64__)
@@ -134,7 +136,7 @@ int pc_q8_shape_of(int64_t n, int64_t k, int64_t group, pc_q8_shape *s) {
     s->kp = (k + 3) / 4 * 4;
     s->groups = k / group;
     s->blocks = s->groups == 1 ? s->kp / 4 : group / 4;
-    int64_t bytes = s->kp * PC_Q8_PANEL + s->groups * PC_Q8_PANEL * 8;
+    int64_t bytes = s->kp * PC_Q8_PANEL + s->groups * PC_Q8_PANEL * 8 + PC_Q8_PANEL * 4;
     s->panel_stride = (bytes + 63) / 64 * 64;
     return 0;
 }
@@ -154,6 +156,7 @@ int pc_q8_pack(const int8_t *w, const float *wscale, int64_t n, int64_t k, int64
         int8_t *pw = (int8_t *)dst + p * s.panel_stride;
         float *ps = (float *)(pw + s.kp * PC_Q8_PANEL);
         int32_t *pcs = (int32_t *)(ps + s.groups * PC_Q8_PANEL);
+        float *pz = (float *)(pcs + s.groups * PC_Q8_PANEL);
         for (int c = 0; c < PC_Q8_PANEL; c++) {
             int64_t j = p * PC_Q8_PANEL + c;
             if (j >= n) break;
@@ -162,7 +165,13 @@ int pc_q8_pack(const int8_t *w, const float *wscale, int64_t n, int64_t k, int64
                 pw[(t / 4) * (PC_Q8_PANEL * 4) + c * 4 + t % 4] = wr[t];
                 pcs[(t / group) * PC_Q8_PANEL + c] += wr[t];
             }
-            for (int64_t g = 0; g < s.groups; g++) ps[g * PC_Q8_PANEL + c] = wscale[j * s.groups + g];
+            // zsum: the zero-point term's per-column factor, in the order pc_internal.h fixes.
+            float z = 0;
+            for (int64_t g = 0; g < s.groups; g++) {
+                ps[g * PC_Q8_PANEL + c] = wscale[j * s.groups + g];
+                z = fmaf((float)pcs[g * PC_Q8_PANEL + c], wscale[j * s.groups + g], z);
+            }
+            pz[c] = z;
         }
     }
     return 0;
@@ -176,11 +185,11 @@ void pc_tile_portable(const int8_t *xq, const float *xscale, const int32_t *xzer
     const int8_t *pw = pc_panel_w(packed, s, p);
     const float *ps = pc_panel_scale(packed, s, p);
     const int32_t *pcs = pc_panel_colsum(packed, s, p);
+    const float *pz = pc_panel_zsum(packed, s, p);
     const int64_t full = s->k / 4;  // k4 blocks that lie wholly inside a row
     for (int64_t i = i0; i < i0 + mr; i++) {
         const int8_t *xr = xq + i * s->k;
-        const int32_t off = 128 - xzero[i];  // the zero-point term's factor (pc_internal.h)
-        float sum[PC_Q8_PANEL];
+        float sum[PC_Q8_PANEL] = {0};
         for (int64_t g = 0; g < s->groups; g++) {
             // 64 lanes, lane j = column j / 4, k offset j % 4: a flat elementwise multiply-add
             // that any compiler vectorizes for any baseline; the 4 lanes of a column are added
@@ -196,19 +205,17 @@ void pc_tile_portable(const int8_t *xq, const float *xscale, const int32_t *xzer
                 const int8_t *wb = pw + kb * (PC_Q8_PANEL * 4);
                 for (int j = 0; j < PC_Q8_PANEL * 4; j++) lanes[j] += (int16_t)xrep[j] * (int16_t)wb[j];
             }
-            int32_t acc[PC_Q8_PANEL];
-            for (int c = 0; c < PC_Q8_PANEL; c++)
-                acc[c] = lanes[4 * c] + lanes[4 * c + 1] + lanes[4 * c + 2] + lanes[4 * c + 3] +
-                         off * pcs[g * PC_Q8_PANEL + c];
+            // D_g = Σ x'·w + 128·colsum_g = Σ (x' + 128)·w (pc_internal.h), then one FMA.
             for (int c = 0; c < PC_Q8_PANEL; c++) {
-                float term = (float)acc[c] * ps[g * PC_Q8_PANEL + c];
-                sum[c] = g == 0 ? term : sum[c] + term;
+                int32_t acc = lanes[4 * c] + lanes[4 * c + 1] + lanes[4 * c + 2] + lanes[4 * c + 3] +
+                              128 * pcs[g * PC_Q8_PANEL + c];
+                sum[c] = fmaf((float)acc, ps[g * PC_Q8_PANEL + c], sum[c]);
             }
         }
-        float xs = xscale[i];
+        float nzp = -(float)xzero[i], xs = xscale[i];
         float *yr = y + i * ldy + p * PC_Q8_PANEL;
         for (int c = c0; c < c1; c++) {
-            float v = sum[c] * xs;
+            float v = fmaf(nzp, pz[c], sum[c]) * xs;
             if (bias) v = v + bias[p * PC_Q8_PANEL + c];
             yr[c] = v;
         }

@@ -16,19 +16,21 @@
 #define PC_INLINE static inline __attribute__((always_inline))
 #define PC_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 
-// The float epilogue on 4 columns (see pc_internal.h): vmulq/vaddq, never vfmaq, so every path
-// rounds the same way.
-// acc: Σ x·w of 4 columns; off: 128 − zp of the row; cs: the 4 columns' colsum of this group.
-PC_INLINE float32x4_t pc_neon_group_sum(int32x4_t acc, int32_t off, const int32_t *cs, const float *ps, int64_t g,
-                                        float32x4_t s) {
-    acc = vmlaq_n_s32(acc, vld1q_s32(cs), off);  // + (128 − zp)·colsum, wrapping like the other lanes
-    float32x4_t t = vmulq_f32(vcvtq_f32_s32(acc), vld1q_f32(ps));
-    return g == 0 ? t : vaddq_f32(s, t);
+// Group g's term of the float epilogue on 4 columns (pc_internal.h): an explicit vfmaq (fused,
+// like the x86 paths' FMA and the portable fmaf), never a contraction the compiler chose.
+// acc: Σ x·w of 4 columns (signed x); cs: the 4 columns' colsum of this group, so that
+// acc + 128·colsum = D_g = Σ (x + 128)·w.
+PC_INLINE float32x4_t pc_neon_group_sum(int32x4_t acc, const int32_t *cs, const float *ps, float32x4_t s) {
+    acc = vaddq_s32(acc, vshlq_n_s32(vld1q_s32(cs), 7));
+    return vfmaq_f32(s, vcvtq_f32_s32(acc), vld1q_f32(ps));
 }
 
-PC_INLINE void pc_neon_store(const float32x4_t *s, float xs, const float *bias, float *yr, int c0, int c1) {
+// y = (s − zp·zsum) · xs (+ bias) for columns [c0, c1) of one row.
+PC_INLINE void pc_neon_store(const float32x4_t *s, int32_t zp, const float *pz, float xs, const float *bias,
+                             float *yr, int c0, int c1) {
     float tmp[PC_Q8_PANEL];
-    for (int q = 0; q < 4; q++) vst1q_f32(tmp + 4 * q, vmulq_n_f32(s[q], xs));
+    float32x4_t vz = vdupq_n_f32((float)zp);
+    for (int q = 0; q < 4; q++) vst1q_f32(tmp + 4 * q, vmulq_n_f32(vfmsq_f32(s[q], vz, vld1q_f32(pz + 4 * q)), xs));
     for (int c = c0; c < c1; c++) yr[c] = bias ? tmp[c] + bias[c] : tmp[c];
 }
 
@@ -91,13 +93,14 @@ PC_INLINE void pc_neon_tile_mr(const int MR, const int8_t *xq, const float *xsca
         for (int r = 0; r < MR; r++)
             for (int q = 0; q < 4; q++) {
                 int32x4_t cols = vpaddq_s32(acc[r][2 * q], acc[r][2 * q + 1]);
-                sum[r][q] = pc_neon_group_sum(cols, 128 - xzero[i0 + r], pcs + g * PC_Q8_PANEL + 4 * q,
-                                              ps + g * PC_Q8_PANEL + 4 * q, g, sum[r][q]);
+                sum[r][q] = pc_neon_group_sum(cols, pcs + g * PC_Q8_PANEL + 4 * q, ps + g * PC_Q8_PANEL + 4 * q,
+                                              sum[r][q]);
             }
     }
     const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
+    const float *pz = pc_panel_zsum(packed, s, p);
     for (int r = 0; r < MR; r++)
-        pc_neon_store(sum[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
+        pc_neon_store(sum[r], xzero[i0 + r], pz, xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
 }
 
 void pc_tile_neon(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
@@ -149,12 +152,13 @@ PC_INLINE PC_DOTPROD void pc_dot_tile_mr(const int MR, const int8_t *xq, const f
         }
         for (int r = 0; r < MR; r++)
             for (int q = 0; q < 4; q++)
-                sum[r][q] = pc_neon_group_sum(acc[r][q], 128 - xzero[i0 + r], pcs + g * PC_Q8_PANEL + 4 * q,
-                                              ps + g * PC_Q8_PANEL + 4 * q, g, sum[r][q]);
+                sum[r][q] = pc_neon_group_sum(acc[r][q], pcs + g * PC_Q8_PANEL + 4 * q, ps + g * PC_Q8_PANEL + 4 * q,
+                                              sum[r][q]);
     }
     const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
+    const float *pz = pc_panel_zsum(packed, s, p);
     for (int r = 0; r < MR; r++)
-        pc_neon_store(sum[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
+        pc_neon_store(sum[r], xzero[i0 + r], pz, xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
 }
 
 PC_DOTPROD void pc_tile_dotprod(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,

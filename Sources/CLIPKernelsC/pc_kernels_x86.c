@@ -14,8 +14,8 @@
 #include <immintrin.h>
 #include <math.h>
 
-#define PC_AVX2 __attribute__((target("avx2")))
-#define PC_VNNI __attribute__((target("avx2,avxvnni")))
+#define PC_AVX2 __attribute__((target("avx2,fma")))
+#define PC_VNNI __attribute__((target("avx2,fma,avxvnni")))
 #define PC_INLINE static inline __attribute__((always_inline))
 
 // ---- AVX2: vpmaddubsw + vpmaddwd with the sign trick -------------------------------------------
@@ -29,29 +29,22 @@
 // int16 into int32: each 32-bit lane holds the 4-k dot product of one column, added to an int32
 // accumulator (|Σ x·w| <= 128·127·K, exact for K <= PC_Q8_MAX_K). Per 64 multiply-adds: 2
 // vpsignb, 2 vpmaddubsw, 2 vpmaddwd, 2 vpaddd, plus one broadcast and one vpabsb per row shared
-// by 16 columns. The accumulators start at the zero-point term (128 − zp)·colsum (one vpmulld
-// per row and group).
+// by 16 columns. The accumulators start at 128·colsum (loaded per group, shared by the rows), so
+// they end at D_g = Σ (x + 128)·w, the unsigned sum pc_internal.h's epilogue starts from.
 
-// Adds the float epilogue (see pc_internal.h) of group g into sums s0/s1 (columns 0-7, 8-15).
+// Adds group g's term of the float epilogue (pc_internal.h) into sums s0/s1 (columns 0-7, 8-15).
 PC_INLINE PC_AVX2 void pc_avx2_group_sum(__m256i a0, __m256i a1, const float *ps, int64_t g,
                                          __m256 *s0, __m256 *s1) {
-    __m256 t0 = _mm256_mul_ps(_mm256_cvtepi32_ps(a0), _mm256_loadu_ps(ps + g * PC_Q8_PANEL));
-    __m256 t1 = _mm256_mul_ps(_mm256_cvtepi32_ps(a1), _mm256_loadu_ps(ps + g * PC_Q8_PANEL + 8));
-    if (g == 0) {
-        *s0 = t0;
-        *s1 = t1;
-    } else {
-        *s0 = _mm256_add_ps(*s0, t0);
-        *s1 = _mm256_add_ps(*s1, t1);
-    }
+    *s0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a0), _mm256_loadu_ps(ps + g * PC_Q8_PANEL), *s0);
+    *s1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(a1), _mm256_loadu_ps(ps + g * PC_Q8_PANEL + 8), *s1);
 }
 
-// y = s · xs (+ bias) for columns [c0, c1) of one row.
-PC_INLINE PC_AVX2 void pc_avx2_store(__m256 s0, __m256 s1, float xs, const float *bias, float *yr,
-                                     int c0, int c1) {
-    __m256 vx = _mm256_set1_ps(xs);
-    s0 = _mm256_mul_ps(s0, vx);
-    s1 = _mm256_mul_ps(s1, vx);
+// y = (s − zp·zsum) · xs (+ bias) for columns [c0, c1) of one row.
+PC_INLINE PC_AVX2 void pc_avx2_store(__m256 s0, __m256 s1, int32_t zp, const float *pz, float xs,
+                                     const float *bias, float *yr, int c0, int c1) {
+    __m256 vz = _mm256_set1_ps((float)zp), vx = _mm256_set1_ps(xs);
+    s0 = _mm256_mul_ps(_mm256_fnmadd_ps(vz, _mm256_loadu_ps(pz), s0), vx);
+    s1 = _mm256_mul_ps(_mm256_fnmadd_ps(vz, _mm256_loadu_ps(pz + 8), s1), vx);
     if (c0 == 0 && c1 == PC_Q8_PANEL) {
         if (bias) {
             s0 = _mm256_add_ps(s0, _mm256_loadu_ps(bias));
@@ -96,14 +89,13 @@ PC_INLINE PC_AVX2 void pc_avx2_tile_mr(const int MR, const int8_t *xq, const flo
     for (int r = 0; r < MR; r++) s0[r] = s1[r] = _mm256_setzero_ps();
     const int64_t full = s->k / 4;  // k4 blocks that lie wholly inside a row
     for (int64_t g = 0; g < s->groups; g++) {
-        // The accumulators start at the zero-point term (128 − zp)·colsum (pc_internal.h).
-        __m256i cs0 = _mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL));
-        __m256i cs1 = _mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL + 8));
+        // The accumulators start at 128·colsum: Σ x·w + 128·colsum = D_g (pc_internal.h).
+        __m256i cs0 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL)), 7);
+        __m256i cs1 = _mm256_slli_epi32(_mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL + 8)), 7);
         __m256i acc[6][2];
         for (int r = 0; r < MR; r++) {
-            __m256i off = _mm256_set1_epi32(128 - xzero[i0 + r]);
-            acc[r][0] = _mm256_mullo_epi32(off, cs0);
-            acc[r][1] = _mm256_mullo_epi32(off, cs1);
+            acc[r][0] = cs0;
+            acc[r][1] = cs1;
         }
         int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
         int64_t bf = b1 < full ? b1 : full;
@@ -119,8 +111,10 @@ PC_INLINE PC_AVX2 void pc_avx2_tile_mr(const int MR, const int8_t *xq, const flo
         for (int r = 0; r < MR; r++) pc_avx2_group_sum(acc[r][0], acc[r][1], ps, g, &s0[r], &s1[r]);
     }
     const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
+    const float *pz = pc_panel_zsum(packed, s, p);
     for (int r = 0; r < MR; r++)
-        pc_avx2_store(s0[r], s1[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
+        pc_avx2_store(s0[r], s1[r], xzero[i0 + r], pz, xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL,
+                      c0, c1);
 }
 
 PC_AVX2 void pc_tile_avx2(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
@@ -140,11 +134,10 @@ PC_AVX2 void pc_tile_avx2(const int8_t *xq, const float *xscale, const int32_t *
 // ---- AVX-VNNI: vpdpbusd with the offset trick --------------------------------------------------
 //
 // vpdpbusd adds four u8·s8 products into each int32 lane without intermediate saturation. We
-// feed it x + 128 (x XOR 0x80, in [0, 255]: the unsigned q the quantizer rounded) and w, starting
-// each accumulator at −zp·Σw (colsum, precomputed by pc_q8_pack per group):
-// −zp·Σw + Σ(x + 128)·w = Σ(x + 128 − zp)·w, the value pc_internal.h's epilogue defines, with no
-// separate zero-point step. The result is below 255·127·K < 2^31 in magnitude (K <=
-// PC_Q8_MAX_K) and the lanes wrap, so the int32 sum is exact.
+// feed it x + 128 (x XOR 0x80, in [0, 255]: the unsigned q the quantizer rounded) and w, from
+// zeroed accumulators: the result is D_g = Σ(x + 128)·w, the sum pc_internal.h's epilogue starts
+// from (the zero-point term comes once, in the store). |D_g| <= 255·127·K < 2^31 (K <=
+// PC_Q8_MAX_K), so the int32 sum is exact.
 // One instruction per 32 multiply-adds, against four on the AVX2 path.
 
 #define PC_VNNI_STEP(MR, pwb, x4)                                                        \
@@ -164,22 +157,14 @@ PC_INLINE PC_VNNI void pc_vnni_tile_mr(const int MR, const int8_t *xq, const flo
                                        int c0, int c1) {
     const int8_t *pw = pc_panel_w(packed, s, p);
     const float *ps = pc_panel_scale(packed, s, p);
-    const int32_t *pcs = pc_panel_colsum(packed, s, p);
     const int8_t *xr[6];
     for (int r = 0; r < MR; r++) xr[r] = xq + (i0 + r) * s->k;
     __m256 s0[6], s1[6];
     for (int r = 0; r < MR; r++) s0[r] = s1[r] = _mm256_setzero_ps();
     const int64_t full = s->k / 4;
     for (int64_t g = 0; g < s->groups; g++) {
-        // The accumulators start at the zero-point term −zp·colsum (as in the AVX-512 tile).
-        __m256i cs0 = _mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL));
-        __m256i cs1 = _mm256_loadu_si256((const __m256i *)(pcs + g * PC_Q8_PANEL + 8));
         __m256i acc[6][2];
-        for (int r = 0; r < MR; r++) {
-            __m256i nz = _mm256_set1_epi32(-xzero[i0 + r]);
-            acc[r][0] = _mm256_mullo_epi32(nz, cs0);
-            acc[r][1] = _mm256_mullo_epi32(nz, cs1);
-        }
+        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = _mm256_setzero_si256();
         int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
         int64_t bf = b1 < full ? b1 : full;
         int32_t x4[6];
@@ -228,8 +213,10 @@ PC_INLINE PC_VNNI void pc_vnni_tile_mr(const int MR, const int8_t *xq, const flo
         for (int r = 0; r < MR; r++) pc_avx2_group_sum(acc[r][0], acc[r][1], ps, g, &s0[r], &s1[r]);
     }
     const float *bp = bias ? bias + p * PC_Q8_PANEL : 0;
+    const float *pz = pc_panel_zsum(packed, s, p);
     for (int r = 0; r < MR; r++)
-        pc_avx2_store(s0[r], s1[r], xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL, c0, c1);
+        pc_avx2_store(s0[r], s1[r], xzero[i0 + r], pz, xscale[i0 + r], bp, y + (i0 + r) * ldy + p * PC_Q8_PANEL,
+                      c0, c1);
 }
 
 PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
@@ -258,20 +245,29 @@ PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const int32_
 
 #define PC_AVX512 __attribute__((target("avx2,avx512f,avx512vnni")))
 #define PC_MR_AVX512_TILE 10  // rows per tile: 2·10 accumulators + 2 weights + XOR mask = 23 zmm
+#define PC_MR_AVX512_GROUPED 5  // with several groups: 2·5 accumulators + 2·5 sums + 3 = 23 zmm
 
 // Rows [i0, i0 + MR) of panels p .. p + NP - 1 (NP = 1 or 2). With NP = 2 both panels are whole;
 // with NP = 1 only columns [c0, c1) of panel p are written.
-PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t *xq, const float *xscale,
-                                        const int32_t *xzero, const void *packed, const pc_q8_shape *s,
-                                        const float *bias, float *y, int64_t ldy, int64_t i0, int64_t p,
-                                        int c0, int c1) {
+//
+// Per group the accumulators start at zero and end at D_g = Σ (x + 128)·w; the float sums take
+// fmaf(D_g, ws_g, ·) and the zero-point term comes once, at the store (pc_internal.h). With one
+// group (GROUPED = 0: per-channel weights, the ViT default) there are no sums to carry; with
+// several, MR·NP sums stay live beside the MR·NP accumulators, so grouped tiles use fewer rows
+// (PC_MR_AVX512_GROUPED) to keep both in the 32 zmm registers: 10 rows spilled the sums, and the
+// allocator then left moves inside the vpdpbusd loop.
+// (Before the zero-point term was folded into zsum, each group started its accumulators at
+// −zp·colsum, one vpmulld per row and panel, and ended with convert, multiply and add in 10-row
+// tiles: groups of 64 along K cost the text tower ~1.2x; docs/benchmarks.md, "Weight groups".)
+PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int GROUPED, const int8_t *xq,
+                                        const float *xscale, const int32_t *xzero, const void *packed,
+                                        const pc_q8_shape *s, const float *bias, float *y, int64_t ldy, int64_t i0,
+                                        int64_t p, int c0, int c1) {
     const int8_t *pw[2];
     const float *ps[2];
-    const int32_t *pcs[2];
     for (int q = 0; q < NP; q++) {
         pw[q] = pc_panel_w(packed, s, p + q);
         ps[q] = pc_panel_scale(packed, s, p + q);
-        pcs[q] = pc_panel_colsum(packed, s, p + q);
     }
     const int64_t k = s->k;
     const int8_t *x0 = xq + i0 * k;
@@ -280,22 +276,12 @@ PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t
     __m512i flip = _mm512_set1_epi32((int32_t)0x80808080u);
     __asm__("" : "+v"(flip));
     __m512 sum[2][PC_MR_AVX512_TILE];
-    for (int q = 0; q < 2; q++)
-        for (int r = 0; r < PC_MR_AVX512_TILE; r++) sum[q][r] = _mm512_setzero_ps();
     const int64_t full = k / 4;
-    for (int64_t g = 0; g < s->groups; g++) {
+    const int64_t groups = GROUPED ? s->groups : 1;
+    for (int64_t g = 0; g < groups; g++) {
         __m512i acc[2][PC_MR_AVX512_TILE];
-        // The accumulators start at −zp·colsum (the zero-point term, see the VNNI comment): the
-        // integers are the same as subtracting it at the end, but the multiplies cost less here
-        // than in the epilogue, where the 20 accumulators are spilled and reloaded (batch 8 fc
-        // against no zero-point term: ~20% slower there, 1-4% here; batch 1, where the weights
-        // stream from memory, unchanged). A negated scalar broadcast measured faster than a
-        // memory-broadcast multiply by the negated column sums, and vpdpwssd on column sums
-        // split into 7-bit halves no better than vpmulld.
-        for (int q = 0; q < NP; q++) {
-            __m512i cs = _mm512_loadu_si512((const void *)(pcs[q] + g * PC_Q8_PANEL));
-            for (int r = 0; r < MR; r++) acc[q][r] = _mm512_mullo_epi32(_mm512_set1_epi32(-xzero[i0 + r]), cs);
-        }
+        for (int q = 0; q < NP; q++)
+            for (int r = 0; r < MR; r++) acc[q][r] = _mm512_setzero_si512();
         int64_t b0 = g * s->blocks, b1 = b0 + s->blocks;
         int64_t bf = b1 < full ? b1 : full;
         int64_t kb = b0;
@@ -318,18 +304,19 @@ PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t
         }
         for (int q = 0; q < NP; q++) {
             __m512 ws = _mm512_loadu_ps(ps[q] + g * PC_Q8_PANEL);
-            for (int r = 0; r < MR; r++) {
-                __m512 t = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[q][r]), ws);
-                sum[q][r] = g == 0 ? t : _mm512_add_ps(sum[q][r], t);
-            }
+            for (int r = 0; r < MR; r++)
+                sum[q][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[q][r]), ws,
+                                            g == 0 ? _mm512_setzero_ps() : sum[q][r]);
         }
     }
     __mmask16 keep = NP == 2 ? (__mmask16)0xffff : (__mmask16)(((1u << c1) - 1) & ~((1u << c0) - 1));
     for (int q = 0; q < NP; q++) {
         const float *bp = bias ? bias + (p + q) * PC_Q8_PANEL : 0;
         __m512 b = bp ? _mm512_maskz_loadu_ps(keep, bp) : _mm512_setzero_ps();
+        __m512 z = _mm512_loadu_ps(pc_panel_zsum(packed, s, p + q));
         for (int r = 0; r < MR; r++) {
-            __m512 v = _mm512_mul_ps(sum[q][r], _mm512_set1_ps(xscale[i0 + r]));
+            __m512 v = _mm512_fnmadd_ps(_mm512_set1_ps((float)xzero[i0 + r]), z, sum[q][r]);
+            v = _mm512_mul_ps(v, _mm512_set1_ps(xscale[i0 + r]));
             if (bp) v = _mm512_add_ps(v, b);
             _mm512_mask_storeu_ps(y + (i0 + r) * ldy + (p + q) * PC_Q8_PANEL, keep, v);
         }
@@ -337,18 +324,29 @@ PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int8_t
 }
 
 // Constant row counts so the accumulators live in registers.
-#define PC_AVX512_ROWS(NP)                                                                           \
-    switch (mr) {                                                                                    \
-    case 10: pc_avx512_tile(10, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;    \
-    case 9: pc_avx512_tile(9, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 8: pc_avx512_tile(8, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 7: pc_avx512_tile(7, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 6: pc_avx512_tile(6, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 5: pc_avx512_tile(5, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 4: pc_avx512_tile(4, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 3: pc_avx512_tile(3, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    case 2: pc_avx512_tile(2, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;      \
-    default: pc_avx512_tile(1, NP, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1); break;     \
+#define PC_AVX512_CALL(MR, NP, GR) pc_avx512_tile(MR, NP, GR, xq, xscale, xzero, packed, s, bias, y, ldy, i0, p, c0, c1)
+#define PC_AVX512_ROWS(NP)                                                                  \
+    if (s->groups > 1) {                                                                    \
+        switch (mr) {                                                                       \
+        case 5: PC_AVX512_CALL(5, NP, 1); break;                                            \
+        case 4: PC_AVX512_CALL(4, NP, 1); break;                                            \
+        case 3: PC_AVX512_CALL(3, NP, 1); break;                                            \
+        case 2: PC_AVX512_CALL(2, NP, 1); break;                                            \
+        default: PC_AVX512_CALL(1, NP, 1); break;                                           \
+        }                                                                                   \
+        return;                                                                             \
+    }                                                                                       \
+    switch (mr) {                                                                           \
+    case 10: PC_AVX512_CALL(10, NP, 0); break;                                              \
+    case 9: PC_AVX512_CALL(9, NP, 0); break;                                                \
+    case 8: PC_AVX512_CALL(8, NP, 0); break;                                                \
+    case 7: PC_AVX512_CALL(7, NP, 0); break;                                                \
+    case 6: PC_AVX512_CALL(6, NP, 0); break;                                                \
+    case 5: PC_AVX512_CALL(5, NP, 0); break;                                                \
+    case 4: PC_AVX512_CALL(4, NP, 0); break;                                                \
+    case 3: PC_AVX512_CALL(3, NP, 0); break;                                                \
+    case 2: PC_AVX512_CALL(2, NP, 0); break;                                                \
+    default: PC_AVX512_CALL(1, NP, 0); break;                                               \
     }
 
 static PC_AVX512 void pc_avx512_tile1(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed,
@@ -365,7 +363,7 @@ static PC_AVX512 void pc_avx512_tile2(const int8_t *xq, const float *xscale, con
 
 int pc_gemm_avx512vnni(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed, const pc_q8_shape *s,
                        const float *bias, float *y, int64_t ldy, int64_t m, int64_t n0, int64_t n1) {
-    const int64_t mr = PC_MR_AVX512_TILE;
+    const int64_t mr = s->groups > 1 ? PC_MR_AVX512_GROUPED : PC_MR_AVX512_TILE;
     // Row blocks as in pc_gemm_q8: a block's int8 activations (≤ 256 KiB) stay in L2 across all
     // panels, each panel pair stays in L1/L2 while the block's rows stream past it.
     int64_t mc = (256 * 1024) / s->k / mr * mr;

@@ -25,8 +25,8 @@ extern "C" {
 /// The code paths run-time dispatch can pick.
 enum {
     PC_ISA_PORTABLE = 0,      ///< plain C, any CPU
-    PC_ISA_AVX2 = 1,          ///< x86-64 AVX2 (vpmaddubsw + vpmaddwd with the sign trick)
-    PC_ISA_AVX_VNNI = 2,      ///< x86-64 AVX2 + AVX-VNNI (vpdpbusd, 256-bit)
+    PC_ISA_AVX2 = 1,          ///< x86-64 AVX2 + FMA (vpmaddubsw + vpmaddwd with the sign trick)
+    PC_ISA_AVX_VNNI = 2,      ///< x86-64 AVX2 + FMA + AVX-VNNI (vpdpbusd, 256-bit)
     PC_ISA_NEON = 3,          ///< aarch64 baseline Advanced SIMD (smull / smlal / sadalp)
     PC_ISA_NEON_DOTPROD = 4,  ///< aarch64 Armv8.2 dot product (sdot)
     PC_ISA_AVX512_VNNI = 5,   ///< x86-64 AVX-512 VNNI (vpdpbusd on 512 bits: one block per instruction)
@@ -77,16 +77,19 @@ size_t pc_q8_packed_size(int64_t n, int64_t k, int64_t group);
 /// the shape is not supported (nothing written).
 int pc_q8_pack(const int8_t *w, const float *wscale, int64_t n, int64_t k, int64_t group, void *dst);
 
-/// y[i, j] = (Σ_g fl(Σ_{t in group g} (xq[i, t] + 128 − xzero[i]) · w[j, t]) · wscale[j, g]) · xscale[i]
+/// y[i, j] ≈ (Σ_g (Σ_{t in group g} (xq[i, t] + 128 − xzero[i]) · w[j, t]) · wscale[j, g]) · xscale[i]
 ///           (+ bias[j])
-/// for rows i in [0, m) and columns j in [n0, n1); other columns of y are not touched.
-///
-/// xq, xscale, xzero: [m, k], [m], [m] as pc_quantize_rows_f32_q8 writes them (zero points in
-/// 0...255); packed_w from pc_q8_pack with the same n, k, group; bias: [n] or NULL; y: [m, ldy]
-/// floats (ldy >= n). The integer sums are exact (the kernels add the zero-point term as
-/// (128 − zp)·colsum, colsum from the packed panel); the float epilogue is the same sequence of
-/// roundings on every path (no FMA contraction), so a column's value does not depend on the
-/// n-range, on m, or on which rows are computed together.
+/// for rows i in [0, m) and columns j in [n0, n1); other columns of y are not touched. Exactly,
+/// with D_g = Σ_{t in g} (xq[i, t] + 128) · w[j, t] (an exact int32) and zsum[j] = Σ_g colsum_g ·
+/// wscale[j, g] (fused, in order, computed by pc_q8_pack; colsum_g = Σ_{t in g} w[j, t]):
+///     s = +0;  s = fmaf(D_g, wscale[j, g], s) for g = 0, 1, ...
+///     y = fmaf(−xzero[i], zsum[j], s) · xscale[i];  y = y + bias[j]
+/// (the zero-point term folded into one float per column: pc_internal.h says why and what it
+/// costs). xq, xscale, xzero: [m, k], [m], [m] as pc_quantize_rows_f32_q8 writes them (zero
+/// points in 0...255); packed_w from pc_q8_pack with the same n, k, group; bias: [n] or NULL;
+/// y: [m, ldy] floats (ldy >= n). Every path performs these roundings in this order (fused
+/// operations only where written, never contraction), so a column's value does not depend on
+/// the n-range, on m, on which rows are computed together, or on the CPU.
 /// Returns 0, or -1 on an unsupported shape or range (nothing written).
 int pc_gemm_q8(const int8_t *xq, const float *xscale, const int32_t *xzero, const void *packed_w,
                const float *bias, float *y, int64_t ldy, int64_t m, int64_t n, int64_t k, int64_t group,
