@@ -15,17 +15,28 @@ public struct ConvertOptions: Sendable {
     public var dtype: WeightDType
     /// q8 elements per scale along the reduction dimension; 0 = one scale per output channel.
     public var groupSize: Int
-    /// q8 group size for the text tower's block matrices (nil: `groupSize`).
-    public var textGroupSize: Int?
+    /// q8 group size for the text tower's block matrices (0: one scale per output channel). The
+    /// default, `defaultTextGroup`, is what lifts ViT-B/32's short prompts over cosine 0.9995.
+    public var textGroupSize: Int
     public var compress: Bool
     public var zstdLevel: Int32
-    /// How q8 scales are chosen (`Q8.ScaleRule`): amax / 127 by default.
+    /// How q8 scales are chosen (`Q8.ScaleRule`) for every matrix outside the text blocks: amax / 127.
     public var scaleRule: Q8.ScaleRule
+    /// How q8 scales are chosen for the text tower's block matrices: least squared error.
+    public var textScaleRule: Q8.ScaleRule
 
-    public init(dtype: WeightDType = .q8, groupSize: Int = 0, textGroupSize: Int? = nil, compress: Bool = true,
-                zstdLevel: Int32 = 3, scaleRule: Q8.ScaleRule = .amax) {
+    /// Groups of 128 along K with `.mse` scales in the text blocks, one amax scale per output
+    /// channel elsewhere: on the random ViT-B/32 every text input tried then stays at cosine
+    /// ≥ 0.99955 to the float model (per channel: 0.99940), at ~1.05x the text tower's time
+    /// (docs/benchmarks.md, "Weight groups"). A width of at most 128 gets one scale per channel.
+    public static let defaultTextGroup = 128
+
+    public init(dtype: WeightDType = .q8, groupSize: Int = 0, textGroupSize: Int = ConvertOptions.defaultTextGroup,
+                compress: Bool = true, zstdLevel: Int32 = 3, scaleRule: Q8.ScaleRule = .amax,
+                textScaleRule: Q8.ScaleRule = .mse) {
         self.dtype = dtype
         self.scaleRule = scaleRule
+        self.textScaleRule = textScaleRule
         self.groupSize = groupSize
         self.textGroupSize = textGroupSize
         self.compress = compress
@@ -70,7 +81,10 @@ public enum PclipConverter {
             ("tokenizer", .object([("kind", .string("clip_bpe")),
                                    ("context_length", .number(Double(c.config.text.contextLength)))])),
             ("source", .object([("layout", .string(c.layout.rawValue)), ("dtype", .string(options.dtype.rawValue)),
-                                ("group_size", .number(Double(options.groupSize)))])),
+                                ("group_size", .number(Double(options.groupSize))),
+                                ("text_group_size", .number(Double(options.textGroupSize))),
+                                ("scales", .string(options.scaleRule.rawValue)),
+                                ("text_scales", .string(options.textScaleRule.rawValue))])),
             ("producer", .string("pocketclip 1")),
         ])
     }
@@ -81,7 +95,7 @@ public enum PclipConverter {
     public static func convert(_ checkpoint: Checkpoint, to path: String, options: ConvertOptions = ConvertOptions(),
                                progress: ((Int, Int, String) -> Void)? = nil) throws -> ConvertSummary {
         guard options.groupSize >= 0 else { throw ConvertError.badGroupSize(options.groupSize) }
-        if let g = options.textGroupSize, g < 0 { throw ConvertError.badGroupSize(g) }
+        guard options.textGroupSize >= 0 else { throw ConvertError.badGroupSize(options.textGroupSize) }
         if checkpoint.weights.text != nil && checkpoint.tokenizer == nil { throw ConvertError.noTokenizer(checkpoint.path) }
         // Open the output first: an unwritable target fails before minutes of encoding.
         let out = try AtomicFileWriter(path: path)
@@ -105,14 +119,17 @@ public enum PclipConverter {
                 continue
             }
             let k = dims.last!
-            let asked = t.name.hasPrefix("text.blocks.") ? (options.textGroupSize ?? options.groupSize) : options.groupSize
-            var group = asked == 0 ? k : asked
+            let inText = t.name.hasPrefix("text.blocks.")
+            let asked = inText ? options.textGroupSize : options.groupSize
+            // A group as wide as the row or wider is one scale per channel: not a fallback.
+            var group = asked == 0 || asked >= k ? k : asked
             if k % group != 0 {
                 fallbacks.append(t.name)
                 group = k
             }
             try writer.add(name: t.name, dtype: .q8, dims: dims, groupSize: group, compression: compression,
-                           decoded: Q8.encode(t.tensor.values, k: k, groupSize: group, rule: options.scaleRule))
+                           decoded: Q8.encode(t.tensor.values, k: k, groupSize: group,
+                                              rule: inText ? options.textScaleRule : options.scaleRule))
         }
         if let tokenizer = checkpoint.tokenizer {
             for (j, (name, lines)) in [(PclipNames.vocabulary, tokenizer.vocabulary), (PclipNames.merges, tokenizer.mergeRules)].enumerated() {

@@ -79,6 +79,37 @@ final class PclipModelTests: XCTestCase {
         XCTAssertEqual(try file.info("text.token_embed").groupSize, 32, "token rows keep one scale each")
     }
 
+    /// The defaults: text blocks in groups of ConvertOptions.defaultTextGroup (one scale per
+    /// channel where the row is no wider, as in the tiny models: not a fallback) with `.mse`
+    /// scales; everything else one amax scale per channel. The metadata records the choice.
+    func testDefaultTextWeightsUseMSEScalesAndGroupsOf128() throws {
+        let c = try checkpoint("tiny-hf")
+        func raw(_ f: PclipFile, _ name: String) throws -> [UInt8] { try f.data(name).withUnsafeBytes { Array($0) } }
+        let defaults = try PclipFile(path: try converted(c, ConvertOptions()))
+        let amax = try PclipFile(path: try converted(c, ConvertOptions(textScaleRule: .amax)))
+        for name in ["text.blocks.0.attn.qkv.weight", "text.blocks.1.mlp.proj.weight"] {
+            let k = try defaults.info(name).dims.last!
+            XCTAssertLessThanOrEqual(k, ConvertOptions.defaultTextGroup, "the tiny model's rows")
+            XCTAssertEqual(try defaults.info(name).groupSize, k, "\(name): per channel, no fallback")
+            XCTAssertNotEqual(try raw(defaults, name), try raw(amax, name), "\(name): mse scales differ from amax")
+        }
+        for name in ["vision.blocks.0.attn.qkv.weight", "text.token_embed", "vision.patch_embed"] {
+            XCTAssertEqual(try raw(defaults, name), try raw(amax, name), "\(name): amax outside the text blocks")
+        }
+        guard case .object(let top) = defaults.metadata, let source = top.first(where: { $0.0 == "source" })?.1,
+              case .object(let fields) = source else { return XCTFail("no source object in the metadata") }
+        let recorded = Dictionary(fields, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(recorded["text_group_size"], .number(Double(ConvertOptions.defaultTextGroup)))
+        XCTAssertEqual(recorded["text_scales"], .string("mse"))
+        XCTAssertEqual(recorded["scales"], .string("amax"))
+        // A group wider than the row is one scale per channel, reported as no fallback.
+        let widePath = FileManager.default.temporaryDirectory.appendingPathComponent("wide-\(UUID().uuidString).pclip").path
+        addTeardownBlock { unlink(widePath) }
+        let wide = try PclipConverter.convert(c, to: widePath, options: ConvertOptions(groupSize: 4096, textGroupSize: 4096))
+        XCTAssertEqual(wide.perChannelFallbacks, [])
+        XCTAssertEqual(try PclipFile(path: widePath).info("vision.blocks.0.mlp.fc.weight").groupSize, 32)
+    }
+
     func testConvertingTwiceGivesIdenticalBytes() throws {
         let c = try checkpoint("tiny-openclip")
         for options in [ConvertOptions(), ConvertOptions(dtype: .f16, compress: false)] {
