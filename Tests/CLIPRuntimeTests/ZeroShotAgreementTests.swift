@@ -6,11 +6,12 @@ import CLIPRuntime
 import Foundation
 import XCTest
 
-/// Per-channel q8 weights + per-row asymmetric int8 activations on the tiny random models (whose
-/// every block is active: weights N(0, 1/fan_in)). Measured 0.99968 here (the earlier symmetric
-/// activations gave 0.99961 on these images and a few of the prompts); the bar leaves 1.5x the
-/// measured 1 − cosine for float differences between CPUs. ViT-B/32 is measured by
-/// tools/bench_peers.py against the same bar as ONNX Runtime int8.
+/// The converter's default q8 (one amax scale per channel; text blocks with least-squares scales,
+/// per channel at these widths) + per-row asymmetric int8 activations on the tiny random models
+/// (whose every block is active: weights N(0, 1/fan_in)). Measured 0.99968 here (the earlier
+/// symmetric activations gave 0.99961 on these images and a few of the prompts); the bar leaves
+/// 1.5x the measured 1 − cosine for float differences between CPUs. ViT-B/32 is measured by
+/// tools/q8_fidelity.py and tools/bench_peers.py against the same bar as ONNX Runtime int8.
 let minCosineQ8TinyEmbedding = 0.9995
 
 final class ZeroShotAgreementTests: XCTestCase {
