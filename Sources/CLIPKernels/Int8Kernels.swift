@@ -116,9 +116,10 @@ public final class PackedQ8Matrix: @unchecked Sendable {
     deinit { packed?.deallocate() }
 }
 
-/// y[i, j] = (Σ_g (Σ_{t in g} (xq[i, t] + 128 − xZeroPoints[i]) · w[j, t]) · wScale[j, g]) · xScales[i]
+/// y[i, j] ≈ (Σ_g (Σ_{t in g} (xq[i, t] + 128 − xZeroPoints[i]) · w[j, t]) · wScale[j, g]) · xScales[i]
 /// (+ bias[j]) for rows 0..<m and the columns in `columns` (all n by default); other columns of y
-/// are untouched.
+/// are untouched. `Int8Reference.gemm` states the exact float steps (the zero-point term folded
+/// into one float per column).
 ///
 /// xq, xScales, xZeroPoints: [m, w.k], [m], [m] as `quantizeRows` writes them (zero points in
 /// 0...255); bias: [w.n] or nil; y: [m, ldy] with ldy >= w.n (default w.n). The integer sums are
