@@ -311,9 +311,13 @@ extension EmbeddingIndex {
     /// into the index at `output`, continuing the index already there: files with the same
     /// size and mtime are kept, changed ones re-embedded, vanished ones dropped. Images that
     /// cannot be decoded are counted and skipped. `progress` may throw to stop the build; the
-    /// index then holds what was saved.
+    /// index then holds what was saved. `beforeWriting` is called once, after the folder is
+    /// scanned and before any image is embedded, if the build will write `output` at all (an
+    /// up-to-date index is left untouched, so a read-only one still "builds"): a caller checks
+    /// there that `output` can be written, so a failure costs no embedding work.
     @discardableResult
     public static func build(model: CLIPModel, folder: String, output: String, options: IndexBuildOptions = IndexBuildOptions(),
+                             beforeWriting: () throws -> Void = {},
                              progress: (IndexBuildProgress) throws -> Void = { _ in }) throws -> IndexBuildProgress {
         guard let vision = model.vision else { throw ModelError.invalidInput("building an index needs the vision tower") }
         guard let fingerprint = model.fingerprint else {
@@ -341,6 +345,7 @@ extension EmbeddingIndex {
         let done = Set(index.paths)
         report.unchanged = index.count
         let todo = files.filter { !done.contains($0.path) }
+        if !todo.isEmpty || report.removed > 0 || !fileExists(output) { try beforeWriting() }
 
         var unsaved = report.removed
         for start in stride(from: 0, to: todo.count, by: options.batchSize) {

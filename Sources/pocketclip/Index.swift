@@ -72,11 +72,14 @@ struct IndexBuild: ParsableCommand {
     func run() throws {
         try reportingErrors {
             guard isDirectory(folder) else { throw ModelError.invalidInput("'\(folder)' is not a folder; give the folder of images to index") }
-            try checkWritable(output)  // before the model loads and images are embedded
+            // A new index is checked before the model loads; an existing one once the scan shows
+            // it must change (an up-to-date index on a read-only disk is fine), before embedding.
+            if !fileExists(output) { try checkWritable(output) }
             let model = try modelOptions.load(towers: .vision)
             var options = IndexBuildOptions()
             (options.extensions, options.batchSize, options.saveEvery) = (parsedExtensions, batch, saveEvery)
-            let r = try EmbeddingIndex.build(model: model, folder: folder, output: output, options: options) { p in
+            let r = try EmbeddingIndex.build(model: model, folder: folder, output: output, options: options,
+                                             beforeWriting: { try checkWritable(output) }) { p in
                 let todo = p.total - p.unchanged
                 let done = p.embedded + p.undecodable.count
                 if p.justSaved || done == todo {
@@ -86,7 +89,8 @@ struct IndexBuild: ParsableCommand {
             for (path, reason) in r.undecodable.prefix(5) { stderrLine("skipped \(path): \(reason)") }
             if r.undecodable.count > 5 { stderrLine("... and \(r.undecodable.count - 5) more undecodable images") }
             let skipped = r.undecodable.isEmpty ? "" : ", \(r.undecodable.count) undecodable skipped"
-            print("wrote \(output): \(r.unchanged + r.embedded) images (\(r.embedded) embedded, \(r.unchanged) already indexed, \(r.removed) removed\(skipped))")
+            // "wrote" only when the file was written: an up-to-date index is left as it was.
+            print("\(r.saves > 0 ? "wrote \(output):" : "\(output) is up to date:") \(r.unchanged + r.embedded) images (\(r.embedded) embedded, \(r.unchanged) already indexed, \(r.removed) removed\(skipped))")
         }
     }
 }

@@ -156,7 +156,8 @@ final class FaultCLITests: XCTestCase {
     }
 
     /// A read-only target holding a previous index, with new images to add: refused in one line
-    /// before any image is embedded (no progress line), the previous index kept.
+    /// before any image is embedded (no progress line), the previous index kept. With nothing to
+    /// add the up-to-date index needs no write: that succeeds on the read-only disk.
     func testIndexBuildOnReadOnlyTargetKeepsThePreviousIndex() throws {
         let disk = try mountSmallTmpfs("size=64k", for: self)
         let dir = try scratchDirectory(for: self)
@@ -166,6 +167,9 @@ final class FaultCLITests: XCTestCase {
         XCTAssertEqual(try pocketclip(["index", "build", model, photos, "-o", index]).status, 0)
         let previous = try bytes(index)
         try remountReadOnly(disk)
+        let upToDate = try pocketclip(["index", "build", model, photos, "-o", index])
+        XCTAssertEqual(upToDate.status, 0, upToDate.stderr)
+        XCTAssertEqual(upToDate.stdout, "\(index) is up to date: \(exampleNames.count) images (0 embedded, \(exampleNames.count) already indexed, 0 removed)\n")
         try FileManager.default.copyItem(atPath: exampleImages + "/bag.png", toPath: photos + "/new-bag.png")
         for target in [index, disk + "/new.index"] {
             let r = try pocketclip(["index", "build", model, photos, "-o", target])

@@ -40,7 +40,7 @@ final class IndexCLITests: XCTestCase {
         XCTAssertEqual(first.stdout, "wrote \(index): 10 images (10 embedded, 0 already indexed, 0 removed)\n")
         XCTAssertTrue(first.stderr.contains("3/10 images, saved"), first.stderr)
         let again = try pocketclip(["index", "build", model, exampleImages, "-o", index])
-        XCTAssertEqual(again.stdout, "wrote \(index): 10 images (0 embedded, 10 already indexed, 0 removed)\n", "a rerun embeds nothing")
+        XCTAssertEqual(again.stdout, "\(index) is up to date: 10 images (0 embedded, 10 already indexed, 0 removed)\n", "a rerun embeds nothing")
 
         let info = try pocketclip(["index", "info", index, "--list"])
         XCTAssertEqual(info.status, 0, info.stderr)
