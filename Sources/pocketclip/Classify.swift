@@ -146,7 +146,12 @@ struct PromptOptions: ParsableArguments {
     func templates() throws -> [String] {
         var out = templateList
         if let templatesFile {
-            out += try readTextFile(templatesFile).split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+            let lines = try readTextFile(templatesFile).split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+            // A blank file is a mistake, not a request for the default template.
+            guard !lines.isEmpty else {
+                throw ModelError.invalidInput("--templates-file '\(templatesFile)' holds no template (every line is blank); write one per line, e.g. 'a photo of a {}.'")
+            }
+            out += lines
         }
         if ensemble { out += PromptTemplates.defaultEnsemble }
         if out.isEmpty { out = [CLIPModel.defaultTemplate] }

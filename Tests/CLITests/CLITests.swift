@@ -100,6 +100,12 @@ final class CLIErrorTests: XCTestCase {
     func testDuplicateLabelsAndBadTemplate() throws {
         assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", "cat,cat"]), mentions: "twice")
         assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", "cat,dog", "--template", "a photo"]), mentions: "{}")
+        // A templates file of blank lines is refused, not silently replaced by the default template.
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("\n   \n\n".utf8).write(to: URL(fileURLWithPath: dir + "/templates.txt"))
+        assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", "cat,dog",
+                                           "--templates-file", dir + "/templates.txt"]), mentions: "holds no template")
     }
 
     func testTextPastContextLength() throws {
