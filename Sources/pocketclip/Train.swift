@@ -99,6 +99,9 @@ struct Train: ParsableCommand {
 
             let trainer: Trainer
             if exportOnly {
+                // As in training: SIGINT/SIGTERM let the export finish (it is a staging directory
+                // renamed into place; killed, it left the hidden staging directory behind), then exit 130.
+                StopSignal.install()
                 let t = try Trainer(resumingFrom: checkpointPath)
                 let tok = try loadTokenizer(tokenizer)
                 try writeCurve(t, directory: out)
@@ -106,6 +109,10 @@ struct Train: ParsableCommand {
                                    tokenizerFiles: HFExport.tokenizerFiles(vocabulary: tok.vocabulary, merges: tok.mergeRules),
                                    mean: CaptionGenerator.clipMean, std: CaptionGenerator.clipStd)
                 say("exported step \(t.step)/\(t.recipe.steps) to \(out)/model")
+                if StopSignal.requested {
+                    say("interrupted: the export above finished first")
+                    throw ExitCode(130)
+                }
                 return
             }
             if resume {
