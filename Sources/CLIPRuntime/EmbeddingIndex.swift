@@ -234,7 +234,7 @@ public struct EmbeddingIndex: Sendable {
         let dim = Int(try r.u32("dim"))
         let count = Int(try r.u32("count"))
         guard dim >= 1 && dim <= maxDim else {
-            throw EmbeddingIndexError.corrupt(path: path, detail: "embedding size (dim) \(dim) is outside 1...\(maxDim) (EmbeddingIndex.maxDim)")
+            throw EmbeddingIndexError.corrupt(path: path, detail: "dim \(dim) (the embedding size) is outside 1...\(maxDim) (EmbeddingIndex.maxDim)")
         }
         let root = try r.string("root", allowEmpty: true)
         // Each entry needs at least its fixed fields, one path byte and its floats: a count

@@ -120,7 +120,7 @@ final class IndexLimitEdgeTests: XCTestCase {
         let n = EmbeddingIndex.maxDim
         XCTAssertEqual(try EmbeddingIndex.parse(bytes: indexBytes(dim: n), path: "x.index").dim, n)
         XCTAssertEqual(try EmbeddingIndex(modelFingerprint: 1, dim: n, root: "/r").dim, n)
-        assertCorrupt(indexBytes(dim: n + 1), "embedding size (dim) 16385 is outside 1...16384")
+        assertCorrupt(indexBytes(dim: n + 1), "dim 16385 (the embedding size) is outside 1...16384")
         assertInvalid("embedding size 16385 is outside 1...16384") { _ = try EmbeddingIndex(modelFingerprint: 1, dim: n + 1, root: "/r") }
     }
 
