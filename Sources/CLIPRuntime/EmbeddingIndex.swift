@@ -120,8 +120,12 @@ public struct EmbeddingIndex: Sendable {
     public var count: Int { paths.count }
 
     public init(modelFingerprint: UInt32, dim: Int, root: String) throws {
-        guard dim >= 1 && dim <= Self.maxDim else { throw EmbeddingIndexError.invalid("embedding size \(dim) is outside 1...\(Self.maxDim)") }
-        guard root.utf8.count <= Self.maxPathBytes else { throw EmbeddingIndexError.invalid("folder path longer than \(Self.maxPathBytes) bytes") }
+        guard dim >= 1 && dim <= Self.maxDim else {
+            throw EmbeddingIndexError.invalid("embedding size \(dim) is outside 1...\(Self.maxDim) (EmbeddingIndex.maxDim); index with a CLIP model whose embedding fits")
+        }
+        guard root.utf8.count <= Self.maxPathBytes else {
+            throw EmbeddingIndexError.invalid("folder path is \(root.utf8.count) bytes, more than the \(Self.maxPathBytes) an index stores (EmbeddingIndex.maxPathBytes); index a folder with a shorter path")
+        }
         self.modelFingerprint = modelFingerprint
         self.dim = dim
         self.root = root
@@ -133,7 +137,9 @@ public struct EmbeddingIndex: Sendable {
     public mutating func append(path: String, stamp: FileStamp, embedding: [Float]) throws {
         guard embedding.count == dim else { throw EmbeddingIndexError.invalid("embedding has \(embedding.count) values, the index holds \(dim)") }
         let n = path.utf8.count
-        guard n >= 1 && n <= Self.maxPathBytes else { throw EmbeddingIndexError.invalid("path '\(path)' is empty or longer than \(Self.maxPathBytes) bytes") }
+        guard n >= 1 && n <= Self.maxPathBytes else {
+            throw EmbeddingIndexError.invalid("path '\(path)' is \(n) bytes, outside 1...\(Self.maxPathBytes) (EmbeddingIndex.maxPathBytes); move or rename the file to shorten its path under the folder")
+        }
         guard count < Self.maxEntries else { throw EmbeddingIndexError.invalid("the index is full (\(Self.maxEntries) entries); shard the folder") }
         paths.append(path)
         stamps.append(stamp)
@@ -227,12 +233,17 @@ public struct EmbeddingIndex: Sendable {
         let fingerprint = try r.u32("fingerprint")
         let dim = Int(try r.u32("dim"))
         let count = Int(try r.u32("count"))
-        guard dim >= 1 && dim <= maxDim else { throw EmbeddingIndexError.corrupt(path: path, detail: "dim \(dim) is outside 1...\(maxDim)") }
+        guard dim >= 1 && dim <= maxDim else {
+            throw EmbeddingIndexError.corrupt(path: path, detail: "dim \(dim) (the embedding size) is outside 1...\(maxDim) (EmbeddingIndex.maxDim)")
+        }
         let root = try r.string("root", allowEmpty: true)
         // Each entry needs at least its fixed fields, one path byte and its floats: a count
         // the remaining bytes cannot hold is refused before any reservation.
+        guard count <= maxEntries else {
+            throw EmbeddingIndexError.corrupt(path: path, detail: "header claims \(count) entries, more than the \(maxEntries) an index holds (EmbeddingIndex.maxEntries)")
+        }
         let minEntry = 4 + 1 + 16 + 4 * dim
-        guard count <= maxEntries, count <= r.remaining / minEntry else {
+        guard count <= r.remaining / minEntry else {
             throw EmbeddingIndexError.corrupt(path: path, detail: "header claims \(count) entries of ≥\(minEntry) bytes but only \(r.remaining) bytes follow")
         }
         var index = try EmbeddingIndex(modelFingerprint: fingerprint, dim: dim, root: root)
@@ -445,7 +456,7 @@ private struct ByteReader {
     mutating func string(_ what: String, allowEmpty: Bool) throws -> String {
         let n = Int(try u32(what + " length"))
         guard n <= EmbeddingIndex.maxPathBytes, allowEmpty || n > 0 else {
-            throw EmbeddingIndexError.corrupt(path: path, detail: "\(what) length \(n) is outside \(allowEmpty ? 0 : 1)...\(EmbeddingIndex.maxPathBytes)")
+            throw EmbeddingIndexError.corrupt(path: path, detail: "\(what) length \(n) is outside \(allowEmpty ? 0 : 1)...\(EmbeddingIndex.maxPathBytes) bytes (EmbeddingIndex.maxPathBytes)")
         }
         try need(n, what)
         guard let s = String(validating: bytes[offset..<(offset + n)], as: UTF8.self) else {

@@ -104,12 +104,21 @@ public struct CaptionFile: Sendable {
     /// Header names of the caption column (TSV), and the JSONL keys tried in order.
     public static let captionColumns = ["caption", "title", "text"]
 
+    /// Refuses a captions file larger than `maxFileBytes`, from its size, before it is read.
+    static func checkSize(_ size: Int, path: String) throws {
+        guard size <= maxFileBytes else {
+            throw CaptionDataError.unreadable(path: path, reason: "it is \(size) bytes, more than the \(maxFileBytes) (\(maxFileBytes >> 20) MiB) allowed (CaptionFile.maxFileBytes); check that this is the captions file (one image–caption pair per line)")
+        }
+    }
+
     /// Reads and parses the captions file at `path` (format from its extension).
     public static func parse(path: String) throws -> CaptionFile {
         let format = try CaptionFormat.of(path: path)
         let bytes: [UInt8]
         do {
-            bytes = try ReadOnlyFile(path: path).readAll(limit: maxFileBytes)
+            let file = try ReadOnlyFile(path: path)
+            try checkSize(file.size, path: path)
+            bytes = try file.bytes(at: 0, count: file.size)
         } catch let e as FileError {
             throw CaptionDataError.unreadable(path: path, reason: e.description)
         }

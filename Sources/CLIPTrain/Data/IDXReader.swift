@@ -103,7 +103,7 @@ public enum IDXReader {
         let dims = try header(bytes, magic: imagesMagic, rank: 3, name: name)
         let (n, r, c) = (dims[0], dims[1], dims[2])
         guard r > 0, c > 0, r <= maxSide, c <= maxSide else {
-            throw DataError.invalidIDX("'\(name)': image size \(r)×\(c) is outside 1...\(maxSide); the header is corrupt")
+            throw DataError.invalidIDX("'\(name)': image size \(r)×\(c) is outside 1...\(maxSide) per side (IDXReader.maxSide; Fashion-MNIST's is 28×28); the header is corrupt or this is not an IDX image file: re-extract it")
         }
         let payload = bytes.count - 16
         // n·r·c cannot overflow: n ≤ 2³²−1 and r, c ≤ 4096 keep the product below 2⁵⁶.
