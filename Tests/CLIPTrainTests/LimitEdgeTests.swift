@@ -1,8 +1,11 @@
-// The IDX image side limit (IDXReader.maxSide, 4096) of the README's "Safety and limits" at its
-// edge: a side of 4096 passes, 4097 is refused from the header with the limit's error. Sides at
-// the limit are claimed in the header; only a 1×4096 image (4 KiB) is given real pixels.
+// The IDX limits of the README's "Safety and limits" at their edges: the image side
+// (IDXReader.maxSide, 4096) passes at 4096 and is refused at 4097 from the header; the file size
+// (IDXReader.maxFileBytes, 1 GiB) passes at the limit and is refused one byte over, before
+// reading. Sides at the limit are claimed in the header (only a 1×4096 image gets real pixels);
+// the file over the limit is sparse, so nothing near its size is written or allocated.
 
 @testable import CLIPTrain
+import Foundation
 import XCTest
 
 final class IDXLimitEdgeTests: XCTestCase {
@@ -22,6 +25,24 @@ final class IDXLimitEdgeTests: XCTestCase {
             XCTFail("expected invalidIDX, got \(error)", file: file, line: line)
         }
         return nil
+    }
+
+    func testFileSizeLimit() throws {
+        XCTAssertEqual(IDXReader.maxFileBytes, 1 << 30)
+        XCTAssertNoThrow(try IDXReader.checkSize(IDXReader.maxFileBytes, path: "x"))
+        XCTAssertThrowsError(try IDXReader.checkSize(IDXReader.maxFileBytes + 1, path: "x")) { error in
+            XCTAssertTrue("\(error)".contains("IDXReader.maxFileBytes"), "\(error)")
+        }
+        // End to end: a sparse file one byte over is refused by readImages before it is read.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString)").path
+        defer { unlink(path) }
+        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        XCTAssertEqual(ftruncate(fd, off_t(IDXReader.maxFileBytes + 1)), 0)
+        close(fd)
+        XCTAssertThrowsError(try IDXReader.readImages(path: path)) { error in
+            XCTAssertTrue("\(error)".contains("\(IDXReader.maxFileBytes + 1) bytes, more than the \(IDXReader.maxFileBytes)"), "\(error)")
+        }
     }
 
     func testImageSideLimit() throws {

@@ -64,7 +64,19 @@ public enum IDXReader {
     /// Largest side accepted: guards against a lying header asking for absurd images.
     public static let maxSide = 4096
 
-    /// Reads a whole file. The size is taken from the file itself, never from its contents.
+    /// Largest IDX file read: Fashion-MNIST's largest is 47 MB (60,000 images of 28×28); 1 GiB is
+    /// ~1.3 M such images, and a wrong path (a disk image, a video) fails before it is read.
+    public static let maxFileBytes = 1 << 30
+
+    /// Refuses a file of `size` bytes over `limit` (the IDX files' size check, testable at its edge).
+    static func checkSize(_ size: Int, path: String, limit: Int = maxFileBytes) throws {
+        guard size <= limit else {
+            throw DataError.io("'\(path)' is \(size) bytes, more than the \(limit) an IDX file may hold (IDXReader.maxFileBytes; Fashion-MNIST's largest is 47 MB); check the path (Debian: dpkg -L dataset-fashion-mnist)")
+        }
+    }
+
+    /// Reads a whole file. The size is taken from the file itself, never from its contents, and
+    /// checked against `maxFileBytes` before anything is allocated.
     public static func readFile(_ path: String) throws -> [UInt8] {
         guard let f = fopen(path, "rb") else {
             throw DataError.io("cannot open '\(path)' (errno \(errno)); check the path (Debian: dpkg -L dataset-fashion-mnist)")
@@ -73,6 +85,7 @@ public enum IDXReader {
         guard fseek(f, 0, SEEK_END) == 0 else { throw DataError.io("cannot seek in '\(path)'") }
         let size = ftell(f)
         guard size >= 0, fseek(f, 0, SEEK_SET) == 0 else { throw DataError.io("cannot size '\(path)'") }
+        try checkSize(size, path: path)
         var bytes = [UInt8](repeating: 0, count: size)
         let got = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, f) }
         guard got == size else { throw DataError.io("read \(got) of \(size) bytes of '\(path)'") }
