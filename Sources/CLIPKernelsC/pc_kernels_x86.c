@@ -245,7 +245,9 @@ PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const int32_
 
 #define PC_AVX512 __attribute__((target("avx2,avx512f,avx512vnni")))
 #define PC_MR_AVX512_TILE 10  // rows per tile: 2·10 accumulators + 2 weights + XOR mask = 23 zmm
-#define PC_MR_AVX512_GROUPED 5  // with several groups: 2·5 accumulators + 2·5 sums + 3 = 23 zmm
+// With several groups: 2·6 accumulators + 2·6 sums + 2 weights + mask + broadcast = 28 zmm. Text
+// shapes with G128, kernel GOP/s: 5 rows 828-862, 6 rows 832-889, 7 rows 816-877.
+#define PC_MR_AVX512_GROUPED 6
 
 // Rows [i0, i0 + MR) of panels p .. p + NP - 1 (NP = 1 or 2). With NP = 2 both panels are whole;
 // with NP = 1 only columns [c0, c1) of panel p are written.
@@ -328,6 +330,7 @@ PC_INLINE PC_AVX512 void pc_avx512_tile(const int MR, const int NP, const int GR
 #define PC_AVX512_ROWS(NP)                                                                  \
     if (s->groups > 1) {                                                                    \
         switch (mr) {                                                                       \
+        case 6: PC_AVX512_CALL(6, NP, 1); break;                                            \
         case 5: PC_AVX512_CALL(5, NP, 1); break;                                            \
         case 4: PC_AVX512_CALL(4, NP, 1); break;                                            \
         case 3: PC_AVX512_CALL(3, NP, 1); break;                                            \
