@@ -44,35 +44,59 @@ static void pc_layernorm_row_portable(const float *x, float *y, const float *gam
 #define PC_AVX512F __attribute__((target("avx2,avx512f")))
 
 // The same sums with the 8 lanes in one zmm of doubles; the tail (dim % 8 values) goes to its
-// lanes one at a time, as in the portable loop.
-static PC_AVX512F void pc_layernorm_row_avx512(const float *x, float *y, const float *gamma, const float *beta,
-                                               int64_t dim, float eps) {
+// lanes one at a time, as in the portable loop. R rows at once (R constant): each row's sums are
+// their own chain, in the same order as alone, so the values do not change, but R chains hide
+// the add latency that one chain per pass waited on (77×512 text rows: 11.2 → 7.2 µs; 8 rows at
+// once measured the same as 4).
+__attribute__((target("avx2,avx512f"), always_inline))
+static inline void pc_layernorm_rows_avx512(const int R, const float *x, float *y, const float *gamma,
+                                            const float *beta, int64_t dim, float eps) {
     const int64_t body = dim / 8 * 8;
-    __m512d acc = _mm512_setzero_pd();
-    for (int64_t i = 0; i < body; i += 8) acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_loadu_ps(x + i)));
-    double l[8];
-    _mm512_storeu_pd(l, acc);
-    for (int64_t i = body; i < dim; i++) l[i % 8] += (double)x[i];
-    const double mean = pc_lanes_total(l) / (double)dim;
-    const __m512d vmean = _mm512_set1_pd(mean);
-    acc = _mm512_setzero_pd();
-    for (int64_t i = 0; i < body; i += 8) {
-        __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vmean);
-        acc = _mm512_add_pd(acc, _mm512_mul_pd(d, d));
+    __m512d acc[4];
+    double mean[4], inv_std[4];
+    for (int r = 0; r < R; r++) acc[r] = _mm512_setzero_pd();
+    for (int64_t i = 0; i < body; i += 8)
+        for (int r = 0; r < R; r++) acc[r] = _mm512_add_pd(acc[r], _mm512_cvtps_pd(_mm256_loadu_ps(x + r * dim + i)));
+    for (int r = 0; r < R; r++) {
+        double l[8];
+        _mm512_storeu_pd(l, acc[r]);
+        for (int64_t i = body; i < dim; i++) l[i % 8] += (double)x[r * dim + i];
+        mean[r] = pc_lanes_total(l) / (double)dim;
+        acc[r] = _mm512_setzero_pd();
     }
-    _mm512_storeu_pd(l, acc);
-    for (int64_t i = body; i < dim; i++) {
-        double d = (double)x[i] - mean;
-        l[i % 8] += d * d;
+    for (int64_t i = 0; i < body; i += 8)
+        for (int r = 0; r < R; r++) {
+            __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + r * dim + i)), _mm512_set1_pd(mean[r]));
+            acc[r] = _mm512_add_pd(acc[r], _mm512_mul_pd(d, d));
+        }
+    for (int r = 0; r < R; r++) {
+        double l[8];
+        _mm512_storeu_pd(l, acc[r]);
+        for (int64_t i = body; i < dim; i++) {
+            double d = (double)x[r * dim + i] - mean[r];
+            l[i % 8] += d * d;
+        }
+        inv_std[r] = 1.0 / sqrt(pc_lanes_total(l) / (double)dim + (double)eps);
     }
-    const double inv_std = 1.0 / sqrt(pc_lanes_total(l) / (double)dim + (double)eps);
-    const __m512d vinv = _mm512_set1_pd(inv_std);
-    for (int64_t i = 0; i < body; i += 8) {
-        __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(x + i)), vmean);
-        __m256 n = _mm512_cvtpd_ps(_mm512_mul_pd(d, vinv));
-        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_mul_ps(n, _mm256_loadu_ps(gamma + i)), _mm256_loadu_ps(beta + i)));
+    for (int r = 0; r < R; r++) {
+        const float *xr = x + r * dim;
+        float *yr = y + r * dim;
+        const __m512d vmean = _mm512_set1_pd(mean[r]), vinv = _mm512_set1_pd(inv_std[r]);
+        for (int64_t i = 0; i < body; i += 8) {
+            __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(xr + i)), vmean);
+            __m256 n = _mm512_cvtpd_ps(_mm512_mul_pd(d, vinv));
+            _mm256_storeu_ps(yr + i, _mm256_add_ps(_mm256_mul_ps(n, _mm256_loadu_ps(gamma + i)), _mm256_loadu_ps(beta + i)));
+        }
+        for (int64_t i = body; i < dim; i++) yr[i] = (float)(((double)xr[i] - mean[r]) * inv_std[r]) * gamma[i] + beta[i];
     }
-    for (int64_t i = body; i < dim; i++) y[i] = (float)(((double)x[i] - mean) * inv_std) * gamma[i] + beta[i];
+}
+
+// Rows of x into y: four at a time, then one at a time.
+static PC_AVX512F void pc_layernorm_avx512(const float *x, float *y, const float *gamma, const float *beta, int64_t rows,
+                                           int64_t dim, float eps) {
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4) pc_layernorm_rows_avx512(4, x + r * dim, y + r * dim, gamma, beta, dim, eps);
+    for (; r < rows; r++) pc_layernorm_rows_avx512(1, x + r * dim, y + r * dim, gamma, beta, dim, eps);
 }
 
 static PC_AVX512F void pc_add_rows_avx512(float *x, const float *r, int64_t n) {
@@ -91,7 +115,7 @@ void pc_layernorm_f32(const float *x, float *y, const float *gamma, const float 
     if (rows <= 0 || dim <= 0) return;
 #if defined(__x86_64__) || defined(__i386__)
     if (pc_norm_use_avx512()) {
-        for (int64_t r = 0; r < rows; r++) pc_layernorm_row_avx512(x + r * dim, y + r * dim, gamma, beta, dim, eps);
+        pc_layernorm_avx512(x, y, gamma, beta, rows, dim, eps);
         return;
     }
 #endif
@@ -103,10 +127,11 @@ void pc_add_layernorm_f32(float *x, const float *res, float *y, const float *gam
     if (rows <= 0 || dim <= 0) return;
 #if defined(__x86_64__) || defined(__i386__)
     if (pc_norm_use_avx512()) {
-        // Row by row so the row is still in L1 when it is normalized.
-        for (int64_t r = 0; r < rows; r++) {
-            pc_add_rows_avx512(x + r * dim, res + r * dim, dim);
-            pc_layernorm_row_avx512(x + r * dim, y + r * dim, gamma, beta, dim, eps);
+        // Four rows at a time, still in L1 when they are normalized.
+        for (int64_t r = 0; r < rows; r += 4) {
+            int64_t n = rows - r < 4 ? rows - r : 4;
+            pc_add_rows_avx512(x + r * dim, res + r * dim, n * dim);
+            pc_layernorm_avx512(x + r * dim, y + r * dim, gamma, beta, n, dim, eps);
         }
         return;
     }
