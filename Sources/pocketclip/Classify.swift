@@ -128,8 +128,12 @@ func labelList(_ labels: String?, file: String?) throws -> [String] {
     if let labels {
         return labels.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingWhitespace() }
     }
-    let text = try readTextFile(file!)
-    return text.split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+    return try nonBlankLines(file!)
+}
+
+/// The lines of a labels or templates file, trimmed, blank ones dropped.
+func nonBlankLines(_ path: String) throws -> [String] {
+    try readTextFile(path).split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
 }
 
 /// How labels become prompts: one template, several, a file of them, or the default ensemble.
@@ -146,7 +150,7 @@ struct PromptOptions: ParsableArguments {
     func templates() throws -> [String] {
         var out = templateList
         if let templatesFile {
-            let lines = try readTextFile(templatesFile).split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+            let lines = try nonBlankLines(templatesFile)
             // A blank file is a mistake, not a request for the default template.
             guard !lines.isEmpty else {
                 throw ModelError.invalidInput("--templates-file '\(templatesFile)' holds no template (every line is blank); write one per line, e.g. 'a photo of a {}.'")
