@@ -2,7 +2,8 @@
 # GOP/s of the int8 GEMM (pc_gemm_q8) on the ViT-B/32 and text-tower shapes, one thread, for every
 # path this CPU has, using the objects `swift build -c release` compiles (what the package ships).
 #
-#   tools/bench_kernels.sh [seconds-per-cell]     # default 0.5
+#   tools/bench_kernels.sh [seconds-per-cell] [group]     # defaults 0.5, 0 (one scale per channel)
+#   tools/bench_kernels.sh 0.3 128                         # the text blocks' default groups
 #
 # The last line estimates the ViT-B/32 image encoder's matmul time at batch 1 (12 blocks of
 # qkv/out/fc/proj + patch embedding, 8.82 GOP); compare it with ONNX Runtime int8 measured in the
@@ -16,4 +17,4 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 clang -O2 -ISources/CLIPKernelsC/include Tests/CLIPKernelsC/bench_kernels.c "$objs"/*.o -lm -o "$out/bench"
 grep -m1 'model name' /proc/cpuinfo || true
-"$out/bench" "${1:-0.5}"
+"$out/bench" "${1:-0.5}" "${2:-0}"

@@ -46,6 +46,9 @@ static double bench(int64_t m, int64_t n, int64_t k, int64_t g, double min_secon
 
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 0.3;
+    // Weight scales per group of G along K (0: one per output channel, the ViT default; 128: the
+    // converter's default for text blocks). A shape whose K G does not divide stays per channel.
+    int64_t group = argc > 2 ? atoll(argv[2]) : 0;
     static const struct { const char *name; int64_t m, n, k; } shapes[] = {
         {"vit qkv      [50,768]x[2304,768]", 50, 2304, 768},
         {"vit out      [50,768]x[768,768]", 50, 768, 768},
@@ -67,7 +70,9 @@ int main(int argc, char **argv) {
     for (int isa = PC_ISA_PORTABLE; isa < PC_ISA_COUNT; isa++)
         if (pc_kernels_set_isa(isa) == isa) isas[nisa++] = isa;
     pc_kernels_set_isa(best);
-    printf("GOP/s, one thread, best of >= %.1f s per cell (dispatched path: %s)\n", seconds, pc_kernels_isa_name(best));
+    printf("GOP/s, one thread, best of >= %.1f s per cell (dispatched path: %s), weight scales %s\n", seconds,
+           pc_kernels_isa_name(best), group > 0 ? "per group (below)" : "per output channel");
+    if (group > 0) printf("group size %lld along K (per channel where it does not divide K)\n", (long long)group);
     printf("%-36s", "shape");
     for (int i = 0; i < nisa; i++) printf(" %9s", pc_kernels_isa_name(isas[i]));
     printf("\n");
@@ -77,7 +82,8 @@ int main(int argc, char **argv) {
         printf("%-36s", shapes[s].name);
         for (int i = 0; i < nisa; i++) {
             pc_kernels_set_isa(isas[i]);
-            double gops = bench(shapes[s].m, shapes[s].n, shapes[s].k, shapes[s].k, seconds);
+            int64_t k = shapes[s].k, g = group > 0 && k % group == 0 ? group : k;
+            double gops = bench(shapes[s].m, shapes[s].n, k, g, seconds);
             double gop = 2.0 * shapes[s].m * shapes[s].n * shapes[s].k / 1e9;
             if (s < 4) vit_ms[i] += 12 * gop / gops * 1e3;
             if (s == 4) vit_ms[i] += gop / gops * 1e3;
