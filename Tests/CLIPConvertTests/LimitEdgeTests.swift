@@ -39,7 +39,7 @@ final class ConvertLimitEdgeTests: XCTestCase {
             do { _ = try SafetensorsFile(path: atLimit) } catch { thrown = error }
         }
         XCTAssertEqual(thrown as? SafetensorsError, .headerJSON(path: atLimit, detail: "it does not start with '{'"))
-        XCTAssertLessThan(growth, Self.maxPeakGrowthBytes, "the header was read whole")
+        if let growth { XCTAssertLessThan(growth, Self.maxPeakGrowthBytes, "the header was read whole") }
         let over = try sparse("over.safetensors", head: le64(n + 1), size: 8 + n + 1)
         XCTAssertThrowsError(try SafetensorsFile(path: over)) {
             XCTAssertEqual($0 as? SafetensorsError, .headerLength(path: over, declared: UInt64(n + 1), fileSize: 8 + n + 1))

@@ -130,10 +130,10 @@ final class IndexLimitEdgeTests: XCTestCase {
     func testEntryCountLimit() {
         XCTAssertEqual(EmbeddingIndex.maxEntries, 100_000_000)
         let n = EmbeddingIndex.maxEntries
-        let measured = PeakMemory.reset()
-        let before = PeakMemory.bytes()
-        assertCorrupt(indexBytes(count: n), "header claims 100000000 entries of ≥29 bytes but only 0 bytes follow")
-        if measured { XCTAssertLessThan(PeakMemory.bytes() - before, maxIndexReadGrowth) }
+        let growth = PeakMemory.growth {
+            assertCorrupt(indexBytes(count: n), "header claims 100000000 entries of ≥29 bytes but only 0 bytes follow")
+        }
+        if let growth { XCTAssertLessThan(growth, maxIndexReadGrowth) }
         assertCorrupt(indexBytes(count: n + 1), "header claims 100000001 entries, more than the 100000000 an index holds")
     }
 

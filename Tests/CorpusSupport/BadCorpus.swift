@@ -84,11 +84,13 @@ public enum PeakMemory {
         return Int(ru.ru_maxrss) * 1024
     }
 
-    /// How far the peak rises above its level at the start of `body` (bytes), after a reset.
-    public static func growth(during body: () -> Void) -> Int {
-        _ = reset()
+    /// How far the peak rises above its level at the start of `body` (bytes), after a reset; nil
+    /// (body still run) when the kernel refuses the reset: the peak could then already sit above
+    /// anything `body` allocates, and a growth of 0 would prove nothing.
+    public static func growth(during body: () throws -> Void) rethrows -> Int? {
+        guard reset() else { try body(); return nil }
         let before = bytes()
-        body()
+        try body()
         return bytes() - before
     }
 }
