@@ -41,6 +41,11 @@ final class FuzzRegressionRuntimeTests: XCTestCase {
         let committed = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         XCTAssertEqual(committed, seeds.map(\.name).sorted(),
                        "Fuzz/corpus/\(target) is stale: regenerate it (command at the top of this file)")
+        // The writers are deterministic, so the bytes must match too, not just the names.
+        for s in seeds where committed.contains(s.name) {
+            XCTAssertEqual([UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + s.name))), s.bytes,
+                           "Fuzz/corpus/\(target)/\(s.name) is stale: regenerate it (command at the top of this file)")
+        }
     }
 
     /// A unit vector of `dim` values, different for each `k`.
