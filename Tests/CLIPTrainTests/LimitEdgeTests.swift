@@ -11,8 +11,7 @@ import XCTest
 final class IDXLimitEdgeTests: XCTestCase {
     /// IDX image bytes: magic 0x803, big-endian [n, rows, cols], payload.
     func images(_ n: UInt32, _ rows: UInt32, _ cols: UInt32, payload: [UInt8] = []) -> [UInt8] {
-        func be(_ v: UInt32) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: v >> $0) } }
-        return be(IDXReader.imagesMagic) + be(n) + be(rows) + be(cols) + payload
+        DataIDXTests.idx(magic: IDXReader.imagesMagic, dims: [n, rows, cols], payload: payload)
     }
 
     func invalidIDXMessage(_ body: () throws -> Any, file: StaticString = #filePath, line: UInt = #line) -> String? {
