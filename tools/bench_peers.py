@@ -60,6 +60,9 @@ class Row:
         self.batch, self.prompt = batch, prompt
 
 
+# Operations of the ViT-B/32 image encoder at batch 1 (2 per multiply-add; DESIGN.md's figure).
+VIT_B32_IMAGE_GOP = 8.82
+
 TIME_ROWS = [
     Row("image_b1_t1", "image b1 t1 (ms)", "vision", 1, TIME_BAR),
     Row("image_b1_t2", "image b1 t2 (ms)", "vision", 2, TIME_BAR),
@@ -330,6 +333,12 @@ def table(times, rss, weight_bytes, cos, args):
             for row in one]
         lines.append(f"CPU time per call at 1 thread, median ({'/'.join(have)}; in brackets CPU/wall, 1.00 = the "
                      f"thread ran throughout, less = other jobs held the core): " + ", ".join(busy) + ".")
+    gops = [f"{key.split('_')[-1].replace('t', '')} thread(s) {VIT_B32_IMAGE_GOP / (times[key][s]['median_ms'] / 1e3):.0f}"
+            for key in ("image_b1_t1", "image_b1_t2") if key in times
+            for s in ("pocketclip",) if "median_ms" in times[key][s]]
+    if gops:
+        lines.append(f"PocketCLIP image encoder, batch 1: GOP/s against its {VIT_B32_IMAGE_GOP} GOP (from the medians above): "
+                     + ", ".join(gops) + ".")
     if weight_bytes:
         lines.append(f".pclip tensors in memory (q8 weight bytes): {weight_bytes / MB:.1f} MB.")
     for i, note in enumerate(notes):

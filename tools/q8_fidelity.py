@@ -11,7 +11,7 @@ PyTorch within 1e-5, FloatParityTests / ViTB32ParityTests), the .pclip through t
 the figures are what quantization costs. Prints min / median per kind and the worst input;
 exits 1 if any cosine is under issue 4's bar, 0.9995. Needs only python3 (no numpy).
 """
-import argparse, json, math, pathlib, subprocess, sys
+import argparse, json, math, os, pathlib, subprocess, sys
 
 BAR = 0.9995  # issue 4: image and text embedding cosine to the float reference, every input
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -67,9 +67,9 @@ def main():
                             "under_bar": sum(c < BAR for c, _ in cs)}
         failed |= any(r["under_bar"] for r in report.values())
         if a.json:
-            print(json.dumps({"pclip": pclip, "bar": BAR, **report}))
+            print(json.dumps({"pclip": pclip, "bytes": os.path.getsize(pclip), "bar": BAR, **report}))
         else:
-            print(f"== {pclip}")
+            print(f"== {pclip}  ({os.path.getsize(pclip) / 1e6:.1f} MB)")
             for kind, r in report.items():
                 print(f"{kind:6s} {r['inputs']:3d} inputs  min {r['min']:.6f}  median {r['median']:.6f}  "
                       f"worst {r['worst']!r}  under {BAR}: {r['under_bar']}")
