@@ -66,7 +66,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer"]),
+        .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer", "CorpusSupport"]),
         .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage", "CorpusSupport"]),
         .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels", "CLIPFormat", "CorpusSupport"]),
         // The bad-file corpus manifest and probes (PeakMemory), shared by the container, model, image,
@@ -75,8 +75,8 @@ let package = Package(
         .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat", "CorpusSupport"]),
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CorpusSupport"]),
-        .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer"]),
-        .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPImage"]),
+        .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer", "CorpusSupport"]),
+        .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPImage", "CorpusSupport"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -19,10 +19,7 @@ final class ConvertLimitEdgeTests: XCTestCase {
 
     /// A file of `size` bytes whose first bytes are `head` and the rest a hole (no disk, no memory).
     func sparse(_ name: String, head: [UInt8], size: Int) throws -> String {
-        let path = dir + "/" + name
-        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(head)))
-        XCTAssertEqual(truncate(path, off_t(size)), 0, "sparse file")
-        return path
+        try makeSparseFile(dir + "/" + name, head: head, size: size)
     }
 
     func le64(_ v: Int) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }

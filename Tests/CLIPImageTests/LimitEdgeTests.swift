@@ -101,10 +101,7 @@ final class ImageLimitEdgeTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func sparse(_ name: String, size: Int, head: [UInt8]) throws -> String {
-            let path = dir + "/" + name
-            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(head)))
-            XCTAssertEqual(truncate(path, off_t(size)), 0, "sparse file")
-            return path
+            try makeSparseFile(dir + "/" + name, head: head, size: size)
         }
         let atLimit = try sparse("at.png", size: ImageDecoder.maxFileBytes, head: [])
         assertError(try ImageDecoder.decode(path: atLimit)) { $0 == .unknownFormat(firstBytes: [UInt8](repeating: 0, count: 8)) }

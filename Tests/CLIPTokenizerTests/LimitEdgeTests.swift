@@ -10,6 +10,7 @@
 
 @testable import CLIPTokenizer
 import Foundation
+import CorpusSupport
 import XCTest
 
 final class TokenizerLimitEdgeTests: XCTestCase {
@@ -28,10 +29,7 @@ final class TokenizerLimitEdgeTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         func sparse(_ name: String) throws -> String {
-            let path = dir + "/" + name
-            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("{}".utf8)))
-            XCTAssertEqual(truncate(path, off_t(VocabularyFiles.maxFileBytes + 1)), 0, "sparse file")
-            return path
+            try makeSparseFile(dir + "/" + name, head: Array("{}".utf8), size: VocabularyFiles.maxFileBytes + 1)
         }
         for (path, load) in [(try sparse("bpe.txt.gz"), { try CLIPTokenizer.load(bpeFile: dir + "/bpe.txt.gz") }),
                              (try sparse("vocab.json"), { try CLIPTokenizer.load(huggingFaceDirectory: dir) })] {

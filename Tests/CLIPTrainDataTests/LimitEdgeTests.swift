@@ -1,11 +1,11 @@
 // The captions file's size limit (CaptionFile.maxFileBytes, 512 MiB) of the README's "Safety and
 // limits" at its edge. A captions file at the limit is read whole, so that edge is tested on the
 // size check as a function (the one parse(path:) runs before reading), and limit + 1 end to end
-// with a sparse file, refused from its size before any byte is read (CLIPTrainDataTests cannot
-// use CorpusSupport's PeakMemory: Package.swift does not give it that dependency).
+// with a sparse file, refused from its size before any byte is read.
 
 @testable import CLIPTrainData
 import Foundation
+import CorpusSupport
 import XCTest
 
 final class CaptionLimitEdgeTests: XCTestCase {
@@ -24,9 +24,7 @@ final class CaptionLimitEdgeTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for name in ["captions.tsv", "captions.jsonl"] {
-            let path = dir + "/" + name
-            XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data("a.png\ta caption\n".utf8)))
-            XCTAssertEqual(truncate(path, off_t(CaptionFile.maxFileBytes + 1)), 0, "sparse file")
+            let path = try makeSparseFile(dir + "/" + name, head: Array("a.png\ta caption\n".utf8), size: CaptionFile.maxFileBytes + 1)
             XCTAssertThrowsError(try CaptionFile.parse(path: path), name) {
                 guard case .unreadable(path, let reason)? = $0 as? CaptionDataError else { return XCTFail("\($0)") }
                 XCTAssertTrue(reason.hasPrefix("it is 536870913 bytes, more than the 536870912 (512 MiB) allowed"), reason)

@@ -6,6 +6,7 @@
 
 @testable import CLIPTrain
 import Foundation
+import CorpusSupport
 import XCTest
 
 final class IDXLimitEdgeTests: XCTestCase {
@@ -35,10 +36,7 @@ final class IDXLimitEdgeTests: XCTestCase {
         // End to end: a sparse file one byte over is refused by readImages before it is read.
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("idx-\(UUID().uuidString)").path
         defer { unlink(path) }
-        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-        XCTAssertGreaterThanOrEqual(fd, 0)
-        XCTAssertEqual(ftruncate(fd, off_t(IDXReader.maxFileBytes + 1)), 0)
-        close(fd)
+        try makeSparseFile(path, size: IDXReader.maxFileBytes + 1)
         XCTAssertThrowsError(try IDXReader.readImages(path: path)) { error in
             XCTAssertTrue("\(error)".contains("\(IDXReader.maxFileBytes + 1) bytes, more than the \(IDXReader.maxFileBytes)"), "\(error)")
         }

@@ -5,6 +5,7 @@
 // the collected output had: the other CLI tests pin those formats.
 
 import Foundation
+import CorpusSupport
 import XCTest
 
 final class ClassifyStreamingTests: XCTestCase {
@@ -86,8 +87,7 @@ final class ClassifyStreamingTests: XCTestCase {
         for (limit, args, atLimitError) in cases {
             let at = dir + "/at.txt", over = dir + "/over.txt"
             try Data(repeating: 0x0A, count: limit).write(to: URL(fileURLWithPath: at))
-            XCTAssertTrue(FileManager.default.createFile(atPath: over, contents: nil))
-            XCTAssertEqual(truncate(over, off_t(limit + 1)), 0, "sparse file")
+            try makeSparseFile(over, size: limit + 1)
             for (path, mention) in [(at, atLimitError), (over, "is \(limit + 1) bytes, more than the \(limit) allowed")] {
                 let r = try pocketclip(["classify", model] + args(path))
                 XCTAssertNotEqual(r.status, 0)
