@@ -14,13 +14,6 @@ import XCTest
 let maxIndexReadGrowth = 16 << 20
 
 final class EmbeddingIndexTests: XCTestCase {
-    func temporaryDirectory() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("index-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
     /// A small index of made-up vectors: entry k points mostly along axis k.
     func sample(dim: Int = 8, count: Int = 5) throws -> EmbeddingIndex {
         var index = try EmbeddingIndex(modelFingerprint: 0xC0FFEE11, dim: dim, root: "/photos/été")
@@ -101,13 +94,7 @@ final class EmbeddingIndexTests: XCTestCase {
         let dir = try temporaryDirectory()
         try sample(dim: 4, count: 3).write(to: dir + "/a.index")
         let good = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/a.index")))
-        func patched(_ offset: Int, _ value: UInt32) -> [UInt8] {
-            var b = Array(good.dropLast(4))
-            for k in 0..<4 { b[offset + k] = UInt8(truncatingIfNeeded: value >> (8 * k)) }
-            let crc = CLIPFormat.crc32(b)
-            for k in 0..<4 { b.append(UInt8(truncatingIfNeeded: crc >> (8 * k))) }
-            return b
-        }
+        func patched(_ offset: Int, _ value: UInt32) -> [UInt8] { good.indexPatched(offset, value) }
         let cases: [(String, [UInt8], String)] = [
             ("count = 2^32-1", patched(20, .max), "claims"),
             ("count one too many", patched(20, 4), "needs"),

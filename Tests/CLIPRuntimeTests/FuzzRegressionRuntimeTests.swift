@@ -20,13 +20,6 @@ final class FuzzRegressionRuntimeTests: XCTestCase {
         .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus").path
     static var regenerating: Bool { ProcessInfo.processInfo.environment["POCKETCLIP_WRITE_FUZZ_SEEDS"] == "1" }
 
-    func temporaryDirectory() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fuzzseeds-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-
     func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
 
     /// Writes `seeds` into Fuzz/corpus/`target` (replacing what is there) when regenerating;
@@ -145,12 +138,7 @@ final class FuzzRegressionRuntimeTests: XCTestCase {
         var wide = try EmbeddingIndex(modelFingerprint: Self.seedFingerprint, dim: 16, root: "/r")
         try wide.append(path: "🙂.jpg", stamp: FileStamp(size: 0, modifiedNanoseconds: 0), embedding: unit(16, 1))
         let good = try written(photos)
-        /// `good` with the u32 at `offset` replaced and the trailing CRC-32 made right again.
-        func patched(_ offset: Int, _ value: UInt32) -> [UInt8] {
-            var b = Array(good.dropLast(4))
-            for k in 0..<4 { b[offset + k] = UInt8(truncatingIfNeeded: value >> (8 * k)) }
-            return b.withCRC()
-        }
+        func patched(_ offset: Int, _ value: UInt32) -> [UInt8] { good.indexPatched(offset, value) }
         let firstFloat = 28 + "/photos/été".utf8.count + 4 + "dir 0/img-0.png".utf8.count + 16
         var flipped = good
         flipped[30] ^= 0x40
@@ -184,13 +172,5 @@ final class FuzzRegressionRuntimeTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(s.mention), "\(s.name): '\(error)' should mention '\(s.mention)'")
             }
         }
-    }
-}
-
-private extension Array where Element == UInt8 {
-    /// These bytes followed by their CRC-32, little-endian (the index's trailer).
-    func withCRC() -> [UInt8] {
-        let crc = CLIPFormat.crc32(self)
-        return self + (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }
     }
 }

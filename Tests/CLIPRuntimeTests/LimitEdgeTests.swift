@@ -88,7 +88,7 @@ final class IndexLimitEdgeTests: XCTestCase {
             b += le(UInt32(path.utf8.count)) + Array(path.utf8) + [UInt8](repeating: 0, count: 16)
             for k in 0..<dim { b += le(Float(k == 0 ? 1 : 0).bitPattern) }
         }
-        return b + le(CLIPFormat.crc32(b))
+        return b.withCRC()
     }
 
     /// Parsing `bytes` throws EmbeddingIndexError.corrupt whose message contains `text`.
