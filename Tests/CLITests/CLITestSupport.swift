@@ -121,3 +121,11 @@ final class BackgroundPocketclip {
         return (process.terminationStatus, process.terminationReason, stdout, stderr)
     }
 }
+
+/// A failure: non-zero status, nothing on stdout, exactly one line on stderr that mentions `expected`.
+func assertOneLineError(_ r: RunResult, mentions expected: String, file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
+    XCTAssertEqual(r.stdout, "", "stdout", file: file, line: line)
+    XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one line on stderr, got: \(r.stderr)", file: file, line: line)
+    XCTAssertTrue(r.stderr.contains(expected), "stderr '\(r.stderr)' should mention '\(expected)'", file: file, line: line)
+}

@@ -52,14 +52,6 @@ final class CLIErrorTests: XCTestCase {
     let tokenizer = fixtures + "/tokenizer/bpe_simple_vocab_16e6.txt.gz"
     var image: String { fixtures + "/tiny-openclip/images/rgb_40x54.png" }
 
-    /// A failure: non-zero status, nothing on stdout, exactly one line on stderr that mentions `expected`.
-    func assertOneLineError(_ r: RunResult, mentions expected: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
-        XCTAssertEqual(r.stdout, "", "stdout", file: file, line: line)
-        let lines = r.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "one line on stderr, got: \(r.stderr)", file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(expected), "stderr '\(r.stderr)' should mention '\(expected)'", file: file, line: line)
-    }
 
     func testMissingModel() throws {
         assertOneLineError(try pocketclip(["classify", "/nonexistent/model", image, "--labels", "a,b"]), mentions: "does not exist")

@@ -31,11 +31,8 @@ final class FaultCLITests: XCTestCase {
     /// A failure as the brief asks for it: non-zero status, nothing on stdout, exactly one line on
     /// stderr, and that line names `reason` and the output `path`.
     func assertOneLineFailure(_ r: RunResult, _ reason: String, path: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
-        XCTAssertEqual(r.stdout, "", "stdout", file: file, line: line)
-        XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, "one line on stderr: \(r.stderr)", file: file, line: line)
+        assertOneLineError(r, mentions: reason, file: file, line: line)
         XCTAssertTrue(r.stderr.hasPrefix("error: "), r.stderr, file: file, line: line)
-        XCTAssertTrue(r.stderr.contains(reason), "'\(r.stderr)' should say '\(reason)'", file: file, line: line)
         XCTAssertTrue(r.stderr.contains(path), "'\(r.stderr)' should name \(path)", file: file, line: line)
     }
 

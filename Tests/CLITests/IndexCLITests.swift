@@ -72,24 +72,18 @@ final class IndexCLITests: XCTestCase {
         let index = dir + "/images.index"
         XCTAssertEqual(try pocketclip(["index", "build", model, exampleImages, "-o", index]).status, 0)
 
-        func assertOneLine(_ r: RunResult, _ mention: String, file: StaticString = #filePath, line: UInt = #line) {
-            XCTAssertNotEqual(r.status, 0, file: file, line: line)
-            XCTAssertEqual(r.stdout, "", file: file, line: line)
-            XCTAssertEqual(r.stderr.split(separator: "\n").count, 1, r.stderr, file: file, line: line)
-            XCTAssertTrue(r.stderr.contains(mention), "'\(r.stderr)' should mention '\(mention)'", file: file, line: line)
-        }
-        assertOneLine(try pocketclip(["index", "query", other, index, "--text", "a bag"]), "another model")
-        assertOneLine(try pocketclip(["index", "query", other, index, "--image", exampleImages + "/bag.png"]), "another model")
-        assertOneLine(try pocketclip(["index", "build", other, exampleImages, "-o", index]), "another model")
-        assertOneLine(try pocketclip(["index", "build", model, fixtures + "/tiny-openclip/images", "-o", index]), "not '")
-        assertOneLine(try pocketclip(["index", "query", model, model, "--text", "a bag"]), "not an embedding index")
-        assertOneLine(try pocketclip(["index", "build", model, dir + "/nowhere", "-o", dir + "/x.index"]), "not a folder")
-        assertOneLine(try pocketclip(["index", "build", fixtures + "/tiny-openclip", "--tokenizer", tokenizer, exampleImages, "-o", dir + "/x.index"]),
-                      "convert the checkpoint first")
+        assertOneLineError(try pocketclip(["index", "query", other, index, "--text", "a bag"]), mentions: "another model")
+        assertOneLineError(try pocketclip(["index", "query", other, index, "--image", exampleImages + "/bag.png"]), mentions: "another model")
+        assertOneLineError(try pocketclip(["index", "build", other, exampleImages, "-o", index]), mentions: "another model")
+        assertOneLineError(try pocketclip(["index", "build", model, fixtures + "/tiny-openclip/images", "-o", index]), mentions: "not '")
+        assertOneLineError(try pocketclip(["index", "query", model, model, "--text", "a bag"]), mentions: "not an embedding index")
+        assertOneLineError(try pocketclip(["index", "build", model, dir + "/nowhere", "-o", dir + "/x.index"]), mentions: "not a folder")
+        assertOneLineError(try pocketclip(["index", "build", fixtures + "/tiny-openclip", "--tokenizer", tokenizer, exampleImages, "-o", dir + "/x.index"]),
+                           mentions: "convert the checkpoint first")
         var bytes = try Data(contentsOf: URL(fileURLWithPath: index))
         bytes[bytes.count / 2] ^= 1
         try bytes.write(to: URL(fileURLWithPath: dir + "/flipped.index"))
-        assertOneLine(try pocketclip(["index", "query", model, dir + "/flipped.index", "--text", "a bag"]), "checksum")
+        assertOneLineError(try pocketclip(["index", "query", model, dir + "/flipped.index", "--text", "a bag"]), mentions: "checksum")
         let both = try pocketclip(["index", "query", model, index, "--text", "a", "--image", exampleImages + "/bag.png"])
         XCTAssertNotEqual(both.status, 0)
         XCTAssertTrue(both.stderr.contains("exactly one of --text or --image"), both.stderr)
