@@ -83,7 +83,8 @@ final class PclipLimitEdgeTests: XCTestCase {
 
     func testMetadataSizeLimit() {
         XCTAssertEqual(Pclip.maxMetadataBytes, 16 << 20)
-        assertRefused("metadata is corrupt: bytes 64..<\(64 + Pclip.maxMetadataBytes) are not inside") {
+        let start = Pclip.headerSize  // the metadata follows the header
+        assertRefused("metadata is corrupt: bytes \(start)..<\(start + Pclip.maxMetadataBytes) are not inside") {
             _ = try PclipFile(bytes: pclipBytes(metadataSize: UInt64(Pclip.maxMetadataBytes)))
         }
         assertRefused("metadata is corrupt: size \(Pclip.maxMetadataBytes + 1) is outside 2...\(Pclip.maxMetadataBytes)") {
@@ -93,7 +94,8 @@ final class PclipLimitEdgeTests: XCTestCase {
 
     func testDirectorySizeLimit() {
         XCTAssertEqual(Pclip.maxDirectoryBytes, 64 << 20)
-        assertRefused("directory is corrupt: bytes 66..<\(66 + Pclip.maxDirectoryBytes) are not inside") {
+        let start = Pclip.headerSize + 2  // after the header and the 2-byte metadata "{}"
+        assertRefused("directory is corrupt: bytes \(start)..<\(start + Pclip.maxDirectoryBytes) are not inside") {
             _ = try PclipFile(bytes: pclipBytes(directorySize: UInt64(Pclip.maxDirectoryBytes)))
         }
         assertRefused("directory is corrupt: size \(Pclip.maxDirectoryBytes + 1) is outside 0...\(Pclip.maxDirectoryBytes)") {
