@@ -8,6 +8,7 @@
 # Targets and the paths each runs:
 #   x86_64-native    every path this CPU has (portable, avx2, avxvnni, avx512vnni), host cc
 #   x86_64-portable  POCKETCLIP_ISA=portable: what dispatch picks on a CPU without AVX2
+#   x86_64-cap-*     POCKETCLIP_ISA=avx2 / avxvnni: the cap picks the best path at or below it
 #   aarch64-a72      qemu -cpu cortex-a72: NEON without dot product (portable, neon)
 #   aarch64-a76      qemu -cpu cortex-a76: sdot (portable, neon, dotprod)
 # Prints "<target>: N passed, M failed" per target; exits non-zero on any failure. ~15 s.
@@ -62,7 +63,15 @@ grep -qw avx2 /proc/cpuinfo && native_paths="$native_paths avx2"
 grep -qw avx_vnni /proc/cpuinfo && native_paths="$native_paths avxvnni"
 grep -qw avx512_vnni /proc/cpuinfo && native_paths="$native_paths avx512vnni"
 run x86_64-native "$native_paths" "$out/native"
-run x86_64-portable portable env POCKETCLIP_ISA=portable "$out/native" portable
+run x86_64-portable portable env POCKETCLIP_ISA=portable PC_TEST_EXPECT_DISPATCH=portable "$out/native" portable
+# The cap picks the best path at or below its rung: avx2 on any AVX2 CPU; avxvnni gives AVX-VNNI
+# where the CPU has it and AVX2 on an AVX-512 machine without it.
+if [[ $native_paths == *avx2* ]]; then
+  below_avxvnni=avx2
+  [[ $native_paths == *avxvnni* ]] && below_avxvnni=avxvnni
+  run x86_64-cap-avx2 avx2 env POCKETCLIP_ISA=avx2 PC_TEST_EXPECT_DISPATCH=avx2 "$out/native" avx2
+  run x86_64-cap-avxvnni $below_avxvnni env POCKETCLIP_ISA=avxvnni PC_TEST_EXPECT_DISPATCH=$below_avxvnni "$out/native" $below_avxvnni
+fi
 
 # -ffp-contract=off is also set inside the sources; gcc's default (fast) would fuse across statements.
 aarch64-linux-gnu-gcc "${flags[@]}" -ffp-contract=off "${src[@]}" -lm -o "$out/arm"

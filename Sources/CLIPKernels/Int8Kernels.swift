@@ -17,8 +17,9 @@ import CLIPKernelsC
 public enum KernelISA: Int32, Sendable, CaseIterable {
     case portable = 0, avx2 = 1, avxVNNI = 2, neon = 3, neonDotprod = 4, avx512VNNI = 5
 
-    /// The path in use: the best this CPU has, unless POCKETCLIP_ISA ("portable", "avx2",
-    /// "avxvnni", "avx512vnni", "neon", "dotprod") named another when the kernels were first used.
+    /// The path in use: the best this CPU has, capped by POCKETCLIP_ISA ("portable", "avx2",
+    /// "avxvnni", "avx512vnni", "neon", "dotprod") when the kernels were first used: the best
+    /// path at or below the named one (pc_kernels.h).
     public static var current: KernelISA { KernelISA(rawValue: pc_kernels_isa()) ?? .portable }
 
     /// Switches every later kernel call to `isa` if this CPU can run it; returns the path in use.

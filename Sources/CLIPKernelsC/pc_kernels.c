@@ -58,6 +58,26 @@ static int pc_best_isa(void) {
 
 static const char *const pc_isa_names[] = {"portable", "avx2", "avxvnni", "neon", "dotprod", "avx512vnni"};
 
+// Each path's rung on its family's ladder (x86-64: avx2 < avxvnni < avx512vnni; aarch64: neon <
+// dotprod): POCKETCLIP_ISA caps the dispatch at a rung, so forcing a path means the same thing on
+// every CPU of a family (an AVX-512 machine without AVX-VNNI capped at "avxvnni" runs AVX2).
+static const int pc_isa_rank[] = {0, 1, 2, 1, 2, 3};
+static int pc_isa_is_arm(int isa) { return isa == PC_ISA_NEON || isa == PC_ISA_NEON_DOTPROD; }
+
+// The best path at or below `cap` that this CPU runs; a cap of the other family leaves the
+// choice alone (it names no rung of this CPU's ladder).
+static int pc_best_isa_capped(int cap) {
+    int best = pc_best_isa();
+    if (best == PC_ISA_PORTABLE) return best;
+    if (cap != PC_ISA_PORTABLE && pc_isa_is_arm(cap) != pc_isa_is_arm(best)) return best;
+    int pick = PC_ISA_PORTABLE;
+    for (int i = 0; i < PC_ISA_COUNT; i++)
+        if (pc_isa_is_arm(i) == pc_isa_is_arm(best) && pc_isa_rank[i] <= pc_isa_rank[cap] &&
+            pc_isa_rank[i] > pc_isa_rank[pick] && pc_cpu_has(i))
+            pick = i;
+    return pick;
+}
+
 const char *pc_kernels_isa_name(int isa) {
     return isa >= 0 && isa < PC_ISA_COUNT ? pc_isa_names[isa] : "unknown";
 }
@@ -70,10 +90,10 @@ int pc_kernels_isa(void) {
     int isa = __atomic_load_n(&pc_isa_now, __ATOMIC_RELAXED);
     if (isa >= 0) return isa;
     isa = pc_best_isa();
-    const char *want = getenv("POCKETCLIP_ISA");
-    if (want) {
+    const char *cap = getenv("POCKETCLIP_ISA");
+    if (cap) {
         for (int i = 0; i < PC_ISA_COUNT; i++)
-            if (strcmp(want, pc_isa_names[i]) == 0 && pc_cpu_has(i)) isa = i;
+            if (strcmp(cap, pc_isa_names[i]) == 0) isa = pc_best_isa_capped(i);
     }
     __atomic_store_n(&pc_isa_now, isa, __ATOMIC_RELAXED);
     return isa;

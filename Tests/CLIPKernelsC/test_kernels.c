@@ -425,7 +425,11 @@ static int run_isa(int isa) {
 }
 
 int main(int argc, char **argv) {
-    printf("dispatched: %s\n", pc_kernels_isa_name(pc_kernels_isa()));
+    const char *dispatched = pc_kernels_isa_name(pc_kernels_isa());
+    printf("dispatched: %s\n", dispatched);
+    // POCKETCLIP_ISA caps the first choice: the caller says which path that cap must give here.
+    const char *expect = getenv("PC_TEST_EXPECT_DISPATCH");
+    if (expect) check(strcmp(expect, dispatched) == 0, "dispatch-cap", 0, 0, 0, 0, dispatched);
     int ran = 0;
     for (int isa = PC_ISA_PORTABLE; isa < PC_ISA_COUNT; isa++) {
         if (argc > 1 && strcmp(argv[1], pc_kernels_isa_name(isa)) != 0) continue;

@@ -33,9 +33,13 @@ enum {
     PC_ISA_COUNT = 6
 };
 
-/// The path the kernels use now. The first call decides: the best path the CPU supports, unless
-/// the environment variable POCKETCLIP_ISA names another one ("portable", "avx2", "avxvnni",
-/// "neon", "dotprod", "avx512vnni"; a path the CPU lacks falls back to the best it has).
+/// The path the kernels use now. The first call decides: the best path the CPU supports, capped
+/// by the environment variable POCKETCLIP_ISA if it names one ("portable", "avx2", "avxvnni",
+/// "avx512vnni" on x86-64, "neon", "dotprod" on aarch64): the best path at or below that rung of
+/// the CPU's family ladder (avx2 < avxvnni < avx512vnni, neon < dotprod; portable below all).
+/// So POCKETCLIP_ISA=avx2 runs AVX2 on any AVX2 CPU and portable on an older one; a name of the
+/// other family, or an unknown name, changes nothing. The float kernels (attention, activations,
+/// LayerNorm) follow the same choice.
 int pc_kernels_isa(void);
 
 /// Forces a path for every later call (tests and the profiler compare paths with it). A path the
