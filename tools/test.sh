@@ -11,7 +11,18 @@ bash tools/test-aarch64.sh
 swift build --build-tests
 # The examples (classify a folder to CSV, search an index, the board service) on the bundled model.
 bash tools/run-examples.sh
-# XCTest only: Swift Testing would close the run with "0 tests", which reads as no tests run.
+# The kernel and runtime suites again with the dispatch capped below this CPU's best path
+# (POCKETCLIP_ISA, pc_kernels.h), so every path a CI machine might pick has run the float parity,
+# q8 agreement and threading tests here, whatever this CPU is. ~2 min per path.
+caps=portable
+grep -qw avx2 /proc/cpuinfo && grep -qwE 'avx512_vnni|avx_vnni' /proc/cpuinfo && caps="avx2 $caps"
+grep -qw avx512_vnni /proc/cpuinfo && grep -qw avx_vnni /proc/cpuinfo && caps="avxvnni $caps"
+for isa in $caps; do
+  echo "== kernel and runtime tests with POCKETCLIP_ISA=$isa"
+  POCKETCLIP_ISA=$isa swift test --skip-build --disable-swift-testing --filter '^(CLIPRuntimeTests|CLIPKernelsTests)\.'
+done
+# Every test on the path this CPU dispatches. XCTest only: Swift Testing would close the run
+# with "0 tests", which reads as no tests run.
 swift test --skip-build --disable-swift-testing
 # One model shared by several threads, under ThreadSanitizer (its own .build-tsan; ~2 min).
 bash tools/tsan.sh

@@ -4,6 +4,7 @@
 // whole int8 range with zero points 0...255; and the quantizer on the rows the runtime meets
 // (all positive after GELU, all negative, all zero, one huge outlier).
 import CLIPKernels
+import Foundation
 import XCTest
 
 /// With unit scales and no bias the kernels' float steps (pc_gemm_q8: Σ_g fmaf(D_g, 1, s), then
@@ -58,6 +59,21 @@ final class Int8KernelsTests: XCTestCase {
         }
         KernelISA.force(saved)
         return out
+    }
+
+    /// POCKETCLIP_ISA caps the first choice (tools/test.sh runs the suites under each cap): the
+    /// path in use must be one this CPU runs, at or below the cap's rung (tools/test-aarch64.sh
+    /// checks which path each cap gives).
+    func testDispatchStaysWithinTheCap() {
+        let named = ProcessInfo.processInfo.environment["POCKETCLIP_ISA"]
+        print("dispatched \(saved.name) (POCKETCLIP_ISA=\(named ?? "unset"))")
+        XCTAssertEqual(KernelISA.force(saved), saved, "the dispatched path must be one this CPU runs")
+        guard let cap = KernelISA.allCases.first(where: { $0.name == named }) else { return }  // no cap
+        let rung: [KernelISA: Int] = [.portable: 0, .avx2: 1, .avxVNNI: 2, .avx512VNNI: 3, .neon: 1, .neonDotprod: 2]
+        let arm: Set<KernelISA> = [.neon, .neonDotprod]
+        if cap == .portable || arm.contains(cap) == arm.contains(saved) {  // a cap of the other family changes nothing
+            XCTAssertLessThanOrEqual(rung[saved]!, rung[cap]!, "\(saved.name) is above the cap \(cap.name)")
+        }
     }
 
     private struct Case { let m, n, k, group: Int }
