@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden values for one (and a second) CLIP training step, from open_clip's own model.
 
-    /work/venv/bin/python tools/train_step_parity.py
+    VENV/bin/python tools/train_step_parity.py   # a venv with torch, open_clip_torch, safetensors
     # writes Tests/Fixtures/train/train_step.safetensors (QuickGELU) and train_step_gelu.safetensors (nn.GELU)
 
 Builds a tiny open_clip `CLIP` (QuickGELU, and again with exact GELU; ViT 16x16 images, patch 4, width 16, 2 layers, 2 heads;
@@ -17,8 +17,10 @@ is the exact answer to float32 rounding:
 
 The file holds, in the project's canonical layout (linear weights [out, in], conv1 as
 [D, 3*P*P], visual.proj and text_projection as [embed, D], logit_scale as [1]):
-  init.<name>, grad.<name> (step 1), step1.<name>, step2.<name> (parameters after each
-  AdamW step; step 2 reuses the batch), images [4,3,16,16], tokens int32 [4,8], loss [2].
+  init.<name>, grad.<name> and grad2.<name> (the gradients of steps 1 and 2), step1.<name>,
+  step2.<name> (parameters after each AdamW step; step 2 reuses the batch), images [4,3,16,16],
+  tokens int32 [4,8], loss [2]. The Swift test bounds each parameter's difference after a step
+  by what AdamW makes of the two sides' gradient difference, so it needs both steps' gradients.
 """
 import os
 import sys
@@ -93,9 +95,8 @@ def write(quick_gelu, path):
         loss = loss_fn(img_f, txt_f, scale)
         loss.backward()
         losses.append(loss.item())
-        if step == 1:
-            for n, p in params.items():
-                out["grad." + n] = canonical(n, p.grad.detach().float()).contiguous()
+        for n, p in params.items():
+            out[("grad." if step == 1 else "grad2.") + n] = canonical(n, p.grad.detach().float()).contiguous()
         opt.step()
         with torch.no_grad():  # open_clip's clamp after each step (inactive here)
             model.logit_scale.clamp_(0, 4.605170186)
