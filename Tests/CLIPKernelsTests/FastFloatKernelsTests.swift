@@ -3,25 +3,28 @@
 import CLIPKernels
 import XCTest
 
-/// The fast kernel sums the 64-term score dot products and the T-term output sums in another
-/// order and with FMA, so it differs from the definition by rounding: a score error of a few
-/// ulps of Σ|q·k| moves each probability by the same relative amount, and each output is a
-/// convex combination of V values, so the error stays within a few 1e-6 of max |v|. 1e-5 leaves
-/// a ~3x margin over the measured worst case (3.0e-6 · max|v| at T = 50, D = 768); an indexing
-/// mistake (a wrong head, token or mask) changes outputs by O(max|v|).
+// Why these tolerances hold on any CPU: each path (portable C, AVX2 + FMA, AVX-512) is fixed
+// code with a fixed summation order (no BLAS, no run-time choice of order, FP contraction only
+// where written), so on these fixed inputs a path gives the same bits on every CPU that runs it;
+// `paths()` runs every path the CPU has (tools/test.sh also caps the dispatch with POCKETCLIP_ISA;
+// AVX-VNNI CPUs run the AVX2 float code). A figure measured here for a path is therefore that
+// path's figure everywhere. The bounds below come from the arithmetic; the measured worst cases,
+// quoted beside them, show the margin.
+
+/// Attention: the fast kernel sums the 64-term score dot products and the T-term output sums in
+/// another order and with FMA, and takes exp from a polynomial of ~2 ulp on AVX (pc_exp8,
+/// pc_internal.h). A score error Δs moves each probability by ≤ 2·Δs relative, and each
+/// output is a convex combination of V values, so |Δout| ≤ 2·Δs·max|v| + the T-term sum's
+/// rounding (~√T·u·max|v|). With q, k in [−4, 4] the scores' rounding is ~√64·u·|s|, a few
+/// 1e-6 for |s| ≲ 10: 1e-5·max|v| (measured worst 3.0e-6 at T = 50, D = 768, every path). An
+/// indexing mistake (a wrong head, token or mask) changes outputs by O(max|v|).
 private let attentionTolerancePerMaxV: Float = 1e-5
 
-/// The AVX2 activations are polynomial approximations with |error| < 2e-7·max(1, |x|) against
-/// exact math (pc_activation.c, measured over 2 M values by the C test); libm's erff/expf in the
-/// definition add ~1e-7. 1e-6 leaves a 3x margin; a wrong coefficient or branch is off by >1e-3.
+/// Activations: the AVX paths are polynomial approximations with |error| < 2e-7·max(1, |x|)
+/// against exact math, a bound of the polynomial itself (pc_activation.c; the C test checks it
+/// over 2 M values); libm's erff/expf in the definition add ≤ 1 ulp (~1e-7 relative). 1e-6
+/// leaves a 3x margin over their sum; a wrong coefficient or branch is off by > 1e-3.
 private let activationTolerancePerMagnitude: Float = 1e-6
-
-/// The C LayerNorm sums mean and variance in Double like the definition, in 8 lanes instead of
-/// one, so mean and 1/std agree to ~1e-15 relative; the normalized value is then rounded to float
-/// (at most 1 ulp apart when the Double values straddle a rounding boundary) and scaled by gamma
-/// and shifted by beta in float. 1e-6 of max(1, |y|) covers those few ulps (float ulp is 6e-8
-/// relative) with margin; a wrong mean, variance, gamma or beta index is off by > 1e-2.
-private let layerNormTolerancePerMagnitude: Float = 1e-6
 
 final class FastFloatKernelsTests: XCTestCase {
     private var saved = KernelISA.current
