@@ -10,6 +10,7 @@
 # (`pocketclip inspect --load`) against the tensors' in-memory size (bar: + 16 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "CPU: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//")"  # figures depend on it
 src=${1:?usage: tools/bench_pclip.sh CHECKPOINT_DIR (from tools/make_fixtures.py --vit-b32 DIR: DIR/hf)}
 # The board build: Swift standard library linked statically (its pages are then only those
 # the program touches; the shared libswiftCore/Foundation add ~3.5 MB of RSS on their own).

@@ -346,6 +346,17 @@ def table(times, rss, weight_bytes, cos, args):
     return "\n".join(lines)
 
 
+def cpu_model():
+    """lscpu's "Model name" (from /proc/cpuinfo): machines of one kind change CPU between runs."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", type=Path, help="HF CLIPModel dir (DIR/hf of tools/make_fixtures.py "
@@ -409,12 +420,14 @@ def main():
         "bars": {"time_ratio": TIME_BAR, "short_text_ratio": SHORT_TEXT_BAR,
                  "vision_rss_bytes": VISION_RSS_BAR, "both_rss_factor_of_pclip_tensor_bytes": BOTH_RSS_FACTOR},
         "load_average_1min": {"before_timing": load[0], "after_timing": load[1]}, "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(), "pocketclip_kernels": pclip.kernels,
         "notes": notes,
     }
     if quiet:
         print(json.dumps(report, indent=1))
         return
     print(table(times, rss, weight_bytes, cos, args))
+    print(f"CPU: {cpu_model()}; PocketCLIP's int8 kernels: {pclip.kernels} (figures depend on both).")
     print(f"Load average (1 min) before / after timing: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} CPUs "
           f"(other jobs on a shared machine slow every system alike; compare ratios).")
     if args.json:

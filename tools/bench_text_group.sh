@@ -10,6 +10,7 @@
 # end when KEEP=1 leaves the files in place).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "CPU: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//")"  # figures depend on it
 src=${1:?usage: tools/bench_text_group.sh CHECKPOINT_DIR [ROUNDS]}
 rounds=${2:-3}
 swift build -c release --product pocketclip >/dev/null

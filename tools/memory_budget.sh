@@ -17,6 +17,7 @@
 # Needs /work/venv (torch, transformers) only to make checkpoints that are not there yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "CPU: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//")"  # figures depend on it
 work=${POCKETCLIP_BUDGET_DIR:-/var/tmp/pocketclip-budget}
 python=${PYTHON:-/work/venv/bin/python}
 bin=.build-board/pocketclip

@@ -20,6 +20,7 @@
 # Environment: ROUNDS (default 6), RUNS (20), THREADS ("1 2"), BASE_BIN / HOOKS_BIN (skip builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "CPU: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//")"  # figures depend on it
 model=${1:?usage: tools/profile_overhead.sh MODEL BASE_REV [IMAGE]}
 base_rev=${2:?usage: tools/profile_overhead.sh MODEL BASE_REV [IMAGE]}
 image=${3:-examples/images/sneaker.png}

@@ -34,6 +34,7 @@
 #                the streaming command measures +0 KiB, so MAX_GROWTH=250000 also passes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "CPU: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//")"  # figures depend on it
 count=${COUNT:-10000}
 warmup=${WARMUP:-500}
 max_growth=${MAX_GROWTH:-1000000}

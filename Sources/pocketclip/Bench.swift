@@ -3,6 +3,7 @@
 
 import ArgumentParser
 import CLIPImage
+import CLIPKernels
 import CLIPRuntime
 
 #if canImport(Glibc)
@@ -84,7 +85,7 @@ struct Bench: ParsableCommand {
             let p90 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.9).rounded(.up)) - 1)]
             let key = image != nil ? "image_ms" : "text_ms"
             if json {
-                print("{\"\(key)\": [\(times.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"cpu_ms\": [\(cpuTimes.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"median_ms\": \(jsonNumber(Float(median))), \"p90_ms\": \(jsonNumber(Float(p90))), \"threads\": \(model.pool.threads), \"batch\": \(batch), \"embedding\": \(jsonArray(embedding))}")
+                print("{\"\(key)\": [\(times.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"cpu_ms\": [\(cpuTimes.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"median_ms\": \(jsonNumber(Float(median))), \"p90_ms\": \(jsonNumber(Float(p90))), \"threads\": \(model.pool.threads), \"kernels\": \"\(KernelISA.current.name)\", \"batch\": \(batch), \"embedding\": \(jsonArray(embedding))}")
             } else {
                 print("\(image != nil ? "image, batch \(batch)" : "text"), \(model.pool.threads) thread(s): median \(formatMs(median)), p90 \(formatMs(p90)) over \(runs) runs")
             }

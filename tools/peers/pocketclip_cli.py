@@ -75,6 +75,7 @@ def last_line(text):
 class PocketCLIP:
     def __init__(self, binary, model):
         self.binary, self.model = Path(binary), Path(model)
+        self.kernels = "unknown"  # set from `bench --json` once it has run
 
     def check_binary(self):
         if not self.binary.exists():
@@ -135,6 +136,7 @@ class PocketCLIP:
             raise Unavailable(f"pocketclip bench reported {len(times)} runs, asked for {runs}")
         cpu = result.get("cpu_ms")  # optional: per-run process CPU ms, same length as the times
         cpu = [float(c) for c in cpu] if isinstance(cpu, list) and len(cpu) == runs else None
+        self.kernels = result.get("kernels", self.kernels)  # the int8 path dispatched (pc_kernels.h)
         return [float(t) for t in times], cpu, embedding
 
     def embed(self, image, texts):
