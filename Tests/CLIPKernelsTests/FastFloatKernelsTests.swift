@@ -26,6 +26,14 @@ private let attentionTolerancePerMaxV: Float = 1e-5
 /// leaves a 3x margin over their sum; a wrong coefficient or branch is off by > 1e-3.
 private let activationTolerancePerMagnitude: Float = 1e-6
 
+/// LayerNorm: the C kernel sums mean and variance in Double like the definition, in 8 lanes
+/// instead of one, so mean and 1/std agree to ~1e-15 relative; the normalized value is then
+/// rounded to float (at most 1 ulp apart when the Double values straddle a rounding boundary) and
+/// scaled by gamma and shifted by beta in float (≤ 2 more roundings each side). That is ≤ 4 ulp
+/// of max(1, |y|) ≈ 2.4e-7; 1e-6 covers it on any path. A wrong mean, variance, gamma or beta
+/// index is off by > 1e-2.
+private let layerNormTolerancePerMagnitude: Float = 1e-6
+
 final class FastFloatKernelsTests: XCTestCase {
     private var saved = KernelISA.current
     override func setUp() { saved = KernelISA.current }
