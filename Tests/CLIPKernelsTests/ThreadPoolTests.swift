@@ -45,7 +45,10 @@ final class ThreadPoolTests: XCTestCase {
     func testWorkersWakeAfterSleeping() {
         let pool = ThreadPool(threads: 2)
         XCTAssertEqual(counts(pool, parts: 2), [1, 1])
-        usleep(10_000)  // longer than the workers' spin: they are asleep now
+        // Longer than the workers' spin, so they are normally asleep now. Not a race: if a
+        // preempted worker is still spinning, the next job finds it awake and the counts are the
+        // same; only the wake-up path would go unexercised on that run.
+        usleep(10_000)
         XCTAssertEqual(counts(pool, parts: 5), [1, 1, 1, 1, 1])
     }
 

@@ -36,6 +36,8 @@ final class EmbeddingIndexTests: XCTestCase {
         XCTAssertEqual(back.paths, index.paths)
         XCTAssertEqual(back.stamps, index.stamps)
         XCTAssertEqual(back.vectors, index.vectors, "floats are stored bit for bit")
+        // Normalizing (scalar Swift, the same bits on every CPU) leaves each element within 7u
+        // relative, and this float32 norm of 8 terms adds ≤ 5u: |norm − 1| ≤ 12u = 7.2e-7.
         for i in 0..<back.count {
             let norm = back.embedding(at: i).reduce(0) { $0 + $1 * $1 }.squareRoot()
             XCTAssertEqual(norm, 1, accuracy: 1e-6, "entries are stored normalized")
@@ -191,6 +193,8 @@ final class EmbeddingIndexBuildTests: XCTestCase {
             XCTAssertEqual(Array(resumed.embedding(at: j)), Array(whole.embedding(at: i)), p)
         }
         // Image-to-image: each file finds itself (or an identical copy) at cosine 1.
+        // Normalized twice, dotted over E = 16 in float32: |score − 1| ≤ (14 + 16)u = 1.8e-6 (a batch
+        // embedding that differs in rounding by δ ~ 1e-6 costs ½‖δ‖² < 1e-11 more).
         let hit = try whole.search(try m.embedImage(path: dir + "/sub/img1.PNG"), topK: 1)[0]
         XCTAssertEqual(hit.score, 1, accuracy: 1e-5)
     }

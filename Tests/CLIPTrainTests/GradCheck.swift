@@ -3,13 +3,23 @@
 import CLIPTrain
 import XCTest
 
-/// Central-difference step. The ops run in Float: the probe loss (O(10)) is rounded at ~1e-7
-/// relative, so the difference quotient carries ~1e-7·10 / (2h) ≈ 5e-4 of noise with h = 1e-3,
-/// and the O(h²) truncation error is ~1e-6; both far below the tolerance.
-let gradCheckStep: Float = 1e-3
+/// Central-difference steps. |numeric − exact| ≤ h²/6·|f‴| + ε/h, where ε is the most the probe
+/// Σ w·out (|w| ≤ 1) can move by rounding between its two evaluations: only outputs that depend on
+/// the perturbed element change, each a float32 result of ≤ 16 terms off by ≤ γ₁₆·Σ|terms| in any
+/// summation order, FMA or not (only matmul and attention call sgemm; the rest is scalar Swift
+/// and libm). Worst: attention, a key feeding 10 outputs of ≤ 18u·1.5 each, ε ≤ 1.6e-5; softmax,
+/// 7 outputs of ≤ 10u, ε ≤ 4.2e-6 against its smallest gradient scale 0.16.
+/// Nonlinear ops: h = 1e-2 makes the noise ≤ 1.6e-3 (2.6e-3 of softmax's scale); the truncation
+/// term, a property of the function and not of the CPU (it scales as h²: 5.2e-3 at h = 3e-2),
+/// is ≤ 7.1e-4 (the clamped contrastive loss; the other ops ≤ 5e-5).
+let gradCheckStep: Float = 1e-2
+/// Ops linear in each input (matmul, residual, embedding, position add, patchify, class token,
+/// gather) have no truncation term, so a large step leaves only noise: ≤ 5 outputs × γ₈·(8·1.5)
+/// / 0.5 = 5.7e-5 (matmul's bias).
+let gradCheckLinearStep: Float = 0.5
 /// Largest accepted ‖analytic − numeric‖∞ / max(‖analytic‖∞, ‖numeric‖∞) per input tensor.
-/// 1e-2 leaves a 20× margin over the rounding noise above while a wrong term in a backward
-/// pass (a missing factor, a transposed index) gives errors of order 1.
+/// The bounds above give ≤ 3.3e-3 on any CPU; a wrong term in a backward pass fails: LayerNorm's
+/// dx without its mean term gives 0.21, a missing factor or a transposed index order 1.
 let gradCheckTolerance: Float = 1e-2
 
 /// Deterministic test data: uniform in [−scale, scale].
@@ -21,7 +31,7 @@ func randomArray(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
 /// Checks `backward` against central differences of the probe loss Σ out·w (w random, fixed),
 /// for every element of every input in `check`. Returns the worst relative error.
 @discardableResult
-func gradCheck(_ name: String, inputs: [[Float]], check: [Int]? = nil,
+func gradCheck(_ name: String, inputs: [[Float]], check: [Int]? = nil, step: Float = gradCheckStep,
                forward: ([[Float]]) -> [Float],
                backward: ([[Float]], [Float]) -> [[Float]],
                file: StaticString = #filePath, line: UInt = #line) -> Float {
@@ -40,10 +50,11 @@ func gradCheck(_ name: String, inputs: [[Float]], check: [Int]? = nil,
         var numeric = [Float](repeating: 0, count: x[k].count)
         for i in 0..<x[k].count {
             let v = x[k][i]
-            x[k][i] = v + gradCheckStep; let up = probe(x)
-            x[k][i] = v - gradCheckStep; let down = probe(x)
+            x[k][i] = v + step; let up = probe(x)
+            x[k][i] = v - step; let down = probe(x)
             x[k][i] = v
-            numeric[i] = Float((up - down) / Double(2 * gradCheckStep))
+            // The step actually taken (v ± h rounds in Float: up to u·|v|/h relative at h = 1e-2).
+            numeric[i] = Float((up - down) / (Double(v + step) - Double(v - step)))
         }
         let err = relativeError(analytic[k], numeric)
         worst = max(worst, err)

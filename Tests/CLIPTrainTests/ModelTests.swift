@@ -46,11 +46,18 @@ final class ModelTests: XCTestCase {
         print("gradcheck whole model: max relative error \(worst) (\(worstName))")
     }
 
-    /// The whole loss is a long Float computation (~1e-6 relative rounding of a loss ~1.1), so
-    /// with h = 1e-3 the difference quotient carries ~5e-4 of noise; a larger h is no cure: the
-    /// text embeddings (std 0.01–0.02) feed a LayerNorm whose curvature makes the O(h²) term
-    /// dominate at h = 1e-2 (measured 8e-2). Measured worst at h = 1e-3: ~4e-3; a wrong backward
-    /// term gives errors of order 1.
+    /// |numeric − exact| ≤ ε_L/h + O(h²), ε_L the loss's float32 rounding error. The O(h²) term is
+    /// a property of the function, not the CPU: 8e-2 at h = 1e-2 (the text embeddings, std
+    /// 0.01–0.02, feed a LayerNorm with large curvature), so ≈ 8e-4 at h = 1e-3. Rounding: the head
+    /// is z = s·cos over E = 5 in float32 (s = 14.3), log-sum-exp in Double, one final Float
+    /// rounding (≤ u·L = 1.7e-7, L = 2.77); upstream roundings reach L through |∂L/∂z| ≤ 1/B with
+    /// independent signs whatever the order or FMA (the probabilistic bound, λ√n·u rather than nu:
+    /// Higham & Mary 2019), so ε_L is a few ulps of L (2.4e-7). The bar, 2e-2 of the smallest
+    /// per-tensor gradient scale (0.128, visual ln_2.weight), admits ε_L up to 2.6e-6 = 11 ulps of
+    /// L. Measured worst, on an Intel Xeon @ 2.80GHz with each OpenBLAS kernel forced (SKYLAKEX,
+    /// HASWELL, SANDYBRIDGE without FMA, PRESCOTT, ZEN): 3.3e-3–4.2e-3 (≈ 2.5 ulps). A wrong
+    /// backward term fails: LayerNorm's dx without its mean term gives 0.14 (visual.class_embedding,
+    /// 7× the bar), a dropped factor 2 gives 0.5.
     let modelGradCheckTolerance: Float = 2e-2
 
     static func probe(_ model: CLIPTrainModel, _ images: [Float], _ tokens: [Int32], _ B: Int) -> (Int) -> Float {
