@@ -108,6 +108,21 @@ final class BackgroundPocketclip {
         return false
     }
 
+    /// Waits until the process has a handler for `signal` (true), or ends or `seconds` pass
+    /// (false); nil where /proc/PID/status does not say (not Linux).
+    func waitForHandler(_ signal: Int32, seconds: Double = 60) -> Bool? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline && process.isRunning {
+            guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+                  let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+                  let caught = UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16)
+            else { return process.isRunning ? nil : false }
+            if caught & (1 << UInt64(signal - 1)) != 0 { return true }
+            usleep(1_000)
+        }
+        return false
+    }
+
     /// Sends `signal` if the process still runs; false when it had already ended.
     func send(_ signal: Int32) -> Bool {
         guard process.isRunning else { return false }

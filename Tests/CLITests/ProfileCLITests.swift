@@ -12,7 +12,11 @@ final class ProfileCLITests: XCTestCase {
     let tokenizer = fixtures + "/tokenizer/bpe_simple_vocab_16e6.txt.gz"
     let image = fixtures + "/tiny-openclip/images/rgb_40x54.png"
     /// Σ stages vs the whole run: the laps partition the run, so only the moments between the
-    /// last lap and the end clock read are unaccounted; 5% is the bound.
+    /// last lap and the end clock read are unaccounted; 5% is the bound. That gap is a few
+    /// µs of code, but a preemption landing in it (2 cores shared with other jobs) makes one run's
+    /// gap a whole time slice, so the bound is asserted on the run with the smallest gap: it fails
+    /// only if all 5 runs are preempted inside their µs windows, or if work really runs untimed
+    /// (then every run's gap holds it). The partition itself is checked exactly on every run.
     static let stageSumTolerance = 0.05
     /// Trace times are printed in µs with 3 decimals (exact nanoseconds); parsing them as
     /// doubles and adding ts + dur can round by far less than this.
@@ -114,16 +118,26 @@ final class ProfileCLITests: XCTestCase {
         XCTAssertEqual(Set(sections.keys), ["image", "text"])
         for (title, section) in sections {
             let totals = try XCTUnwrap(section["total_ms"] as? [Double])
+            let sums = try XCTUnwrap(section["stages_sum_ms"] as? [Double])
+            let gaps = try XCTUnwrap(section["unaccounted_ms"] as? [Double])
             let stages = try XCTUnwrap(section["stages"] as? [[String: Any]])
             let perStage = try stages.map { try XCTUnwrap($0["ms"] as? [Double]) }
             XCTAssertEqual(totals.count, 5)
+            XCTAssertEqual(sums.count, 5)
+            XCTAssertEqual(gaps.count, 5)
+            var smallestShare = Double.infinity
             for (run, total) in totals.enumerated() {
-                // Σ of the stages as listed, against the whole run read on the same clock.
+                // Σ of the stages as listed + the gap = the whole run read on the same clock: whole
+                // nanoseconds printed as ms, so equal to within 1 ns of Double rounding.
                 let sum = perStage.reduce(0) { $0 + $1[run] }
                 XCTAssertGreaterThan(total, 0)
-                XCTAssertLessThanOrEqual(abs(sum - total), Self.stageSumTolerance * total,
-                                         "\(title) run \(run): stages add to \(sum) ms, the run took \(total) ms")
+                XCTAssertEqual(sum, sums[run], accuracy: 1e-6, "\(title) run \(run): the listed stages are all the laps")
+                XCTAssertEqual(sums[run] + gaps[run], total, accuracy: 1e-6, "\(title) run \(run): stages + unaccounted = total")
+                XCTAssertGreaterThanOrEqual(gaps[run], 0, "\(title) run \(run): the laps lie inside the run")
+                smallestShare = min(smallestShare, gaps[run] / total)
             }
+            XCTAssertLessThanOrEqual(smallestShare, Self.stageSumTolerance,
+                                     "\(title): even the best run leaves \(smallestShare * 100)% unaccounted: \(gaps) of \(totals) ms")
         }
     }
 
