@@ -21,6 +21,14 @@ for isa in $caps; do
   echo "== kernel and runtime tests with POCKETCLIP_ISA=$isa"
   POCKETCLIP_ISA=$isa swift test --skip-build --disable-swift-testing --filter '^(CLIPRuntimeTests|CLIPKernelsTests)\.'
 done
+# aarch64 for real (docs/board.md): the roots made once under /var/tmp (~6 min on a fresh machine,
+# reused after), the static aarch64 executable and its check in an arm64 Debian 12 root, the Swift
+# tests under qemu as Cortex-A72 and A76, and the same answers as the x86-64 board build.
+bash tools/board-build.sh
+bash tools/board-build.sh --arch aarch64
+bash tools/board-check.sh --arch aarch64
+bash tools/test-aarch64-swift.sh
+python3 tools/arch_parity.py --x86 .build-board/pocketclip --aarch64 .build-board-aarch64/pocketclip
 # Every test on the path this CPU dispatches. XCTest only: Swift Testing would close the run
 # with "0 tests", which reads as no tests run.
 swift test --skip-build --disable-swift-testing
