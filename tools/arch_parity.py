@@ -61,7 +61,10 @@ def check(ok, what):
 
 
 def run(cmd, env=None):
-    r = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    # Each run picks its own path unless told (a cap left in the environment would reach the
+    # aarch64 guest through qemu too).
+    base = {k: v for k, v in os.environ.items() if k != "POCKETCLIP_ISA"}
+    r = subprocess.run(cmd, capture_output=True, text=True, env={**base, **(env or {})})
     if r.returncode != 0:
         raise SystemExit(f"arch_parity: {' '.join(map(str, cmd))} exited {r.returncode}: {r.stderr.strip()[-400:]}")
     return r.stdout
