@@ -34,8 +34,8 @@ struct Classify: ParsableCommand {
     @Argument(help: "Image files (PNG or JPEG).")
     var images: [String] = []
 
-    @Option(help: ArgumentHelp("A file with one image path per line, classified after those on the command line "
-                               + "(for more images than a command line holds).", valueName: "path"))
+    @Option(help: ArgumentHelp("A file with one image path per line ('-': standard input), classified after those "
+                               + "on the command line (for more images than a command line holds).", valueName: "path"))
     var filesFrom: String?
 
     /// Largest `--files-from` list read: about a million paths.
@@ -86,7 +86,7 @@ struct Classify: ParsableCommand {
             // Fail on bad labels, templates or missing images before loading any weights.
             var images = self.images
             if let filesFrom {
-                images += try readTextFile(filesFrom, limit: Self.maxFileListBytes).split(separator: "\n").map(String.init)
+                images += try textLines(filesFrom, limit: Self.maxFileListBytes).filter { !$0.text.isEmpty }.map { String($0.text) }
                 if images.isEmpty { throw ValidationError("'\(filesFrom)' lists no image") }
             }
             for path in images where !fileExists(path) {
@@ -131,9 +131,23 @@ func labelList(_ labels: String?, file: String?) throws -> [String] {
     return try nonBlankLines(file!)
 }
 
-/// The lines of a labels or templates file, trimmed, blank ones dropped.
+/// The lines of a labels or templates file, trimmed, blank ones dropped. A line holding a control
+/// character or bytes that are not UTF-8 (a binary file, a stray escape) is refused with its
+/// number rather than becoming a class name nobody can read.
 func nonBlankLines(_ path: String) throws -> [String] {
-    try readTextFile(path).split(separator: "\n").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+    var out: [String] = []
+    for line in try textLines(path) {
+        let text = String(line.text).trimmingWhitespace()
+        if text.isEmpty { continue }
+        if let bad = text.unicodeScalars.first(where: { $0.properties.generalCategory == .control || $0 == "\u{FFFD}" }) {
+            let hex = String(bad.value, radix: 16, uppercase: true)
+            let what = bad == "\u{FFFD}" ? "bytes that are not UTF-8"
+                : "the control character U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            throw ModelError.invalidInput("line \(line.number) of '\(path)' holds \(what); labels and templates are plain UTF-8 text, one per line")
+        }
+        out.append(text)
+    }
+    return out
 }
 
 /// How labels become prompts: one template, several, a file of them, or the default ensemble.

@@ -2,6 +2,11 @@
 
 import CLIPConvert
 import CLIPFormat
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 
 func jsonString(_ s: String) -> String { jsonQuoted(s) }
 
@@ -24,10 +29,35 @@ func checkWritable(_ path: String) throws { try AtomicFileWriter(path: path).abo
 /// (PromptTemplates.maxLabels) of up to ~160 bytes each.
 let maxTextFileBytes = 16 << 20
 
-/// A UTF-8 text file (labels lists, image lists), bounded in size.
+/// A UTF-8 text file (labels lists, image lists), bounded in size; "-" reads standard input.
 func readTextFile(_ path: String, limit: Int = maxTextFileBytes) throws -> String {
-    let bytes = try ReadOnlyFile(path: path).readAll(limit: limit)
+    let bytes = path == "-" ? try readStandardInput(limit: limit) : try ReadOnlyFile(path: path).readAll(limit: limit)
     return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Standard input to its end, refused past `limit` bytes.
+func readStandardInput(limit: Int) throws -> [UInt8] {
+    var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 { throw FileError.readFailed(path: "standard input", reason: String(cString: strerror(errno))) }
+        if n == 0 { return bytes }
+        bytes += chunk[0..<n]
+        if bytes.count > limit {
+            throw FileError.readFailed(path: "standard input", reason: "more than the \(limit) bytes allowed for it")
+        }
+    }
+}
+
+/// The lines of a text file as any editor writes them, numbered from 1: a leading byte-order
+/// mark is dropped, and "\n", "\r\n" or a lone "\r" ends a line. (In Swift "\r\n" is one
+/// Character, so splitting on "\n" alone keeps a Windows file's lines together.)
+func textLines(_ path: String, limit: Int = maxTextFileBytes) throws -> [(number: Int, text: Substring)] {
+    var text = Substring(try readTextFile(path, limit: limit))
+    if text.first == "\u{FEFF}" { text.removeFirst() }
+    return text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+        .enumerated().map { (number: $0.offset + 1, text: $0.element) }
 }
 
 extension String {

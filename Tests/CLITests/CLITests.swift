@@ -24,14 +24,19 @@ func pocketclipPath() -> String {
     fatalError("pocketclip executable not found near \(Bundle.main.bundleURL.path); build it first")
 }
 
-func pocketclip(_ arguments: [String]) throws -> RunResult {
+func pocketclip(_ arguments: [String], stdin: Data? = nil) throws -> RunResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: pocketclipPath())
     process.arguments = arguments
-    let out = Pipe(), err = Pipe()
+    let out = Pipe(), err = Pipe(), input = Pipe()
     process.standardOutput = out
     process.standardError = err
+    if stdin != nil { process.standardInput = input }
     try process.run()
+    if let stdin {  // small inputs only: the pipe holds them before the process reads
+        input.fileHandleForWriting.write(stdin)
+        try input.fileHandleForWriting.close()
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
