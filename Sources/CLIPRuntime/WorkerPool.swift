@@ -31,6 +31,11 @@ public struct WorkerPool: Sendable {
     /// One thread: everything inline.
     public static let single = WorkerPool(threads: 1)
 
+    /// The most threads a pool should be asked for: 4 × `availableCores`, 256 at most. Past the
+    /// cores, threads only add switching and stacks (1000 took 4 s and 105 MB where 2 took 0.24 s
+    /// and 35 MB); a runaway number would exhaust the process's thread and memory limits.
+    public static var maxThreads: Int { min(256, 4 * availableCores) }
+
     /// The cores this process may run on (the `Cpus_allowed` mask of /proc/self/status, which
     /// honours taskset and cgroup cpusets), else the online cores; at least 1.
     public static var availableCores: Int {

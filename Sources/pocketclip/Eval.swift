@@ -61,7 +61,7 @@ struct Eval: ParsableCommand {
         guard (10...10_000).contains(testImages) else { throw ValidationError("--test-images must be in 10...10000") }
         guard (1...1000).contains(heldOutPerPair) else { throw ValidationError("--held-out-per-pair must be in 1...1000") }
         guard probeImages == 0 || (50...60_000).contains(probeImages) else { throw ValidationError("--probe-images must be 0 or in 50...60000") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try checkThreads(threads)
     }
 
     struct Result {

@@ -1,7 +1,9 @@
 // Small output helpers: JSON literals written by hand (shortest round-trip floats), text files.
 
+import ArgumentParser
 import CLIPConvert
 import CLIPFormat
+import CLIPRuntime
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -33,6 +35,15 @@ let maxTextFileBytes = 16 << 20
 func readTextFile(_ path: String, limit: Int = maxTextFileBytes) throws -> String {
     let bytes = path == "-" ? try readStandardInput(limit: limit) : try ReadOnlyFile(path: path).readAll(limit: limit)
     return String(decoding: bytes, as: UTF8.self)
+}
+
+/// `--threads` as given: at least 1, at most `WorkerPool.maxThreads` (4 × the cores this process
+/// may use, 256 at most).
+func checkThreads(_ threads: Int?) throws {
+    guard let threads else { return }
+    guard (1...WorkerPool.maxThreads).contains(threads) else {
+        throw ValidationError("--threads must be in 1...\(WorkerPool.maxThreads) (4 × the \(WorkerPool.availableCores) cores this process may use, 256 at most), got \(threads)")
+    }
 }
 
 /// Standard input to its end, refused past `limit` bytes.

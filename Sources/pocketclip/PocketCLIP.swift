@@ -59,7 +59,7 @@ struct ModelOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Center-crop offset rounding: openclip (default) or hf.", valueName: "rule"))
     var cropRounding: CropRoundingOption = .openclip
 
-    @Option(help: ArgumentHelp("Threads per forward pass (default: the cores this process may use).", valueName: "n"))
+    @Option(help: ArgumentHelp("Threads per forward pass (default: the cores this process may use; at most 4 × those, 256).", valueName: "n"))
     var threads: Int?
 
     var threadCount: Int { threads ?? WorkerPool.availableCores }
@@ -70,7 +70,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     func load(towers: Towers) throws -> CLIPModel {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try checkThreads(threads)
         if CLIPModel.isPclip(model) { return try CLIPModel.load(pclip: model, towers: towers, threads: threadCount) }
         var options = checkpointOptions
         options.towers = towers

@@ -83,7 +83,7 @@ struct Train: ParsableCommand {
     var logEvery = 25
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        try checkThreads(threads)
         guard evalImages >= 10, evalImages <= 10_000 else { throw ValidationError("--eval-images must be in 10...10000") }
         guard logEvery >= 1 else { throw ValidationError("--log-every must be at least 1") }
     }

@@ -86,6 +86,19 @@ final class CLIErrorTests: XCTestCase {
         assertOneLineError(try pocketclip(["embed", dir, "--text", "a cat"]), mentions: "corrupt safetensors header")
     }
 
+    /// --threads is capped (4 × the cores, 256 at most): 100,000 once made 27,192 threads and
+    /// 1.9 GB before it was killed. Refused before any model is read.
+    func testThreadsBeyondTheCapAreRefused() throws {
+        for n in ["0", "1000", "100000"] {
+            let r = try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", "cat,dog", "--threads", n])
+            XCTAssertNotEqual(r.status, 0, n)
+            XCTAssertEqual(r.stdout, "", n)
+            XCTAssertTrue(r.stderr.contains("--threads must be in 1..."), r.stderr)
+        }
+        let ok = try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", "cat,dog", "--threads", "2"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
     func testEmptyLabelList() throws {
         assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", ""]), mentions: "label")
         let dir = try temporaryDirectory()
