@@ -41,7 +41,8 @@ echo "built in $((SECONDS - t)) s"
 
 # The runner takes a comma-separated list of Module.Class or Module.Class/test (a bare module name
 # runs nothing), so the classes of each module are read from the bundle's own list.
-all=$(qemu-aarch64-static -L "$S" "$bundle" --list-tests | grep -E '^[A-Za-z]+Tests\.[A-Za-z0-9]+/' | cut -d/ -f1 | sort -u)
+all_tests=$(qemu-aarch64-static -L "$S" "$bundle" --list-tests | grep -E '^[A-Za-z]+Tests\.[A-Za-z0-9]+/')
+all=$(cut -d/ -f1 <<< "$all_tests" | sort -u)
 classes() {
   local m out=()
   for m in "$@"; do out+=($(grep "^$m\." <<< "$all")); done
@@ -49,10 +50,19 @@ classes() {
   (IFS=,; echo "${out[*]}")
 }
 
+# The runner silently runs nothing for a name it does not know: every name given must be listed.
+listed() {
+  local name
+  for name in $(tr ',' ' ' <<< "$1"); do
+    grep -q "^${name//./\\.}\(/\|$\)" <<< "$all_tests" || { echo "test-aarch64-swift: no test '$name' in the bundle" >&2; exit 1; }
+  done
+}
+
 status=0
 # run <cpu> <expected dispatch> <how: direct|arm64> <tests>
 run() {
   local cpu=$1 want=$2 how=$3 tests=$4 log t=$SECONDS rc=0
+  listed "$tests"
   log=$(mktemp)
   echo "== aarch64 $cpu: $(tr ',' '\n' <<< "$tests" | sed 's|[./].*||' | sort | uniq -c | awk '{printf "%s%s (%s selected)", sep, $2, $1; sep=", "}')"
   if [[ $how == direct ]]; then
@@ -78,7 +88,7 @@ run cortex-a76 dotprod direct "$(classes CLIPKernelsTests CLIPRuntimeTests)"
 # profile, and a one-line error.
 cli=CLITests.CLISuccessTests,CLITests.ConvertCLITests/testConvertInspectVerifyClassify
 cli+=,CLITests.HeadCLITests/testHeadGivesTheSameScoresAsTheTextTower,CLITests.IndexCLITests/testBuildQueryAndResumeOnTheTinyModel
-cli+=,CLITests.ProfileCLITests/testTableTraceAndChart,CLITests.CLITests/testUndecodableImage
+cli+=,CLITests.ProfileCLITests/testTableTraceAndChart,CLITests.CLIErrorTests/testUndecodableImage
 cli+=,CLIPKernelsTests.Int8KernelsTests/testDispatchStaysWithinTheCap
 run cortex-a72 neon arm64 "$cli"
 exit $status

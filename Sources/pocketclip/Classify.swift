@@ -52,7 +52,9 @@ struct Classify: ParsableCommand {
     @Option(help: ArgumentHelp("A class head file from `pocketclip head build` (vision tower only).", valueName: "path"))
     var head: String?
 
-    @Option(help: "How many labels to print per image (0 = all).")
+    // .unconditional: "--top-k -1" reaches validate() ("must be 0 or positive") instead of
+    // ArgumentParser reading -1 as an option and saying "Missing value".
+    @Option(parsing: .unconditional, help: "How many labels to print per image (0 = all).")
     var topK: Int = 5
 
     @Flag(help: "Truncate prompts longer than 77 tokens instead of failing.")

@@ -120,7 +120,7 @@ struct IndexQuery: ParsableCommand {
     @Option(help: ArgumentHelp("Search by this image.", valueName: "path"))
     var image: String?
 
-    @Option(help: "How many results to print (0 = all).")
+    @Option(parsing: .unconditional, help: "How many results to print (0 = all).")  // as classify's --top-k
     var topK: Int = 5
 
     @Flag(help: "Truncate a text longer than 77 tokens instead of failing.")

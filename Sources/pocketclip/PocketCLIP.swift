@@ -31,8 +31,13 @@ struct PocketCLIP: ParsableCommand {
               pocketclip inspect vit-b32.pclip
               pocketclip index build vit-b32.pclip photos/ -o photos.index
             """,
+        // Read when first printed, so the kernels named are the ones this CPU (and POCKETCLIP_ISA) picks.
+        version: "pocketclip \(pocketclipVersion) (.pclip format \(Pclip.versionMajor).\(Pclip.versionMinor); int8 kernels: \(KernelISA.current.name))",
         subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Profile.self, Index.self] + trainingCommands)
 }
+
+/// The release this executable is.
+let pocketclipVersion = "0.9.0"
 
 /// `train` and `eval` exist only with the "Training" trait (on by default; a board build has neither).
 #if Training

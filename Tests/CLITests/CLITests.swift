@@ -99,6 +99,20 @@ final class CLIErrorTests: XCTestCase {
         XCTAssertEqual(ok.status, 0, ok.stderr)
     }
 
+    /// --version names the release, the format it reads and the int8 kernels this CPU dispatches.
+    func testVersionNamesTheKernels() throws {
+        let r = try pocketclip(["--version"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.hasPrefix("pocketclip ") && r.stdout.contains(".pclip format 1.") && r.stdout.contains("int8 kernels: "), r.stdout)
+    }
+
+    /// A negative --top-k is a range error, not "Missing value" (ArgumentParser read -1 as an option).
+    func testNegativeTopKIsARangeError() throws {
+        let r = try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", "cat,dog", "--top-k", "-1"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--top-k must be 0 (all) or positive"), r.stderr)
+    }
+
     func testEmptyLabelList() throws {
         assertOneLineError(try pocketclip(["classify", model, "--tokenizer", tokenizer, image, "--labels", ""]), mentions: "label")
         let dir = try temporaryDirectory()
