@@ -28,6 +28,23 @@ private func removePendingAndReraise(_ signal: Int32) {
     raise(signal)
 }
 
+/// Removes what a killed writer (SIGKILL, a power cut) left for the same target: `.NAME.tmp-PID`
+/// files whose process no longer exists. A file whose PID is alive is kept (it may be another
+/// writer's). A writer in another PID namespace sharing the directory would look dead: such
+/// setups should not write one target from two containers anyway.
+private func removeStaleTemporaries(dir: String, name: String) {
+    guard let d = opendir(dir.isEmpty ? "." : dir) else { return }
+    let prefix = ".\(name).tmp-"
+    var stale: [String] = []
+    while let entry = readdir(d) {
+        let file = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard file.hasPrefix(prefix), let pid = Int32(file.dropFirst(prefix.count)), pid > 0, pid != getpid() else { continue }
+        if kill(pid, 0) != 0 && errno == ESRCH { stale.append(dir + file) }
+    }
+    closedir(d)
+    for file in stale { unlink(file) }
+}
+
 public final class AtomicFileWriter {
     public let path: String
     public let temporaryPath: String
@@ -41,6 +58,7 @@ public final class AtomicFileWriter {
         let dir = slash.map { String(path[...$0]) } ?? ""
         let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
         temporaryPath = "\(dir).\(name).tmp-\(getpid())"
+        removeStaleTemporaries(dir: dir, name: name)
         // The handler is in place before the file exists: no instant where a signal could leave it.
         pendingTemporaryPath = strdup(temporaryPath)
         installCleanupHandlers()

@@ -115,6 +115,13 @@ final class ConvertCLITests: XCTestCase {
         let (dir, _, reason) = try interrupt(with: SIGKILL)
         XCTAssertEqual(reason, .uncaughtSignal)
         XCTAssertFalse(contents(dir).contains("m.pclip"))
+        // The next conversion to the same target removes what the killed one left; a temporary
+        // of a process that is alive (this test's) is not touched.
+        let live = ".m.pclip.tmp-\(getpid())"
+        try Data("another writer's".utf8).write(to: URL(fileURLWithPath: dir + "/" + live))
+        let r = try pocketclip(["convert", model, "--tokenizer", tokenizer, "-o", dir + "/m.pclip"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(contents(dir), [live, "m.pclip"].sorted())
     }
 
     /// Mounts a tmpfs at a fresh directory (root only); skips where mounting is not allowed.
