@@ -103,11 +103,18 @@ public final class CLIPModel: Sendable {
         return try encoder.encode(batch: batch, pool: pool)
     }
 
-    /// Text → embedding [embedDim] (not normalized). Text past the context length is an error
-    /// unless `truncate` is set (then open_clip's truncation applies).
+    /// Text → embedding [embedDim] (not normalized). Text past the model's context length is an
+    /// error naming the text, unless `truncate` is set (then open_clip's truncation applies, to
+    /// this model's context: 77 for released CLIPs, 20 for the bundled model).
     public func embedText(_ text: String, truncate: Bool = false) throws -> [Float] {
         let (encoder, tokenizer) = try textEncoder()
-        return try encoder.encode(tokens: try tokenizer.tokenize(text, truncate: truncate), pool: pool)
+        let context = config.text.contextLength
+        do {
+            return try encoder.encode(tokens: try tokenizer.tokenize(text, truncate: truncate, context: context), pool: pool)
+        } catch let TokenizerError.tooLong(tokens, _) {
+            let shown = text.count > 60 ? text.prefix(57) + "..." : Substring(text)
+            throw ModelError.invalidInput("the text '\(shown)' is \(tokens) tokens with its start and end markers, more than this model's context of \(context); shorten it or truncate it (--truncate)")
+        }
     }
 
     /// Builds the prompts for `labels` from `template` ("{}" stands for the label) after checking both.

@@ -256,14 +256,16 @@ public final class CLIPTokenizer: Sendable {
     }
 
     /// `[SOT] + encode(text) + [EOT]`, not padded.
-    /// - Parameter truncate: when the result is longer than `contextLength`, `true` keeps the
-    ///   first 77 ids and puts EOT in the last slot (open_clip); `false` throws `tooLong`.
-    public func tokenize(_ text: String, truncate: Bool) throws -> [Int32] {
+    /// - Parameter truncate: when the result is longer than `context`, `true` keeps the first
+    ///   `context` ids and puts EOT in the last slot (open_clip); `false` throws `tooLong`.
+    /// - Parameter context: the model's context length (77 for every released CLIP; a small
+    ///   model may have fewer positions).
+    public func tokenize(_ text: String, truncate: Bool, context: Int = CLIPTokenizer.contextLength) throws -> [Int32] {
         var ids = [startOfText] + encode(text) + [endOfText]
-        if ids.count > Self.contextLength {
-            guard truncate else { throw TokenizerError.tooLong(tokens: ids.count, limit: Self.contextLength) }
-            ids.removeLast(ids.count - Self.contextLength)
-            ids[Self.contextLength - 1] = endOfText
+        if ids.count > context {
+            guard truncate, context >= 2 else { throw TokenizerError.tooLong(tokens: ids.count, limit: context) }
+            ids.removeLast(ids.count - context)
+            ids[context - 1] = endOfText
         }
         return ids
     }

@@ -70,7 +70,7 @@ struct Bench: ParsableCommand {
                 }
             } else if let text {
                 guard let encoder = model.text, let tokenizer = model.tokenizer else { throw ValidationError("the model has no text tower") }
-                let tokens = try tokenizer.tokenize(text, truncate: true)
+                let tokens = try tokenizer.tokenize(text, truncate: true, context: encoder.config.text.contextLength)
                 for i in 0..<(warmup + runs) {
                     let start = monotonicSeconds(), cpuStart = processCPUSeconds()
                     embedding = try encoder.encode(tokens: tokens, pool: model.pool)

@@ -57,7 +57,7 @@ struct Classify: ParsableCommand {
     @Option(parsing: .unconditional, help: "How many labels to print per image (0 = all).")
     var topK: Int = 5
 
-    @Flag(help: "Truncate prompts longer than 77 tokens instead of failing.")
+    @Flag(help: "Truncate prompts longer than the model's context (77 tokens for released CLIPs) instead of failing.")
     var truncate = false
 
     @Flag(help: "Print JSON instead of a table.")

@@ -27,7 +27,7 @@ struct Embed: ParsableCommand {
     @Flag(help: "L2-normalize the embeddings.")
     var normalize = false
 
-    @Flag(help: "Truncate texts longer than 77 tokens instead of failing.")
+    @Flag(help: "Truncate texts longer than the model's context (77 tokens for released CLIPs) instead of failing.")
     var truncate = false
 
     func validate() throws {

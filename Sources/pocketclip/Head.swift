@@ -37,7 +37,7 @@ struct HeadBuild: ParsableCommand {
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("The head file to write.", valueName: "path"))
     var output: String
 
-    @Flag(help: "Truncate prompts longer than 77 tokens instead of failing.")
+    @Flag(help: "Truncate prompts longer than the model's context (77 tokens for released CLIPs) instead of failing.")
     var truncate = false
 
     func validate() throws {

@@ -123,7 +123,7 @@ struct IndexQuery: ParsableCommand {
     @Option(parsing: .unconditional, help: "How many results to print (0 = all).")  // as classify's --top-k
     var topK: Int = 5
 
-    @Flag(help: "Truncate a text longer than 77 tokens instead of failing.")
+    @Flag(help: "Truncate a text longer than the model's context (77 tokens for released CLIPs) instead of failing.")
     var truncate = false
 
     @Flag(help: "Print JSON instead of a table.")

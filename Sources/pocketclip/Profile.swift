@@ -111,7 +111,7 @@ struct Profile: ParsableCommand {
             if towers.text, let encoder = model.text, let tokenizer = model.tokenizer {
                 let runner = TextRunner(text: text, tokenizer: tokenizer, encoder: encoder)
                 let records = try record { try runner.run(pool: model.pool, timer: $0) }
-                let tokens = try tokenizer.tokenize(text, truncate: true)
+                let tokens = try tokenizer.tokenize(text, truncate: true, context: encoder.config.text.contextLength)
                 sections.append(ProfileSection(title: "text", records: records, operations: encoder.stageOperations(tokens: tokens)))
             }
             if towers.text, tower == .text || model.vision == nil, model.text == nil || model.tokenizer == nil {
@@ -182,7 +182,7 @@ struct TextRunner {
     func run(pool: WorkerPool, timer: StageTimer?) throws -> (UInt64, UInt64) {
         let start = StageTimer.now()
         timer?.start(at: start)
-        let tokens = try tokenizer.tokenize(text, truncate: true)
+        let tokens = try tokenizer.tokenize(text, truncate: true, context: encoder.config.text.contextLength)
         timer?.lap(ProfileStage(.text, .tokenize))
         _ = try encoder.encode(tokens: tokens, pool: pool, timer: timer)
         return (start, StageTimer.now())

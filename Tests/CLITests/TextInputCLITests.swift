@@ -56,6 +56,24 @@ final class TextInputCLITests: XCTestCase {
         }
     }
 
+    /// The bundled model's context is 20 tokens: a longer label is refused naming the label and
+    /// that context, and --truncate truncates to it (open_clip's rule: EOT in the last slot), for
+    /// classify, head build and embed alike.
+    func testTruncateUsesTheModelsOwnContext() throws {
+        let dir = try scratchDirectory(for: self)
+        let long = "a pair of worn brown leather ankle boots with thick soles and laces and a zip on the side"
+        let classes = ["bag", long]
+        for args in [["classify", model, images[0], "--labels", classes.joined(separator: ",")],
+                     ["head", "build", model, "--labels", classes.joined(separator: ","), "-o", dir + "/c.head"],
+                     ["embed", model, "--text", long]] {
+            let refused = try pocketclip(args)
+            assertOneLineError(refused, mentions: "context of 20")
+            XCTAssertTrue(refused.stderr.contains("a pair of worn brown"), refused.stderr)
+            let truncated = try pocketclip(args + ["--truncate"])
+            XCTAssertEqual(truncated.status, 0, "\(args[0]) --truncate: \(truncated.stderr)")
+        }
+    }
+
     func testControlCharactersAndBinaryLabelsAreRefusedWithTheLineNumber() throws {
         let dir = try scratchDirectory(for: self)
         let cases: [(Data, String)] = [
