@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
-// PocketCLIP: CLIP on small Linux boards. The import arrows between targets follow
-// ../shared/DESIGN.md and are checked in CI by tools/check-imports.sh.
+// PocketCLIP: CLIP on small Linux boards. The import arrows between targets are the table in
+// tools/check-imports.sh, which CI runs.
 import PackageDescription
 
 let package = Package(

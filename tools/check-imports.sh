@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Keeps the import arrows of ../shared/DESIGN.md honest: every `import` in Sources/<Target>/
+# Keeps the import arrows between targets honest: every `import` in Sources/<Target>/
 # must be one this table allows for that target. Run by .ci/run; exits non-zero on a violation.
 #
 #   kernels, tokenizer, image preprocessing  -> nothing of the project
@@ -93,5 +93,5 @@ for target, banned in forbidden.items():
 sys.exit(bad)
 ' || status=1
 
-[[ $status -eq 0 ]] && echo "check-imports: every target imports and depends on only what DESIGN.md's arrows allow"
+[[ $status -eq 0 ]] && echo "check-imports: every target imports and depends on only what the arrows above allow"
 exit $status

@@ -28,7 +28,7 @@ shift || true
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(FuzzPclip FuzzSafetensors FuzzImage FuzzTokenizer FuzzIDX FuzzCaptions FuzzHead FuzzIndex)
 
-# Without this the Swift backtracer can hang on the first crash (../shared/SWIFT-LINUX-NOTES.md).
+# Without this the Swift backtracer can hang on the first crash.
 export SWIFT_BACKTRACE=enable=no
 
 for t in "${TARGETS[@]}"; do

@@ -17,7 +17,7 @@ FILTERS=("$@")
 [ ${#FILTERS[@]} -gt 0 ] || FILTERS=(ConcurrencyTests ThreadingTests PooledRowShortcutTests ThreadPoolTests
                                    VocabularyTests.testConcurrentUseGivesTheSameIds)
 
-# Without this the Swift backtracer can hang on a crash (../shared/SWIFT-LINUX-NOTES.md).
+# Without this the Swift backtracer can hang on a crash.
 export SWIFT_BACKTRACE=enable=no
 # Keep going after a report so one run lists them all; a report still makes the exit status 66.
 # second_deadlock_stack: a lock-order report shows where both locks were taken.

@@ -1,6 +1,7 @@
 // PocketCLIP int8 kernels: the inner loops of the q8 runtime, in C so one binary can carry an
 // AVX2 / AVX-VNNI / AVX-512 VNNI / NEON / NEON-dotprod path per function and pick one at run time
-// (../../../shared/DESIGN.md, "Quantization and kernels"). Everything around these loops is Swift.
+// without compiler flags that would stop other packages depending on this one. Everything around
+// these loops is Swift.
 //
 // Letters: M rows of activations, K the reduction dimension, N output columns, G the group size
 // of the weight scales along K (formats/pclip.md, "The int8 scheme"; G = K is one scale per row).
