@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Size, conversion time and load memory of a ViT-B/32 .pclip (formats issue, items 3 and 4).
 #
-#   /work/venv/bin/python tools/make_fixtures.py --vit-b32 /tmp/vit-b32   # random ViT-B/32, once
+#   VENV/bin/python tools/make_fixtures.py --vit-b32 /tmp/vit-b32   # random ViT-B/32, once
 #   bash tools/bench_pclip.sh /tmp/vit-b32/hf
 #
 # Prints, for q8 + zstd (the default) and q8 raw (every tensor memory-mapped): the file size

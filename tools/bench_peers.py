@@ -2,9 +2,9 @@
 """PocketCLIP against ONNX Runtime (dynamic int8 with QInt8 weights, and fp32), side by side, in
 one run on the same random-weight ViT-B/32 checkpoint. docs/benchmarks.md explains every number.
 
-    /work/venv/bin/python tools/bench_peers.py                      # everything, table on stdout
-    /work/venv/bin/python tools/bench_peers.py --checkpoint /work/local-b32/hf --json out.json
-    /work/venv/bin/python tools/bench_peers.py --runs 40 --blocks 8 --head classes.head
+    VENV/bin/python tools/bench_peers.py                      # everything, table on stdout
+    VENV/bin/python tools/bench_peers.py --checkpoint B32_DIR/hf --json out.json
+    VENV/bin/python tools/bench_peers.py --runs 40 --blocks 8 --head classes.head
 
 Rows: image batch 1 at 1 and 2 threads, batch 8 at 2 threads, text at 77 tokens and a short
 prompt (7 tokens) at 1 thread: medians of wall time per call; then the peak RSS of a fresh
@@ -39,7 +39,7 @@ from pocketclip_cli import PocketCLIP, Unavailable, run_measured  # noqa: E402
 
 PY = sys.executable
 DEFAULT_WORK = Path("/tmp/pocketclip-peers")
-DEFAULT_BINARY = Path("/work/main/.build/release/pocketclip")
+DEFAULT_BINARY = Path(__file__).resolve().parent.parent / ".build/release/pocketclip"
 MB = 1e6  # decimal megabytes, as in tools/bench_pclip.sh
 
 # The bars of the int8 runtime issue. Times: PocketCLIP median / ONNX Runtime int8 median in the

@@ -3,7 +3,7 @@
 # checkpoint three ways — one scale per output channel, the default (groups of 128 along K, mse
 # scales) and groups of 64 — and times a 74-token prompt on each, interleaved, one thread.
 #
-#   bash tools/bench_text_group.sh /work/local-b32/hf [ROUNDS=3]
+#   bash tools/bench_text_group.sh B32_DIR/hf [ROUNDS=3]
 #
 # Prints each round's median ms per variant and the ratios to per-channel. The cosines of the
 # same files to the float model: python3 tools/q8_fidelity.py CHECKPOINT FILE... (printed at the

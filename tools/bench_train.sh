@@ -7,12 +7,12 @@
 #
 # Model: ViT width 128, patch 8, 4 layers, 2 heads on a canvas×canvas image (Fashion-MNIST's
 # 28×28 padded to 32 or 64); text width 128, 2 layers, 2 heads, context 16, CLIP's 49408-token
-# vocabulary; embedding 128; QuickGELU. Needs /work/venv (or PYTHON=...) with torch + open_clip.
+# vocabulary; embedding 128; QuickGELU. Needs PYTHON= a Python (default python3) with torch + open_clip.
 # Absolute numbers drift on a shared machine: compare the ratio measured in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 canvas=${1:-32} batch=${2:-64} steps=${3:-10}
-python=${PYTHON:-/work/venv/bin/python}
+python=${PYTHON:-python3}
 swift build -c release --target CLIPTrain >/dev/null
 bin=$(swift build -c release --show-bin-path)
 out=$(mktemp -d)

@@ -5,9 +5,9 @@ text embeddings as the same weights exported by OpenCLIPExport and loaded in ope
 This script exports nothing; the Swift test writes the directories:
 
     HFEXPORT_PARITY_DIR=/tmp/hfexport-parity swift test --filter HFExportTests/testWriteParityExports
-    /work/venv/bin/python tools/hf_export_parity.py /tmp/hfexport-parity
-    /work/venv/bin/python tools/hf_export_parity.py /tmp/hfexport-parity --write-golden   # also rewrites the fixture
-    /work/venv/bin/python tools/hf_export_parity.py /tmp/hfexport-parity --pocketclip .build/debug/pocketclip
+    VENV/bin/python tools/hf_export_parity.py /tmp/hfexport-parity
+    VENV/bin/python tools/hf_export_parity.py /tmp/hfexport-parity --write-golden   # also rewrites the fixture
+    VENV/bin/python tools/hf_export_parity.py /tmp/hfexport-parity --pocketclip .build/debug/pocketclip
 
 --write-golden stores transformers' loss on one batch for the tiny GELU export in
 Tests/Fixtures/hfexport/tiny_gelu_loss.safetensors (images [4,3,16,16] F32, tokens [4,8] I32,

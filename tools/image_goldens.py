@@ -4,7 +4,7 @@
 Run from the repository root (needs open_clip_torch 3.3.0, transformers 5.x, Pillow 13, numpy,
 ImageMagick's `convert` on PATH):
 
-    /work/venv/bin/python tools/image_goldens.py
+    VENV/bin/python tools/image_goldens.py
 
 Deterministic: every input is synthetic (gradients + seeded noise + hard edges) and is written
 either by Pillow or by the small PNG writer below (which covers bit depths and colour types Pillow

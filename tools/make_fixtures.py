@@ -5,16 +5,16 @@ out the same.
 
 Run from the repository root:
 
-    /work/venv/bin/python tools/make_fixtures.py
+    VENV/bin/python tools/make_fixtures.py
         writes Tests/Fixtures/tiny-hf/, Tests/Fixtures/tiny-openclip/, Tests/Fixtures/safetensors/
         and refreshes the generated key listing in docs/fixtures.md
 
-    /work/venv/bin/python tools/make_fixtures.py --vit-b32 /work/local-b32
+    VENV/bin/python tools/make_fixtures.py --vit-b32 B32_DIR
         local check only (about 1.2 GB, never committed): the real ViT-B/32 shapes in both
         layouts, OUTDIR/hf/ and OUTDIR/openclip/, with the same golden names
 
-    /work/venv/bin/python tools/make_fixtures.py --vit-b16 /var/tmp/b16   (about 600 MB)
-    /work/venv/bin/python tools/make_fixtures.py --vit-l14 /var/tmp/l14   (about 1.7 GB)
+    VENV/bin/python tools/make_fixtures.py --vit-b16 /var/tmp/b16   (about 600 MB)
+    VENV/bin/python tools/make_fixtures.py --vit-l14 /var/tmp/l14   (about 1.7 GB)
         local only, never committed: random weights of the real ViT-B/16 and ViT-L/14 shapes,
         OUTDIR/hf/ only and no goldens (tools/memory_budget.sh measures memory with them);
         add --hf-only to --vit-b32 for the same there

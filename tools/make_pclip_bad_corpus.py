@@ -3,7 +3,7 @@
 
 Regenerate (deterministic; the committed files are this script's output):
 
-    /work/venv/bin/python tools/make_pclip_bad_corpus.py
+    VENV/bin/python tools/make_pclip_bad_corpus.py
 
 Writes, straight from formats/pclip.md and independently of the Swift writer (struct, zlib.crc32,
 zstandard), a valid micro CLIP file holding only the vision tower (base-valid.pclip), then one file
@@ -20,7 +20,7 @@ so they must give checksum errors.
 Cross-check with the independent container checker of the test vectors: it must accept exactly the
 "valid" files and the "model"-stage ones, and refuse every other file:
 
-    for f in formats/bad/*.pclip; do /work/venv/bin/python tools/make_pclip_vectors.py --check "$f"; done
+    for f in formats/bad/*.pclip; do VENV/bin/python tools/make_pclip_vectors.py --check "$f"; done
 
 Read by Tests/CLIPFormatTests/BadFileCorpusTests.swift, Tests/CLIPRuntimeTests/BadModelFileTests.swift
 and Tests/CLITests/BadPclipCLITests.swift.
@@ -732,7 +732,7 @@ def write(c):
                  "allocate no more than the file's size. layer: container = PclipFile(path:) (stage open) or its "
                  "data/verifyAll (stage payload); model = CLIPModel.load(pclip:towers: .vision) (stage model: the "
                  "container, verifyAll included, accepts the file).",
-        "regenerate": "/work/venv/bin/python tools/make_pclip_bad_corpus.py",
+        "regenerate": "VENV/bin/python tools/make_pclip_bad_corpus.py",
         "cases": c.cases,
     }
     with open(os.path.join(OUT, "manifest.json"), "w") as f:

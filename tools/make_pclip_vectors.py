@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Test vectors for the `.pclip` v1 container (formats/pclip.md), written from the spec alone.
 
-Run from the repository root (needs numpy and zstandard; /work/venv has both):
+Run from the repository root (needs numpy and zstandard):
 
-    /work/venv/bin/python tools/make_pclip_vectors.py
-    /work/venv/bin/python tools/make_pclip_vectors.py --check model.pclip   # validate any file
+    VENV/bin/python tools/make_pclip_vectors.py
+    VENV/bin/python tools/make_pclip_vectors.py --check model.pclip   # validate any file
 
 Deterministic: every value is either listed here or drawn from a seeded numpy generator, and
 the zstd frames come from python-zstandard at level 19 with the content size in the frame header

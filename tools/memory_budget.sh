@@ -14,12 +14,12 @@
 # Prints the Markdown table and writes it to docs/memory-budget.md (only when all three models
 # were measured). Checkpoints and .pclip files go to $POCKETCLIP_BUDGET_DIR (default
 # /var/tmp/pocketclip-budget, never the repo; ViT-L/14 is ~1.7 GB as float) and are reused.
-# Needs /work/venv (torch, transformers) only to make checkpoints that are not there yet.
+# Needs PYTHON= a Python with torch and transformers only to make checkpoints that are not there yet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "CPU: $(grep -m1 "model name" /proc/cpuinfo | cut -d: -f2- | sed "s/^ *//")"  # figures depend on it
 work=${POCKETCLIP_BUDGET_DIR:-/var/tmp/pocketclip-budget}
-python=${PYTHON:-/work/venv/bin/python}
+python=${PYTHON:-python3}
 bin=.build-board/pocketclip
 image=Tests/Fixtures/tiny-openclip/images/rgb_40x54.png
 labels="t-shirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle boot"

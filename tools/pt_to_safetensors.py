@@ -9,12 +9,12 @@ the pickled checkpoints people have into that, without changing a single weight:
                                                                -> open_clip_model.safetensors
   HF transformers CLIPModel pytorch_model.bin                  -> model.safetensors
 
-Usage (the venv /work/venv has torch, safetensors, open_clip):
+Usage (VENV: a venv with torch, safetensors, open_clip):
 
-    /work/venv/bin/python tools/pt_to_safetensors.py ViT-B-32.pt --model-name ViT-B-32-quickgelu
-    /work/venv/bin/python tools/pt_to_safetensors.py epoch_32.pt -o out/ --model-name ViT-B-32
-    /work/venv/bin/python tools/pt_to_safetensors.py clip-vit-base-patch32/pytorch_model.bin
-    /work/venv/bin/python tools/pt_to_safetensors.py --self-test
+    VENV/bin/python tools/pt_to_safetensors.py ViT-B-32.pt --model-name ViT-B-32-quickgelu
+    VENV/bin/python tools/pt_to_safetensors.py epoch_32.pt -o out/ --model-name ViT-B-32
+    VENV/bin/python tools/pt_to_safetensors.py clip-vit-base-patch32/pytorch_model.bin
+    VENV/bin/python tools/pt_to_safetensors.py --self-test
 
 Names stay the checkpoint's own (HF stays HF, OpenAI is open_clip's naming), dtypes stay as
 stored (fp16 stays fp16), tensors are made contiguous, and non-weight buffers (`attn_mask`,

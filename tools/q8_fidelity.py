@@ -4,7 +4,7 @@ set of inputs: 24 prompts (1 to 77 tokens, the peer benchmark's short, long and 
 among them) and every image under Tests/Fixtures/images/in (PNG and JPEG of many kinds).
 
     python3 tools/q8_fidelity.py CHECKPOINT_DIR MODEL.pclip [MODEL2.pclip ...] [--pocketclip BIN] [--json]
-    python3 tools/q8_fidelity.py /work/local-b32/hf /tmp/b32.pclip   # ViT-B/32 (tools/make_fixtures.py --vit-b32)
+    python3 tools/q8_fidelity.py B32_DIR/hf /tmp/b32.pclip   # ViT-B/32 (tools/make_fixtures.py --vit-b32)
 
 Both sides run in the same `pocketclip embed`: the checkpoint through the float runtime (equal to
 PyTorch within 1e-5, FloatParityTests / ViTB32ParityTests), the .pclip through the int8 one, so

@@ -3,7 +3,7 @@
 # symmetric (today's runtime) or asymmetric uint8 with a zero point (what VNNI's u8 x s8 takes
 # natively). Prints the cosine of text and image embeddings to the float model.
 #
-#   /work/venv/bin/python tools/quant_sim.py /tmp/vit-b32/hf     # from tools/make_fixtures.py --vit-b32
+#   VENV/bin/python tools/quant_sim.py /tmp/vit-b32/hf     # from tools/make_fixtures.py --vit-b32
 #
 # Measured on the random ViT-B/32 (2026-11-29): symmetric text 0.99940-0.99949 (what the Swift
 # runtime gives: 0.99933-0.99943), asymmetric fc2 inputs only 0.99948-0.99951, asymmetric

@@ -13,7 +13,7 @@
 # 32x32 canvas, gray to RGB), by tools/rss_flat_images.py into $POCKETCLIP_RSS_DIR (default
 # /var/tmp/pocketclip-rss, never the repo) and reused while the count matches. Without the
 # dataset the same script writes random-noise PNGs. Needs Pillow and numpy ($PYTHON, default
-# /work/venv/bin/python) only to make the images.
+# VENV/bin/python) only to make the images.
 #
 # Figures (KiB as /proc reports them; MB = 10^6 bytes, as in the README):
 #   start        the first sample once exec has made the process pocketclip (samples are 10 ms
@@ -40,7 +40,7 @@ warmup=${WARMUP:-500}
 max_growth=${MAX_GROWTH:-1000000}
 format=${FORMAT:-csv}
 work=${POCKETCLIP_RSS_DIR:-/var/tmp/pocketclip-rss}
-python=${PYTHON:-/work/venv/bin/python}
+python=${PYTHON:-python3}
 model=models/pocketclip-fmnist.pclip
 labels=examples/fashion-labels.txt
 bin=.build/release/pocketclip

@@ -2,7 +2,7 @@
 """Golden token ids for the CLIPTokenizer module, from open_clip's own tokenizer.
 
 Rerun (from the repository root; needs the reference venv, not needed by CI):
-    /work/venv/bin/python tools/tokenizer_goldens.py
+    VENV/bin/python tools/tokenizer_goldens.py
 
 Deterministic (seeded); writes
   Tests/Fixtures/tokenizer/goldens.json        the corpus: text, open_clip's cleaned text, the full

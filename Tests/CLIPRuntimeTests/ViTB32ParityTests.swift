@@ -1,7 +1,7 @@
 // Float parity on the real ViT-B/32 architecture (random weights), both layouts. The checkpoints
 // are ~600 MB each and not committed; make them with
 //
-//     /work/venv/bin/python tools/make_fixtures.py --vit-b32 /tmp/vit-b32
+//     VENV/bin/python tools/make_fixtures.py --vit-b32 /tmp/vit-b32
 //     POCKETCLIP_VITB32_DIR=/tmp/vit-b32 swift test -c release -Xswiftc -enable-testing --filter ViTB32ParityTests
 //
 // Without POCKETCLIP_VITB32_DIR the tests are skipped (and say so).

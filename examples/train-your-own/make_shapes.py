@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes this example's images and captions files (rerunnable, deterministic):
 
-    /work/venv/bin/python examples/train-your-own/make_shapes.py
+    VENV/bin/python examples/train-your-own/make_shapes.py
 
 30 PNGs of 64×64 (images/): 3 shapes × 5 colours × 2 sizes on white, one caption each, two
 images with a second caption, and five deliberately bad rows that the loader must report and

@@ -2,7 +2,7 @@
 """Exports the HF CLIPModel's two towers to ONNX, quantizes them with ONNX Runtime's dynamic int8,
 and writes the benchmark inputs and the PyTorch float reference embeddings into WORKDIR.
 
-    /work/venv/bin/python tools/peers/ort_export.py CHECKPOINT_DIR WORKDIR
+    VENV/bin/python tools/peers/ort_export.py CHECKPOINT_DIR WORKDIR
 
 tools/bench_peers.py runs this in a child process (so torch is never loaded in the process
 that times ONNX Runtime) and skips it when WORKDIR/manifest.json matches the checkpoint.

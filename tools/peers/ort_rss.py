@@ -2,9 +2,9 @@
 """One fresh-process memory probe of ONNX Runtime, run by tools/bench_peers.py, which reads the
 peak RSS of this process from the kernel (wait4) when it exits.
 
-    /work/venv/bin/python tools/peers/ort_rss.py WORKDIR baseline
-    /work/venv/bin/python tools/peers/ort_rss.py WORKDIR vision {int8|fp32} THREADS
-    /work/venv/bin/python tools/peers/ort_rss.py WORKDIR both {int8|fp32} THREADS
+    VENV/bin/python tools/peers/ort_rss.py WORKDIR baseline
+    VENV/bin/python tools/peers/ort_rss.py WORKDIR vision {int8|fp32} THREADS
+    VENV/bin/python tools/peers/ort_rss.py WORKDIR both {int8|fp32} THREADS
 
 baseline: the interpreter with numpy and onnxruntime imported and the inputs loaded, no session:
 the part of the peak that is Python, not the model. vision: one vision session and one image
