@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "pocketclip", targets: ["pocketclip"]),
         .library(name: "CLIPRuntime", targets: ["CLIPRuntime"]),
         .library(name: "CLIPConvert", targets: ["CLIPConvert"]),
+        .library(name: "CLIPSearch", targets: ["CLIPSearch"]),
         // The float training module and its folder loader (OpenBLAS): for training programs and
         // the fuzz targets of the IDX and captions readers.
         .library(name: "CLIPTrainData", targets: ["CLIPTrainData", "CLIPTrain"]),
@@ -49,6 +50,9 @@ let package = Package(
         // Converter: checkpoint readers (safetensors, HF / OpenCLIP names) into runtime weights.
         .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"]),
 
+        // Search: an embedding index of a folder of images, built and queried through the runtime.
+        .target(name: "CLIPSearch", dependencies: ["CLIPRuntime", "CLIPImage", "CLIPFormat"]),
+
         // Float training: layers with their backward passes, the contrastive loss, AdamW.
         // Imports nothing of the runtime (its own float world); BLAS for the matmuls.
         .target(name: "CLIPTrain", dependencies: ["CBLAS"]),
@@ -60,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "pocketclip",
             dependencies: [
-                "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CLIPTokenizer", "CZlib",
+                "CLIPRuntime", "CLIPConvert", "CLIPSearch", "CLIPFormat", "CLIPTokenizer", "CZlib",
                 .target(name: "CLIPTrain", condition: .when(traits: ["Training"])),
                 .target(name: "CLIPTrainData", condition: .when(traits: ["Training"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -72,6 +76,7 @@ let package = Package(
         // The bad-file corpus manifest and probes (PeakMemory), shared by the container, model, image,
         // converter and CLI tests.
         .target(name: "CorpusSupport", dependencies: ["CLIPFormat"], path: "Tests/CorpusSupport"),
+        .testTarget(name: "CLIPSearchTests", dependencies: ["CLIPSearch", "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CorpusSupport"]),
         .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat", "CorpusSupport"]),
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CorpusSupport"]),

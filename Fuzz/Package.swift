@@ -38,13 +38,13 @@ let package = Package(
         .executableTarget(
             name: "FuzzCaptions",
             dependencies: [.product(name: "CLIPTrainData", package: parentIdentity)]),
-        // The runtime's readers of files a user hands over: class heads and embedding indexes.
+        // The readers of files a user hands over: class heads (runtime) and embedding indexes (search).
         .executableTarget(
             name: "FuzzHead",
             dependencies: [.product(name: "CLIPRuntime", package: parentIdentity), "FuzzSupport"]),
         .executableTarget(
             name: "FuzzIndex",
-            dependencies: [.product(name: "CLIPRuntime", package: parentIdentity), "FuzzSupport"]),
+            dependencies: [.product(name: "CLIPSearch", package: parentIdentity), "FuzzSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -25,9 +25,10 @@ declare -A allowed=(
   [CLIPImage]="CImageCodecs CZlib"
   [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
   [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
+  [CLIPSearch]="CLIPRuntime CLIPImage CLIPFormat"
   [CLIPTrain]="CBLAS"
   [CLIPTrainData]="CLIPTrain CLIPImage CLIPFormat"
-  [pocketclip]="CLIPRuntime CLIPConvert CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CLIPTrainData CZlib ArgumentParser"
+  [pocketclip]="CLIPRuntime CLIPConvert CLIPSearch CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CLIPTrainData CZlib ArgumentParser"
 )
 
 status=0

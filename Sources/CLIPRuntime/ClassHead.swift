@@ -108,7 +108,8 @@ public struct ClassHead: Sendable {
     }
 }
 
-func hexString(_ v: UInt32) -> String {
+/// A model fingerprint as messages print it: "0x" and eight hex digits.
+public func hexString(_ v: UInt32) -> String {
     let s = String(v, radix: 16)
     return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
 }

@@ -4,6 +4,7 @@
 import ArgumentParser
 import CLIPFormat
 import CLIPRuntime
+import CLIPSearch
 
 #if canImport(Glibc)
 import Glibc

@@ -4,6 +4,7 @@ import CLIPConvert
 import CLIPFormat
 import CLIPKernels
 import CLIPRuntime
+import CorpusSupport
 import Foundation
 import XCTest
 

@@ -3,18 +3,9 @@
 
 import CLIPConvert
 import CLIPFormat
+import CorpusSupport
 import Foundation
 import XCTest
-
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures").path
-
-/// A scratch directory removed after the test.
-func temporaryDirectory() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pocketclip-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
 
 /// Writes a safetensors file from a header string and a data section.
 func writeSafetensors(_ path: String, header: String, data: [UInt8], declaredLength: UInt64? = nil) throws {

@@ -7,6 +7,7 @@
 // tools/tsan.sh runs these tests under ThreadSanitizer.
 
 import CLIPRuntime
+import CorpusSupport
 import Foundation
 import XCTest
 

@@ -4,6 +4,7 @@
 
 import CLIPConvert
 import CLIPRuntime
+import CorpusSupport
 import XCTest
 
 /// Ours and the golden are two float32 evaluations of the same math; each differs from the exact

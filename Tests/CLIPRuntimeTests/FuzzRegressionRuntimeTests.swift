@@ -1,14 +1,16 @@
-// The seed corpora of the FuzzHead and FuzzIndex fuzz targets (Fuzz/corpus/, docs/fuzzing.md),
-// made by the real writers, and regressions for what fuzzing the two readers found.
+// The seed corpus of the FuzzHead fuzz target (Fuzz/corpus/, docs/fuzzing.md),
+// made by the real writers, and regressions for what fuzzing the class-head reader found.
 //
 // Regenerate the seeds (after a format change) with:
 //
 //     POCKETCLIP_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzRegressionRuntimeTests/testSeeds
+//     POCKETCLIP_WRITE_FUZZ_SEEDS=1 swift test --filter FuzzRegressionIndexTests/testSeeds  (the index's, in CLIPSearchTests)
 //
 // Without the variable the same tests check the committed seeds instead: every valid one loads,
 // every damaged one is refused with an error naming what is wrong.
 
 import CLIPFormat
+import CorpusSupport
 @testable import CLIPRuntime
 import Foundation
 import XCTest
@@ -16,31 +18,6 @@ import XCTest
 final class FuzzRegressionRuntimeTests: XCTestCase {
     /// The fingerprint the seeds record (FuzzHead checks against the same constant).
     static let seedFingerprint: UInt32 = 0x5EED_C11F
-    static let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fuzz/corpus").path
-    static var regenerating: Bool { ProcessInfo.processInfo.environment["POCKETCLIP_WRITE_FUZZ_SEEDS"] == "1" }
-
-    func bytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
-
-    /// Writes `seeds` into Fuzz/corpus/`target` (replacing what is there) when regenerating;
-    /// otherwise checks that the committed corpus holds exactly these file names.
-    func commit(_ seeds: [(name: String, bytes: [UInt8])], target: String) throws {
-        let dir = Self.corpus + "/" + target
-        if Self.regenerating {
-            try? FileManager.default.removeItem(atPath: dir)
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            for s in seeds { try Data(s.bytes).write(to: URL(fileURLWithPath: dir + "/" + s.name)) }
-        }
-        let committed = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
-        XCTAssertEqual(committed, seeds.map(\.name).sorted(),
-                       "Fuzz/corpus/\(target) is stale: regenerate it (command at the top of this file)")
-        // The writers are deterministic, so the bytes must match too, not just the names.
-        for s in seeds where committed.contains(s.name) {
-            XCTAssertEqual([UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + s.name))), s.bytes,
-                           "Fuzz/corpus/\(target)/\(s.name) is stale: regenerate it (command at the top of this file)")
-        }
-    }
-
     /// A unit vector of `dim` values, different for each `k`.
     func unit(_ dim: Int, _ k: Int) -> [Float] {
         ZeroShot.normalized((0..<dim).map { Float(($0 * 5 + k * 3) % 7) - 2.5 })
@@ -57,7 +34,7 @@ final class FuzzRegressionRuntimeTests: XCTestCase {
         try writer.add(name: ClassHead.tensorName, dtype: .f32, dims: dims, compression: compression,
                        decoded: values.withUnsafeBytes { Array($0) })
         try writer.write(to: dir + "/h.pclip")
-        return try bytes(dir + "/h.pclip")
+        return try FuzzSeeds.bytes(dir + "/h.pclip")
     }
 
     func headMetadata(labels: [JSONValue], embedDim: Int) -> [(String, JSONValue)] {
@@ -73,7 +50,7 @@ final class FuzzRegressionRuntimeTests: XCTestCase {
             let head = ClassHead(labels: labels, templates: templates, embeddings: labels.indices.map { unit(dim, $0) },
                                  logitScale: 100, modelFingerprint: Self.seedFingerprint)
             try head.write(to: dir + "/w.head")
-            return try bytes(dir + "/w.head")
+            return try FuzzSeeds.bytes(dir + "/w.head")
         }
         let pets = try written(["cat", "dog"], ["a photo of a {}."], dim: 4)
         let unicode = try written(["été", "a \"quoted\" \\ label", "🙂\u{1}"], ["{}", "a photo of a {}, a type of pet."], dim: 8)
@@ -103,8 +80,8 @@ final class FuzzRegressionRuntimeTests: XCTestCase {
 
     func testSeedsForFuzzHead() throws {
         let seeds = try headSeeds()
-        try commit(seeds.valid.map { ($0.name, $0.bytes) } + seeds.damaged.map { ($0.name, $0.bytes) }, target: "FuzzHead")
-        let dir = Self.corpus + "/FuzzHead"
+        try FuzzSeeds.commit(seeds.valid.map { ($0.name, $0.bytes) } + seeds.damaged.map { ($0.name, $0.bytes) }, target: "FuzzHead")
+        let dir = FuzzSeeds.corpus + "/FuzzHead"
         for s in seeds.valid {
             let head = try ClassHead.parse(try PclipFile(path: dir + "/" + s.name), source: s.name)
             XCTAssertEqual(head.modelFingerprint, Self.seedFingerprint, s.name)
@@ -117,58 +94,6 @@ final class FuzzRegressionRuntimeTests: XCTestCase {
         }
         for s in seeds.damaged {
             XCTAssertThrowsError(try ClassHead.parse(try PclipFile(path: dir + "/" + s.name), source: s.name), s.name) { error in
-                XCTAssertTrue("\(error)".contains(s.mention), "\(s.name): '\(error)' should mention '\(s.mention)'")
-            }
-        }
-    }
-
-    // MARK: - Embedding indexes
-
-    func indexSeeds() throws -> (valid: [(name: String, bytes: [UInt8])], damaged: [(name: String, bytes: [UInt8], mention: String)]) {
-        let dir = try temporaryDirectory()
-        func written(_ index: EmbeddingIndex) throws -> [UInt8] {
-            try index.write(to: dir + "/w.index")
-            return try bytes(dir + "/w.index")
-        }
-        var photos = try EmbeddingIndex(modelFingerprint: Self.seedFingerprint, dim: 4, root: "/photos/été")
-        for k in 0..<3 {
-            try photos.append(path: "dir \(k)/img-\(k).png", stamp: FileStamp(size: Int64(1000 + k), modifiedNanoseconds: -5 + Int64(k) << 40),
-                              embedding: unit(4, k))
-        }
-        var wide = try EmbeddingIndex(modelFingerprint: Self.seedFingerprint, dim: 16, root: "/r")
-        try wide.append(path: "🙂.jpg", stamp: FileStamp(size: 0, modifiedNanoseconds: 0), embedding: unit(16, 1))
-        let good = try written(photos)
-        func patched(_ offset: Int, _ value: UInt32) -> [UInt8] { good.indexPatched(offset, value) }
-        let firstFloat = 28 + "/photos/été".utf8.count + 4 + "dir 0/img-0.png".utf8.count + 16
-        var flipped = good
-        flipped[30] ^= 0x40
-        return (
-            valid: [
-                ("photos-3x4.index", good),
-                ("wide-1x16.index", try written(wide)),
-                ("empty.index", try written(try EmbeddingIndex(modelFingerprint: Self.seedFingerprint, dim: 4, root: ""))),
-            ],
-            damaged: [
-                ("truncated.index", Array(good.prefix(40)), "checksum"),
-                ("flipped-byte.index", flipped, "checksum"),
-                ("count-lie.index", patched(20, .max), "claims"),
-                ("dim-zero.index", patched(16, 0), "dim 0"),
-                ("nan.index", patched(firstFloat + 4, Float.nan.bitPattern), "non-finite"),
-                ("version-2.index", patched(8, 2), "version 2"),
-            ])
-    }
-
-    func testSeedsForFuzzIndex() throws {
-        let seeds = try indexSeeds()
-        try commit(seeds.valid.map { ($0.name, $0.bytes) } + seeds.damaged.map { ($0.name, $0.bytes) }, target: "FuzzIndex")
-        let dir = Self.corpus + "/FuzzIndex"
-        for s in seeds.valid {
-            let index = try EmbeddingIndex.read(dir + "/" + s.name)
-            XCTAssertNoThrow(try index.check(modelFingerprint: Self.seedFingerprint, embedDim: index.dim, path: s.name))
-            XCTAssertThrowsError(try index.check(modelFingerprint: nil, embedDim: index.dim, path: s.name))
-        }
-        for s in seeds.damaged {
-            XCTAssertThrowsError(try EmbeddingIndex.read(dir + "/" + s.name), s.name) { error in
                 XCTAssertTrue("\(error)".contains(s.mention), "\(s.name): '\(error)' should mention '\(s.mention)'")
             }
         }

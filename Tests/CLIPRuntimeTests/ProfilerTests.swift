@@ -4,6 +4,7 @@
 import CLIPConvert
 import CLIPImage
 import CLIPRuntime
+import CorpusSupport
 import Foundation
 import XCTest
 

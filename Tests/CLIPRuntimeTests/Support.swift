@@ -1,14 +1,9 @@
 import CLIPConvert
 import CLIPFormat
 import CLIPRuntime
+import CorpusSupport
 import Foundation
 import XCTest
-
-/// Tests/Fixtures, found from this file's path so tests run from any working directory.
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures").path
-
-func fixture(_ parts: String...) -> String { ([fixtures] + parts).joined(separator: "/") }
 
 /// Golden tensors dumped by tools/make_fixtures.py (all F32).
 final class Golden {
@@ -63,30 +58,4 @@ func assertClose(_ actual: [Float], _ expected: [Float], maxAbs: Float, minCosin
     ParityRecord.worstCosine = min(ParityRecord.worstCosine, c.cosine)
     XCTAssertLessThanOrEqual(c.maxAbsDiff, maxAbs, "\(what): max abs diff", file: file, line: line)
     XCTAssertGreaterThanOrEqual(c.cosine, minCosine, "\(what): cosine", file: file, line: line)
-}
-
-extension XCTestCase {
-    /// A fresh directory under the system temporary one, removed when the test ends.
-    func temporaryDirectory() throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("runtime-test-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        return dir
-    }
-}
-
-extension Array where Element == UInt8 {
-    /// These bytes followed by their CRC-32, little-endian (the index's trailer).
-    func withCRC() -> [UInt8] {
-        let crc = CLIPFormat.crc32(self)
-        return self + (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }
-    }
-
-    /// An index file's bytes with the u32 at `offset` replaced and the trailing CRC-32 made right
-    /// again, so only the reader's bounds checks stand between the lie and an allocation.
-    func indexPatched(_ offset: Int, _ value: UInt32) -> [UInt8] {
-        var b = Array(dropLast(4))
-        for k in 0..<4 { b[offset + k] = UInt8(truncatingIfNeeded: value >> (8 * k)) }
-        return b.withCRC()
-    }
 }

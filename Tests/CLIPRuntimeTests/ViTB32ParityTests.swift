@@ -6,6 +6,7 @@
 //
 // Without POCKETCLIP_VITB32_DIR the tests are skipped (and say so).
 
+import CorpusSupport
 import Foundation
 import XCTest
 

@@ -3,6 +3,7 @@
 
 import CLIPConvert
 import CLIPRuntime
+import CorpusSupport
 import Foundation
 import XCTest
 

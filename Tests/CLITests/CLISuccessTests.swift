@@ -1,6 +1,7 @@
 // `classify` and `embed` on checkpoint directories give the references' numbers
 // (e2e goldens of tools/make_fixtures.py, computed by open_clip).
 
+import CorpusSupport
 import Foundation
 import XCTest
 

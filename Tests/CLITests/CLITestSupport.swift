@@ -1,16 +1,10 @@
-// Helpers the fault tests share: scratch directories, small tmpfs mounts (full disk, read-only
+// Helpers the fault tests share: small tmpfs mounts (full disk, read-only
 // target), a tiny synthetic Fashion-MNIST with a recipe that trains in a second, and a
 // `pocketclip` started in the background so a test can signal it mid-run.
 
+import CorpusSupport
 import Foundation
 import XCTest
-
-/// A fresh directory, removed when `test` ends.
-func scratchDirectory(for test: XCTestCase) throws -> String {
-    let dir = try temporaryDirectory()
-    test.addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-    return dir
-}
 
 /// The names in `dir`, hidden temporaries included, sorted.
 func directoryContents(_ dir: String) -> [String] {
@@ -33,7 +27,7 @@ func runTool(_ tool: String, _ arguments: [String]) throws -> Int32 {
 /// Mounts a tmpfs with `options` (e.g. "size=64k" or "ro,size=64k") at a fresh directory and
 /// unmounts it when `test` ends. Needs root (CI runs as root); skips where mounting is refused.
 func mountSmallTmpfs(_ options: String, for test: XCTestCase) throws -> String {
-    let dir = try scratchDirectory(for: test)
+    let dir = try test.temporaryDirectory()
     guard try runTool("/bin/mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir]) == 0 else {
         throw XCTSkip("cannot mount a tmpfs here (needs root): \(options)")
     }

@@ -1,11 +1,9 @@
 // The `pocketclip` executable end to end: run as a user would, check stdout, stderr and the
 // exit status. Bad input must give one line on stderr and a non-zero exit.
 
+import CorpusSupport
 import Foundation
 import XCTest
-
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures").path
 
 struct RunResult {
     let status: Int32
@@ -43,12 +41,6 @@ func pocketclip(_ arguments: [String], stdin: Data? = nil) throws -> RunResult {
     return RunResult(status: process.terminationStatus,
                      stdout: String(decoding: outData, as: UTF8.self),
                      stderr: String(decoding: errData, as: UTF8.self))
-}
-
-func temporaryDirectory() throws -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pocketclip-cli-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
 }
 
 final class CLIErrorTests: XCTestCase {

@@ -1,6 +1,7 @@
 // `pocketclip convert`, `inspect` and `verify` as a user runs them, and the promise that an
 // interrupted or failed conversion never leaves a partial file at the output path.
 
+import CorpusSupport
 import Foundation
 import XCTest
 

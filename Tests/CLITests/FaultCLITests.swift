@@ -6,6 +6,7 @@
 // ConvertCLITests, SIGINT + resume and a full disk for the index in IndexCLITests, Ctrl-C before
 // any checkpoint in TrainCLITests. Mounting needs root (CI runs as root); those tests skip otherwise.
 
+import CorpusSupport
 import Foundation
 import XCTest
 
@@ -47,7 +48,7 @@ final class FaultCLITests: XCTestCase {
 
     /// The tiny model and a head of two classes built from it at `head`, with that head's bytes.
     func modelAndPreviousHead(_ head: String) throws -> (model: String, previous: Data) {
-        let model = try tinyModel(try scratchDirectory(for: self))
+        let model = try tinyModel(try temporaryDirectory())
         XCTAssertEqual(try pocketclip(["head", "build", model, "--labels", "cat,dog", "-o", head]).status, 0)
         return (model, try bytes(head))
     }
@@ -59,7 +60,7 @@ final class FaultCLITests: XCTestCase {
     /// only a machine ~600× faster (or a test thread stalled that long) fails. A slow machine still
     /// loading at 0.3 s has no handler either: it ends by the signal and passes the same checks.
     func testHeadBuildInterruptedKeepsThePreviousHead() throws {
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         let out = dir + "/heads"
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: false)
         let head = out + "/h.head"
@@ -92,7 +93,7 @@ final class FaultCLITests: XCTestCase {
         let disk = try mountSmallTmpfs("size=64k", for: self)
         let head = disk + "/h.head"
         let (model, previous) = try modelAndPreviousHead(head)
-        let labels = try labelsFile(try scratchDirectory(for: self), count: Self.slowHeadLabels)
+        let labels = try labelsFile(try temporaryDirectory(), count: Self.slowHeadLabels)
         let r = try pocketclip(["head", "build", model, "--labels-file", labels, "--template", "{}", "-o", head])
         assertOneLineFailure(r, "No space left on device", path: head)
         XCTAssertEqual(directoryContents(disk), ["h.head"], "no temporary left")
@@ -139,7 +140,7 @@ final class FaultCLITests: XCTestCase {
     /// The signal follows the first "saved" line; finishing first would take 299 more embed-and-save
     /// cycles inside that gap, and even then the test skips rather than fails.
     func testIndexBuildTerminatedResumes() throws {
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         let model = try tinyModel(dir)
         let copies = 30
         let photos = try photoFolder(dir, copies: copies)
@@ -166,7 +167,7 @@ final class FaultCLITests: XCTestCase {
     /// add the up-to-date index needs no write: that succeeds on the read-only disk.
     func testIndexBuildOnReadOnlyTargetKeepsThePreviousIndex() throws {
         let disk = try mountSmallTmpfs("size=64k", for: self)
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         let model = try tinyModel(dir)
         let photos = try photoFolder(dir, copies: 1)
         let index = disk + "/photos.index"
@@ -197,7 +198,7 @@ final class FaultCLITests: XCTestCase {
     /// checkpoint; this case failed when writing the curve reset the signal handlers, and the
     /// signal then killed the run unsaved.) Both signals exit 130, as docs/training.md says.
     func testTrainStopsAndSavesOnSIGINTAndSIGTERMAfterACheckpoint() throws {
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         try writeTinyFashionMNIST(dir)
         for s in [SIGINT, SIGTERM] {
             let out = dir + "/run-\(s)"
@@ -226,7 +227,7 @@ final class FaultCLITests: XCTestCase {
     /// is handled unless the whole export (checkpoint load, curve, model write: ~0.3 s in a debug
     /// build) ends between the test's last poll and its kill(), 1 ms apart.
     func testExportOnlyInterruptedLeavesNoStagingDirectory() throws {
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         try writeTinyFashionMNIST(dir)
         let out = dir + "/run"
         let trained = try pocketclip(trainArguments(out, data: dir) + tinyTrainRecipe)
@@ -275,7 +276,7 @@ final class FaultCLITests: XCTestCase {
     /// fails in one line, the first stays whole, and resuming it ends exactly where an
     /// uninterrupted run does.
     func testTrainFullDiskKeepsTheLastCheckpoint() throws {
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         try writeTinyFashionMNIST(dir)
         let reference = dir + "/reference"
         let full = try pocketclip(trainArguments(reference, data: dir) + tinyTrainRecipe)  // checkpoints at steps 3 and 6
@@ -305,7 +306,7 @@ final class FaultCLITests: XCTestCase {
     /// A read-only OUT (existing, or to be created) fails in one line before data or model load.
     func testTrainReadOnlyOutputFailsBeforeTraining() throws {
         let disk = try mountSmallTmpfs("ro,size=64k", for: self)
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         try writeTinyFashionMNIST(dir)
         for out in [disk, disk + "/run"] {
             let r = try pocketclip(trainArguments(out, data: dir) + tinyTrainRecipe)

@@ -1,5 +1,6 @@
 // Class heads and prompt templates from the command line, and their bad inputs.
 
+import CorpusSupport
 import Foundation
 import XCTest
 

@@ -1,6 +1,7 @@
 // A command whose output could not be written fails: stdout on a full disk (/dev/full) gives a
 // one-line error and a non-zero exit, never exit 0 with a truncated JSON or CSV behind it.
 
+import CorpusSupport
 import Foundation
 import XCTest
 

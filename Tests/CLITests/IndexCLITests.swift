@@ -2,6 +2,7 @@
 // example's commands on the tiny fixture model, and on the bundled default model the issue's
 // check that search returns the expected image first.
 
+import CorpusSupport
 import Foundation
 import XCTest
 

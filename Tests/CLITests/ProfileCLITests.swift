@@ -2,6 +2,7 @@
 // accept (checked against the trace-event format's rules for complete and metadata events), an SVG chart,
 // and stage times that add up to the independently measured whole run.
 
+import CorpusSupport
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML

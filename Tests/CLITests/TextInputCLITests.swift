@@ -3,6 +3,7 @@
 // plain LF file gives; a line with a control character or non-UTF-8 bytes is refused with its
 // number, in one line.
 
+import CorpusSupport
 import Foundation
 import XCTest
 
@@ -26,7 +27,7 @@ final class TextInputCLITests: XCTestCase {
     }
 
     func testLabelsAndTemplatesFilesReadTheSameWithAnyLineEnd() throws {
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         let expected = try pocketclip(["classify", model] + images + ["--labels", labels.joined(separator: ","),
                                        "--template", templates[0], "--template", templates[1], "--json"])
         XCTAssertEqual(expected.status, 0, expected.stderr)
@@ -41,7 +42,7 @@ final class TextInputCLITests: XCTestCase {
     }
 
     func testFilesFromReadsAnyLineEndAndStandardInput() throws {
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         let common = ["--labels", labels.joined(separator: ","), "--csv"]
         let expected = try pocketclip(["classify", model] + images + common)
         XCTAssertEqual(expected.status, 0, expected.stderr)
@@ -60,7 +61,7 @@ final class TextInputCLITests: XCTestCase {
     /// that context, and --truncate truncates to it (open_clip's rule: EOT in the last slot), for
     /// classify, head build and embed alike.
     func testTruncateUsesTheModelsOwnContext() throws {
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         let long = "a pair of worn brown leather ankle boots with thick soles and laces and a zip on the side"
         let classes = ["bag", long]
         for args in [["classify", model, images[0], "--labels", classes.joined(separator: ",")],
@@ -75,7 +76,7 @@ final class TextInputCLITests: XCTestCase {
     }
 
     func testControlCharactersAndBinaryLabelsAreRefusedWithTheLineNumber() throws {
-        let dir = try scratchDirectory(for: self)
+        let dir = try temporaryDirectory()
         let cases: [(Data, String)] = [
             (Data("bag\r\ncoat\u{07}\r\nsneaker\r\n".utf8), "line 2"),
             (Data("bag\n\nsneaker\tboot\n".utf8), "line 3"),  // blank lines still count

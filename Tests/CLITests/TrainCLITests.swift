@@ -2,6 +2,7 @@
 // Fashion-MNIST (IDX files written here): outputs, --resume, refusals, Ctrl-C, and the trained
 // checkpoint going through `convert` and `embed` like any real one.
 
+import CorpusSupport
 import Foundation
 import XCTest
 

@@ -14,6 +14,7 @@
 
 import CLIPFormat
 import CLIPRuntime
+import CLIPSearch
 import FuzzSupport
 #if canImport(Glibc)
 import Glibc

@@ -26,6 +26,7 @@
 
 import CLIPFormat
 import CLIPImage
+import CLIPRuntime
 
 #if canImport(Glibc)
 import Glibc

@@ -4,6 +4,7 @@
 import CLIPConvert
 import CLIPFormat
 import CLIPRuntime
+import CLIPSearch
 import CorpusSupport
 import Foundation
 import XCTest
