@@ -175,7 +175,7 @@ def safetensors_seeds():
 
 
 def head_index_seeds():
-    subprocess.run(["swift", "test", "--filter", "FuzzRegressionRuntimeTests/testSeeds"], cwd=ROOT, check=True,
+    subprocess.run(["swift", "test", "--filter", "FuzzRegressionRuntimeTests/testSeeds|FuzzRegressionIndexTests/testSeeds"], cwd=ROOT, check=True,
                    env=dict(os.environ, POCKETCLIP_WRITE_FUZZ_SEEDS="1"))
 
 
