@@ -56,9 +56,11 @@ let package = Package(
         // Float training: layers with their backward passes, the contrastive loss, AdamW.
         // Imports nothing of the runtime (its own float world); BLAS for the matmuls.
         .target(name: "CLIPTrain", dependencies: ["CBLAS"]),
-        // Training data from files: a folder of images plus a TSV/JSONL captions file, decoded
-        // with the runtime's exact preprocessing (CLIPImage) and JSON parser (CLIPFormat).
-        .target(name: "CLIPTrainData", dependencies: ["CLIPTrain", "CLIPImage", "CLIPFormat"]),
+        // Everything a training run reads and how it is scored: Fashion-MNIST (IDX files and the
+        // captions generator), a folder of images with a TSV/JSONL captions file (decoded with the
+        // runtime's exact preprocessing), the tokenizer rows, and the zero-shot evaluation of a
+        // model being trained (CLIPTrain) or a converted one (the runtime).
+        .target(name: "CLIPTrainData", dependencies: ["CLIPTrain", "CLIPRuntime", "CLIPTokenizer", "CLIPImage", "CLIPFormat", "CZlib"]),
 
         // The CLI: argument parsing only.
         .executableTarget(
@@ -81,7 +83,7 @@ let package = Package(
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer", "CorpusSupport"]),
-        .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPImage", "CorpusSupport"]),
+        .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPImage", "CLIPTokenizer", "CorpusSupport"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -5,7 +5,7 @@
 #   kernels, tokenizer, image preprocessing  -> nothing of the project
 #   runtime                                  -> kernels, tokenizer, image (never convert, train, BLAS)
 #   convert                                  -> runtime and what it builds on
-#   training data (CLIPTrainData)            -> training, image preprocessing, format (JSON)
+#   training data and evaluation (CLIPTrainData) -> training, runtime, tokenizer, image, format
 #   pocketclip (CLI)                         -> the libraries, ArgumentParser
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ declare -A allowed=(
   [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
   [CLIPSearch]="CLIPRuntime CLIPImage CLIPFormat"
   [CLIPTrain]="CBLAS"
-  [CLIPTrainData]="CLIPTrain CLIPImage CLIPFormat"
+  [CLIPTrainData]="CLIPTrain CLIPRuntime CLIPTokenizer CLIPImage CLIPFormat CZlib"
   [pocketclip]="CLIPRuntime CLIPConvert CLIPSearch CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CLIPTrainData CZlib ArgumentParser"
 )
 

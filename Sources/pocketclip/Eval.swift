@@ -6,6 +6,7 @@ import ArgumentParser
 import CLIPConvert
 import CLIPRuntime
 import CLIPTrain
+import CLIPTrainData
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,7 +76,7 @@ struct Eval: ParsableCommand {
             let data = try FashionMNISTData.load(directory: fashionMnist)
             var results: [Result] = []
             for path in models {
-                let model = try loadModel(path)
+                let model = try CLIPModel.open(path, threads: threads ?? WorkerPool.availableCores)
                 guard let vision = model.vision, model.text != nil else { throw ValidationError("\(path) needs both towers") }
                 let generator = try CaptionGenerator(canvas: vision.config.vision.imageSize, mean: model.preprocess.mean,
                                                      std: model.preprocess.std)
@@ -88,32 +89,12 @@ struct Eval: ParsableCommand {
                                heldOutAll: o.heldOutAll, seenControl: o.seenControl, probe: nil,
                                predictions: o.predictions)
                 if probeImages > 0 {
-                    r.probe = try linearProbe(e, generator: generator, data: data, suite: suite)
+                    r.probe = try suite.linearProbe(e, generator: generator, data: data, trainImages: probeImages)
                 }
                 results.append(r)
             }
             say(json ? evalJSON(results) : evalTable(results))
         }
-    }
-
-    func loadModel(_ path: String) throws -> CLIPModel {
-        let n = threads ?? WorkerPool.availableCores
-        if CLIPModel.isPclip(path) { return try CLIPModel.load(pclip: path, towers: .both, threads: n) }
-        let c = try CheckpointLoader.load(path)
-        return try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer, threads: n)
-    }
-
-    /// Fits the probe on plain training images' features, tests on the plain test images.
-    func linearProbe(_ e: RuntimeEmbedder, generator: CaptionGenerator, data: FashionMNISTData, suite: FashionMNISTEval) throws -> Double {
-        let train = data.train
-        let n = min(probeImages, train.images.count)
-        let pixels = renderPlain(generator, train.images, train.labels, count: n)
-        let trainFeatures = try e.embedImages(pixels, count: n)
-        let testFeatures = try e.embedImages(suite.plain, count: suite.plainLabels.count)
-        let dim = trainFeatures[0].count
-        let probe = try LinearProbe.fit(features: trainFeatures.flatMap { $0 }, labels: train.labels[0..<n].map(Int.init),
-                                        dim: dim, classes: CaptionGenerator.classNames.count)
-        return probe.accuracy(features: testFeatures.flatMap { $0 }, labels: suite.plainLabels)
     }
 
     func evalTable(_ rs: [Result]) -> String {

@@ -76,12 +76,9 @@ struct ModelOptions: ParsableArguments {
 
     func load(towers: Towers) throws -> CLIPModel {
         try checkThreads(threads)
-        if CLIPModel.isPclip(model) { return try CLIPModel.load(pclip: model, towers: towers, threads: threadCount) }
         var options = checkpointOptions
         options.towers = towers
-        let c = try CheckpointLoader.load(model, options: options)
-        return try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer,
-                             threads: threadCount)
+        return try CLIPModel.open(model, options: options, threads: threadCount)
     }
 }
 

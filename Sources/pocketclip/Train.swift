@@ -9,7 +9,6 @@ import CLIPRuntime
 import CLIPTokenizer
 import CLIPTrain
 import CLIPTrainData
-import CZlib
 
 #if canImport(Glibc)
 import Glibc
@@ -132,26 +131,21 @@ struct Train: ParsableCommand {
 
             let tok = try loadTokenizer(tokenizer)
             let tokenize = try captionTokenizer(tok, contextLength: recipe.model.contextLength)
-            let source: TrainingSource
-            let evaluate: (CLIPTrainModel) throws -> [Double]
+            let task: TrainingTask
             if let captions {
-                let folder = try FolderDataset(captionsFile: captions, imageSize: recipe.model.imageSize)
-                say(folder.summary)
-                let probe = try FolderRetrieval(folder, limit: evalImages)
-                if trainer.metricNames != FolderRetrieval.metricNames {
+                task = try TrainingTask.folder(captionsFile: captions, imageSize: recipe.model.imageSize, tokenize: tokenize,
+                                               evalImages: evalImages)
+                say(task.summary)
+                if trainer.metricNames != task.metricNames {
                     guard trainer.step == 0 else { throw ValidationError("this checkpoint was trained on Fashion-MNIST; resume it without --captions") }
-                    trainer.metricNames = FolderRetrieval.metricNames
+                    trainer.metricNames = task.metricNames
                 }
-                source = folder
-                evaluate = { model in [try probe.imageToText(TrainModelEmbedder(model: model, tokenize: tokenize))] }
             } else {
-                let data = try FashionMNISTData.load(directory: fashionMnist)
-                let generator = try CaptionGenerator(canvas: recipe.model.imageSize)
-                let eval = try FashionMNISTEval(data: data, generator: generator, plainCount: evalImages, heldOutPerPair: 20)
-                source = FashionMNISTSource(images: data.train.images, labels: data.train.labels, generator: generator)
-                evaluate = { model in try eval.metrics(TrainModelEmbedder(model: model, tokenize: tokenize)) }
-                say("data: \(data.train.images.count) Fashion-MNIST training images; evaluation on \(evalImages) plain test images and \(eval.heldOut.count) held-out tint–class images")
+                task = try TrainingTask.fashionMNIST(directory: fashionMnist, imageSize: recipe.model.imageSize, tokenize: tokenize,
+                                                     evalImages: evalImages)
+                say(task.summary)
             }
+            let source = task.source
             guard source.imageSize == recipe.model.imageSize else {
                 throw ValidationError("the data gives \(source.imageSize)-pixel images, the recipe's image_size is \(recipe.model.imageSize)")
             }
@@ -159,11 +153,7 @@ struct Train: ParsableCommand {
             say("training \(trainer.model.layout.count) parameters: \(describe(recipe)); \(threadCount) thread(s)")
             StopSignal.install()
             let outcome = try trainer.run(
-                sample: { n, rng in
-                    let batch = try source.trainingBatch(batchSize: n, rng: &rng)
-                    return (batch.images, try batch.captions.flatMap(tokenize))
-                },
-                evaluate: evaluate,
+                sample: task.sample, evaluate: task.evaluate,
                 checkpointPath: checkpointPath, logEvery: logEvery,
                 progress: { p in say(progressLine(p, trainer: trainer)) },
                 shouldStop: { StopSignal.requested },
@@ -207,67 +197,6 @@ struct Train: ParsableCommand {
         }
         return try TrainRecipe(fields: fields)
     }
-}
-
-// MARK: helpers shared by train and eval
-
-/// The tokenizer from a vocabulary file or an HF directory.
-func loadTokenizer(_ path: String) throws -> CLIPTokenizer {
-    var st = stat()
-    guard stat(path, &st) == 0 else { throw ValidationError("tokenizer '\(path)' does not exist") }
-    if (st.st_mode & S_IFMT) == S_IFDIR { return try CLIPTokenizer.load(huggingFaceDirectory: path) }
-    return try CLIPTokenizer.load(bpeFile: path)
-}
-
-/// Captions → exactly `contextLength` ids (SOT … EOT, zero padded); longer captions are an error
-/// naming the caption, never silently cut.
-func captionTokenizer(_ tok: CLIPTokenizer, contextLength: Int) throws -> (String) throws -> [Int32] {
-    return { caption in
-        let ids = try tok.tokenize(caption, truncate: false)
-        guard ids.count <= contextLength else {
-            throw ValidationError("the caption \"\(caption)\" has \(ids.count) tokens; the model's context_length is \(contextLength)")
-        }
-        return ids + [Int32](repeating: 0, count: contextLength - ids.count)
-    }
-}
-
-/// Fashion-MNIST's four IDX files, gzipped (as the Debian package ships them) or not.
-struct FashionMNISTData {
-    var train: (images: IDXImages, labels: [UInt8])
-    var test: (images: IDXImages, labels: [UInt8])
-
-    static func load(directory: String) throws -> FashionMNISTData {
-        func split(_ name: String) throws -> (IDXImages, [UInt8]) {
-            let images = try readMaybeGzip(directory + "/\(name)-images-idx3-ubyte")
-            let labels = try readMaybeGzip(directory + "/\(name)-labels-idx1-ubyte")
-            let im = try IDXReader.parseImages(images), lb = try IDXReader.parseLabels(labels)
-            guard im.count == lb.count, lb.allSatisfy({ $0 < 10 }) else {
-                throw ValidationError("\(directory): \(name) has \(im.count) images but \(lb.count) labels (or a label above 9)")
-            }
-            return (im, lb)
-        }
-        return FashionMNISTData(train: try split("train"), test: try split("t10k"))
-    }
-}
-
-/// `path` or `path.gz`, decompressed; at most 256 MB (the largest Fashion-MNIST file is 47 MB).
-func readMaybeGzip(_ path: String) throws -> [UInt8] {
-    let limit = 256 << 20
-    let chosen = access(path, R_OK) == 0 ? path : path + ".gz"
-    guard access(chosen, R_OK) == 0 else {
-        throw ValidationError("neither \(path) nor \(path).gz is readable; install the Debian package dataset-fashion-mnist or pass --fashion-mnist DIR")
-    }
-    guard let f = gzopen(chosen, "rb") else { throw ValidationError("cannot open \(chosen)") }
-    defer { gzclose(f) }
-    var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { gzread(f, $0.baseAddress, UInt32($0.count)) }
-        if n < 0 { throw ValidationError("\(chosen) is corrupt (gzip error)") }
-        if n == 0 { break }
-        out += chunk[0..<Int(n)]
-        guard out.count <= limit else { throw ValidationError("\(chosen) decompresses to more than 256 MB; not a Fashion-MNIST file") }
-    }
-    return out
 }
 
 /// SIGINT / SIGTERM ask a long run to stop after its current step (and save).

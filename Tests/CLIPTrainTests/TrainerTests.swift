@@ -191,31 +191,3 @@ final class TrainerTests: XCTestCase {
         XCTAssertThrowsError(try LinearProbe.fit(features: [1, 2], labels: [0, 1], dim: 1, classes: 2))
     }
 }
-
-import CLIPTokenizer
-
-/// The default recipe's context holds every caption the generator can write (a longer one would
-/// stop a training run mid-way).
-final class CaptionLengthTests: XCTestCase {
-    func testEveryCaptionFitsTheDefaultContext() throws {
-        let vocab = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/tokenizer/bpe_simple_vocab_16e6.txt.gz").path
-        let tok = try CLIPTokenizer.load(bpeFile: vocab)
-        let g = try CaptionGenerator()
-        var captions = Set<String>()
-        for c in CaptionGenerator.classNames.indices {
-            for syn in CaptionGenerator.synonyms[c].indices {
-                for tint in Tint.allCases { for place in Placement.allCases { for scale in GarmentScale.allCases {
-                    for flip in [false, true] { for shape in CaptionShape.allCases { for names in [false, true] {
-                        captions.insert(g.caption(CaptionAttributes(classIndex: c, tint: tint, placement: place, scale: scale,
-                                                                    flipped: flip, shape: shape, synonym: syn, namesTint: names)))
-                    } } }
-                } } }
-            }
-        }
-        let longest = try captions.map { try tok.tokenize($0, truncate: false).count }.max()!
-        XCTAssertGreaterThan(captions.count, 5000)
-        XCTAssertLessThanOrEqual(longest, TrainRecipe.fashionMNIST.model.contextLength)
-        print("CaptionLengthTests: \(captions.count) distinct captions, longest \(longest) tokens with SOT/EOT")
-    }
-}

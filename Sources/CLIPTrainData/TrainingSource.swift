@@ -3,6 +3,8 @@
 // with a captions file (`FolderDataset` in CLIPTrainData). The loop asks for batches and reads
 // the pixel size and normalization the source used, which the exported model must declare.
 
+import CLIPTrain
+
 /// A source of training batches of normalized images and their captions.
 ///
 ///     var rng = SeededNormal(seed: 1)

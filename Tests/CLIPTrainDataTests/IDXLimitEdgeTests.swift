@@ -4,7 +4,8 @@
 // reading. Sides at the limit are claimed in the header (only a 1×4096 image gets real pixels);
 // the file over the limit is sparse, so nothing near its size is written or allocated.
 
-@testable import CLIPTrain
+import CLIPTrain
+@testable import CLIPTrainData
 import Foundation
 import CorpusSupport
 import XCTest

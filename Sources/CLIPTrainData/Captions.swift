@@ -11,6 +11,8 @@
 // Strings; the caller maps them to token rows (`CaptionBatch.tokens(_:)` takes the tokenizer
 // as a closure) and passes those to `CLIPTrainModel.lossAndGradients`.
 
+import CLIPTrain
+
 /// A colour the grayscale garment is multiplied by (RGB factors in 0...1).
 public enum Tint: Int, CaseIterable, Sendable {
     case red, green, blue, yellow, purple, orange, white, gray

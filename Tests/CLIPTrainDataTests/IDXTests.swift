@@ -1,7 +1,8 @@
 // The IDX reader on tiny files generated here: a valid pair round-trips; every malformed header
 // (wrong magic, truncation, a lying count, bad labels, gzip, mismatched pair) throws.
 
-@testable import CLIPTrain
+import CLIPTrain
+@testable import CLIPTrainData
 import Foundation
 import XCTest
 

@@ -11,6 +11,8 @@
 // Every header field is checked against the file's real size before anything is allocated, so
 // a truncated or lying file throws a descriptive `DataError` and never over-allocates.
 
+import CLIPTrain
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
