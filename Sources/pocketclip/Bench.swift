@@ -93,11 +93,4 @@ struct Bench: ParsableCommand {
     }
 }
 
-/// CPU time this process has used, all threads (immune to other jobs stealing the core).
-func processCPUSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
 func formatMs(_ ms: Double) -> String { "\(Double(Int(ms * 100)) / 100) ms" }

@@ -132,12 +132,6 @@ func writeStderr(_ s: String) {
     _ = s.withCString { write(STDERR_FILENO, $0, strlen($0)) }
 }
 
-func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
 func formatBytes(_ n: Int) -> String {
     let mb = Double(n) / 1_000_000
     if mb >= 10 { return "\(Int(mb.rounded())) MB" }

@@ -113,13 +113,6 @@ func inspectJSON(_ f: PclipFile, memory: MemoryReport?) -> String {
     return "{" + fields.joined(separator: ",\n") + "}"
 }
 
-/// Peak resident set size of this process (ru_maxrss, KiB on Linux).
-func peakRSSBytes() -> Int {
-    var ru = rusage()
-    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
-    return Int(ru.ru_maxrss) * 1024
-}
-
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check every checksum of a .pclip file and that every tensor decodes.",

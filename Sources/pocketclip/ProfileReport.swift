@@ -197,8 +197,6 @@ struct ProfileReport {
     }
 }
 
-func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(max(1, values.count)) }
-
 func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
 func padLeft(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }
 
