@@ -57,7 +57,7 @@ struct Bench: ParsableCommand {
             var times: [Double] = [], cpuTimes: [Double] = []
             var embedding: [Float] = []
             if let image {
-                guard let vision = model.vision else { throw ValidationError("the model has no vision tower") }
+                guard let vision = model.vision else { throw CLIError("the model has no vision tower") }
                 let pixels = try Preprocessor.pixels(path: image, config: model.preprocess)
                 let batch = [[Float]](repeating: pixels, count: self.batch)
                 for i in 0..<(warmup + runs) {
@@ -69,7 +69,7 @@ struct Bench: ParsableCommand {
                     }
                 }
             } else if let text {
-                guard let encoder = model.text, let tokenizer = model.tokenizer else { throw ValidationError("the model has no text tower") }
+                guard let encoder = model.text, let tokenizer = model.tokenizer else { throw CLIError("the model has no text tower") }
                 let tokens = try tokenizer.tokenize(text, truncate: true, context: encoder.config.text.contextLength)
                 for i in 0..<(warmup + runs) {
                     let start = monotonicSeconds(), cpuStart = processCPUSeconds()

@@ -89,7 +89,7 @@ struct Classify: ParsableCommand {
             var images = self.images
             if let filesFrom {
                 images += try textLines(filesFrom, limit: Self.maxFileListBytes).filter { !$0.text.isEmpty }.map { String($0.text) }
-                if images.isEmpty { throw ValidationError("'\(filesFrom)' lists no image") }
+                if images.isEmpty { throw CLIError("'\(filesFrom)' lists no image") }
             }
             for path in images where !fileExists(path) {
                 throw ModelError.invalidInput("image '\(path)' does not exist")

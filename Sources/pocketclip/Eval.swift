@@ -77,7 +77,7 @@ struct Eval: ParsableCommand {
             var results: [Result] = []
             for path in models {
                 let model = try CLIPModel.open(path, threads: threads ?? WorkerPool.availableCores)
-                guard let vision = model.vision, model.text != nil else { throw ValidationError("\(path) needs both towers") }
+                guard let vision = model.vision, model.text != nil else { throw CLIError("\(path) needs both towers") }
                 let generator = try CaptionGenerator(canvas: vision.config.vision.imageSize, mean: model.preprocess.mean,
                                                      std: model.preprocess.std)
                 guard let split = FashionMNISTEval.Split(rawValue: split) else { throw ValidationError("--split must be test or validation") }

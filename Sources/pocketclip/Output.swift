@@ -79,3 +79,11 @@ extension String {
         return String(s)
     }
 }
+
+/// A command that cannot go on (a missing tower, a file in the way, data that does not fit):
+/// one line on stderr through `reportingErrors`. Argument mistakes stay ArgumentParser's
+/// `ValidationError`, thrown from `validate()`.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

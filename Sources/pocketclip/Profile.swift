@@ -97,7 +97,7 @@ struct Profile: ParsableCommand {
                 } else if access(Self.defaultImage, R_OK) == 0 {
                     imagePath = Self.defaultImage
                 } else {
-                    throw ValidationError("no --image given and \(Self.defaultImage) is not here; pass --image PATH")
+                    throw CLIError("no --image given and \(Self.defaultImage) is not here; pass --image PATH")
                 }
             }
             let peak = Int8Peak.measure(pool: model.pool)
@@ -115,9 +115,9 @@ struct Profile: ParsableCommand {
                 sections.append(ProfileSection(title: "text", records: records, operations: encoder.stageOperations(tokens: tokens)))
             }
             if towers.text, tower == .text || model.vision == nil, model.text == nil || model.tokenizer == nil {
-                throw ValidationError("\(modelOptions.model) has no text tower with a tokenizer to profile; pass --tokenizer PATH or profile --tower vision")
+                throw CLIError("\(modelOptions.model) has no text tower with a tokenizer to profile; pass --tokenizer PATH or profile --tower vision")
             }
-            guard !sections.isEmpty else { throw ValidationError("\(modelOptions.model) has no tower to profile") }
+            guard !sections.isEmpty else { throw CLIError("\(modelOptions.model) has no tower to profile") }
             let sweep = try sweepCounts().map { n -> SweepRow in
                 let pool = WorkerPool(threads: n)
                 var row = SweepRow(threads: n, peak: Int8Peak.measure(pool: pool))

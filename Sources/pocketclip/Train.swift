@@ -117,12 +117,12 @@ struct Train: ParsableCommand {
             if resume {
                 trainer = try Trainer(resumingFrom: checkpointPath)
                 if requested != nil && requested != trainer.recipe {
-                    throw ValidationError("the checkpoint was trained with another recipe; drop --config/--set to resume it, or train into a new --out")
+                    throw CLIError("the checkpoint was trained with another recipe; drop --config/--set to resume it, or train into a new --out")
                 }
                 say("resuming at step \(trainer.step)/\(trainer.recipe.steps) from \(checkpointPath)")
             } else {
                 if access(checkpointPath, F_OK) == 0 {
-                    throw ValidationError("\(checkpointPath) exists: pass --resume to continue that run, or choose another --out")
+                    throw CLIError("\(checkpointPath) exists: pass --resume to continue that run, or choose another --out")
                 }
                 trainer = try Trainer(recipe: requested ?? .fashionMNIST, metricNames: FashionMNISTEval.metricNames)
             }
@@ -137,7 +137,7 @@ struct Train: ParsableCommand {
                                                evalImages: evalImages)
                 say(task.summary)
                 if trainer.metricNames != task.metricNames {
-                    guard trainer.step == 0 else { throw ValidationError("this checkpoint was trained on Fashion-MNIST; resume it without --captions") }
+                    guard trainer.step == 0 else { throw CLIError("this checkpoint was trained on Fashion-MNIST; resume it without --captions") }
                     trainer.metricNames = task.metricNames
                 }
             } else {
@@ -147,7 +147,7 @@ struct Train: ParsableCommand {
             }
             let source = task.source
             guard source.imageSize == recipe.model.imageSize else {
-                throw ValidationError("the data gives \(source.imageSize)-pixel images, the recipe's image_size is \(recipe.model.imageSize)")
+                throw CLIError("the data gives \(source.imageSize)-pixel images, the recipe's image_size is \(recipe.model.imageSize)")
             }
 
             say("training \(trainer.model.layout.count) parameters: \(describe(recipe)); \(threadCount) thread(s)")
@@ -177,17 +177,17 @@ struct Train: ParsableCommand {
         var fields: [(String, String)] = []
         if let config {
             guard let bytes = readUntilEnd(config, limit: (1 << 20) + 1) else {
-                throw ValidationError("cannot open \(config): \(String(cString: strerror(errno)))")
+                throw CLIError("cannot open \(config): \(String(cString: strerror(errno)))")
             }
-            guard bytes.count <= 1 << 20 else { throw ValidationError("\(config) is larger than 1 MB; a recipe is a few lines") }
+            guard bytes.count <= 1 << 20 else { throw CLIError("\(config) is larger than 1 MB; a recipe is a few lines") }
             guard let members = try parseJSON(bytes).members else {
-                throw ValidationError("\(config) must hold a JSON object of recipe keys")
+                throw CLIError("\(config) must hold a JSON object of recipe keys")
             }
             for (key, value) in members {
                 switch value {
                 case .number(let n): fields.append((key, n == n.rounded() && abs(n) < 1e15 ? String(Int(n)) : String(n)))
                 case .string(let s): fields.append((key, s))
-                default: throw ValidationError("\(config): '\(key)' must be a number or a string")
+                default: throw CLIError("\(config): '\(key)' must be a number or a string")
                 }
             }
         }
@@ -260,7 +260,7 @@ func writeTextAtomically(_ text: String, to path: String) throws {
 
 func makeDirectory(_ path: String) throws {
     if mkdir(path, 0o755) != 0 && errno != EEXIST {
-        throw ValidationError("cannot create directory \(path): \(String(cString: strerror(errno)))")
+        throw CLIError("cannot create directory \(path): \(String(cString: strerror(errno)))")
     }
 }
 
