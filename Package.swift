@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer", "CorpusSupport"]),
-        .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPImage", "CLIPTokenizer", "CorpusSupport"]),
+        .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPConvert", "CLIPRuntime", "CLIPImage", "CLIPTokenizer", "CorpusSupport"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),
     ],
     swiftLanguageModes: [.v5]
