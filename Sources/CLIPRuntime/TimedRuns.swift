@@ -3,6 +3,7 @@
 // process figures a benchmark reports beside them (CPU time, peak RSS, /proc/self/status) and
 // the statistics it prints (median, p90). `pocketclip profile` and `bench` are built on these.
 
+import CLIPFormat
 import CLIPImage
 import CLIPTokenizer
 
@@ -106,4 +107,39 @@ public func peakRSSBytes() -> Int {
     var ru = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &ru)
     return Int(ru.ru_maxrss) * 1024
+}
+
+/// The "kB" fields of /proc/self/status, in bytes (empty where there is no /proc).
+public func processStatus() -> [String: Int] {
+    guard let bytes = readUntilEnd("/proc/self/status") else { return [:] }
+    let text = String(decoding: bytes, as: UTF8.self)
+    var out: [String: Int] = [:]
+    for line in text.split(separator: "\n") {
+        let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
+        if parts.count == 3, parts[2] == "kB", let v = Int(parts[1]) { out[String(parts[0])] = v * 1024 }
+    }
+    return out
+}
+
+/// What loading every tensor of a .pclip file costs, as a board would load it (int8 kept as
+/// int8, raw tensors mapped in place): decoded (owned) and mapped bytes, the process's peak RSS,
+/// and its resident anonymous and file-backed memory once loaded.
+public struct LoadedMemory: Sendable {
+    public let decoded: Int, mapped: Int, peakRSS: Int, rssAnon: Int, rssFile: Int
+
+    /// Decodes every tensor of `f`, holds them all while measuring, then lets them go.
+    public static func measure(_ f: PclipFile) throws -> LoadedMemory {
+        var kept: [PclipTensorData] = []
+        var decoded = 0, mapped = 0
+        for t in f.tensors {
+            let d = try f.data(t.name)
+            if d.isMapped { mapped += t.decodedSize } else { decoded += t.decodedSize }
+            kept.append(d)
+        }
+        let status = processStatus()
+        let m = LoadedMemory(decoded: decoded, mapped: mapped, peakRSS: peakRSSBytes(),
+                             rssAnon: status["RssAnon"] ?? 0, rssFile: status["RssFile"] ?? 0)
+        withExtendedLifetime(kept) {}
+        return m
+    }
 }

@@ -39,20 +39,7 @@ struct Inspect: ParsableCommand {
         try reportingErrors {
             let f = try PclipFile(path: file)
             let (config, logitScale, preprocess, _) = try CLIPModel.validate(f)
-            var memory: MemoryReport?
-            if load {
-                var kept: [PclipTensorData] = []
-                var decoded = 0, mapped = 0
-                for t in f.tensors {
-                    let d = try f.data(t.name)
-                    if d.isMapped { mapped += t.decodedSize } else { decoded += t.decodedSize }
-                    kept.append(d)
-                }
-                let status = procStatus()
-                memory = MemoryReport(decoded: decoded, mapped: mapped, peakRSS: peakRSSBytes(),
-                                      rssAnon: status["RssAnon"] ?? 0, rssFile: status["RssFile"] ?? 0)
-                withExtendedLifetime(kept) {}
-            }
+            let memory = load ? try LoadedMemory.measure(f) : nil
             if json {
                 print(inspectJSON(f, memory: memory))
                 return
@@ -79,25 +66,7 @@ struct Inspect: ParsableCommand {
     }
 }
 
-/// What loading every tensor cost: decoded (owned) and mapped bytes, the process's peak RSS,
-/// and its resident anonymous and file-backed memory once loaded (/proc/self/status).
-struct MemoryReport {
-    let decoded: Int, mapped: Int, peakRSS: Int, rssAnon: Int, rssFile: Int
-}
-
-/// The "kB" fields of /proc/self/status, in bytes.
-func procStatus() -> [String: Int] {
-    guard let bytes = readUntilEnd("/proc/self/status") else { return [:] }
-    let text = String(decoding: bytes, as: UTF8.self)
-    var out: [String: Int] = [:]
-    for line in text.split(separator: "\n") {
-        let parts = line.split(whereSeparator: { $0 == ":" || $0 == " " || $0 == "\t" })
-        if parts.count == 3, parts[2] == "kB", let v = Int(parts[1]) { out[String(parts[0])] = v * 1024 }
-    }
-    return out
-}
-
-func inspectJSON(_ f: PclipFile, memory: MemoryReport?) -> String {
+func inspectJSON(_ f: PclipFile, memory: LoadedMemory?) -> String {
     let tensors = f.tensors.map { t in
         "{\"name\": \(jsonString(t.name)), \"dtype\": \"\(t.dtype)\", \"dims\": \(t.dims), \"group_size\": \(t.groupSize), \"compression\": \"\(t.compression)\", \"offset\": \(t.offset), \"stored_bytes\": \(t.storedSize), \"decoded_bytes\": \(t.decodedSize), \"crc32\": \(t.crc32)}"
     }
@@ -111,30 +80,4 @@ func inspectJSON(_ f: PclipFile, memory: MemoryReport?) -> String {
         fields.append("\"memory\": {\"decoded_bytes\": \(m.decoded), \"mapped_bytes\": \(m.mapped), \"peak_rss_bytes\": \(m.peakRSS), \"rss_anon_bytes\": \(m.rssAnon), \"rss_file_bytes\": \(m.rssFile)}")
     }
     return "{" + fields.joined(separator: ",\n") + "}"
-}
-
-struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Check every checksum of a .pclip file and that every tensor decodes.",
-        discussion: """
-            Checks the header, metadata and directory CRCs, each tensor's CRC-32, that each zstd \
-            frame decompresses to exactly its declared size, and that the tensors match the \
-            model the metadata describes. Exit status 0 when all is well, 1 with the first fault.
-
-            Example:
-              pocketclip verify model.pclip && scp model.pclip board:
-            """)
-
-    @Argument(help: "A .pclip file.")
-    var file: String
-
-    func run() throws {
-        try reportingErrors {
-            let f = try PclipFile(path: file)
-            try f.verifyAll()
-            let (_, _, _, towers) = try CLIPModel.validate(f)
-            _ = try CLIPModel.load(pclip: file, towers: towers)
-            print("\(file): OK (\(f.tensors.count) tensors, \(formatBytes(f.fileSize)), every checksum matches)")
-        }
-    }
 }
