@@ -10,7 +10,7 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().delet
 
 func fixture(_ parts: String...) -> String { ([fixtures] + parts).joined(separator: "/") }
 
-/// Golden tensors dumped by tools/make_fixtures.py (all F32).
+/// Golden tensors dumped by tools/goldens/make-fixtures.py (all F32).
 final class Golden {
     let file: SafetensorsFile
     init(_ path: String) throws { file = try SafetensorsFile(path: path) }
