@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The test command (README, and .ci/run): install what the build needs, check the import
-# arrows, test the C kernels natively and on emulated ARM, build, run every Swift test.
+# arrows and that nothing refers outside the repository, test the C kernels natively and on
+# emulated ARM, build, run every Swift test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tools/ci/setup.sh
 bash tools/ci/check-imports.sh
+bash tools/ci/check-self-contained.sh
 # The C kernels on every path: x86-64 (AVX2/VNNI and forced portable) and aarch64 under qemu
 # (Cortex-A72 NEON, Cortex-A76 sdot), each against a scalar reference.
 bash tools/ci/test-c-kernels.sh
