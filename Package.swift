@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // PocketCLIP: CLIP on small Linux boards. The import arrows between targets are the table in
-// tools/check-imports.sh, which CI runs.
+// tools/ci/check-imports.sh, which CI runs.
 import PackageDescription
 
 let package = Package(
@@ -15,8 +15,8 @@ let package = Package(
         .library(name: "CLIPTrainData", targets: ["CLIPTrainData", "CLIPTrain"]),
     ],
     // "Training" (on by default) gives the CLI its `train` and `eval` commands, which link the
-    // float training module and OpenBLAS. A board build (tools/board-build.sh) turns it off with
-    // `--disable-default-traits`, so the executable needs neither (docs/board.md).
+    // float training module and OpenBLAS. A board build (tools/board/board-build.sh) turns it off
+    // with `--disable-default-traits`, so the executable needs neither (docs/board.md).
     traits: [
         .default(enabledTraits: ["Training"]),
         .trait(name: "Training", description: "The train and eval commands (CLIPTrain, OpenBLAS)."),

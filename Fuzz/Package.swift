@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // libFuzzer targets for PocketCLIP's untrusted-input parsers. A separate package because a fuzz
 // executable has no `main` (libFuzzer supplies it), so it cannot link in the main package's
-// plain `swift build`. Build and run with ../tools/fuzz.sh, which passes --sanitize=fuzzer.
+// plain `swift build`. Build and run with ../tools/fuzz/fuzz.sh, which passes --sanitize=fuzzer.
 import PackageDescription
 
 // A path dependency's identity is its directory's name, which differs between checkouts

@@ -26,10 +26,10 @@ public struct ConvertOptions: Sendable {
     public var textScaleRule: Q8.ScaleRule
 
     /// Groups of 128 along K with `.mse` scales in the text blocks, one amax scale per output
-    /// channel elsewhere: on the random ViT-B/32 every text input of tools/q8_fidelity.py then
-    /// stays above cosine 0.9995 to the float model (per channel it does not), for a few percent
-    /// of the text tower's time (tools/bench_text_group.sh; docs/benchmarks.md, "Weight groups").
-    /// A width of at most 128 gets one scale per channel.
+    /// channel elsewhere: on the random ViT-B/32 every text input of tools/bench/q8-fidelity.py
+    /// then stays above cosine 0.9995 to the float model (per channel it does not), for a few
+    /// percent of the text tower's time (tools/bench/bench-text-group.sh; docs/benchmarks.md,
+    /// "Weight groups"). A width of at most 128 gets one scale per channel.
     public static let defaultTextGroup = 128
 
     public init(dtype: WeightDType = .q8, groupSize: Int = 0, textGroupSize: Int = ConvertOptions.defaultTextGroup,

@@ -11,7 +11,7 @@
 // A reader only ever computes q · scale, so a writer may choose any positive scale.
 // `pocketclip convert --text-scales mse` (the default for the text blocks) and `--scales mse`
 // pick, per group, the scale of least squared error instead of amax / 127 (`ScaleRule.mse`): no
-// cost to the runtime. What it does to the embeddings: `tools/q8_fidelity.py`, recorded in
+// cost to the runtime. What it does to the embeddings: `tools/bench/q8-fidelity.py`, recorded in
 // docs/benchmarks.md ("Weight scales", "Weight groups").
 
 public enum Q8 {

@@ -246,7 +246,8 @@ PC_VNNI void pc_tile_avxvnni(const int8_t *xq, const float *xscale, const int32_
 #define PC_AVX512 __attribute__((target("avx2,avx512f,avx512vnni")))
 #define PC_MR_AVX512_TILE 10  // rows per tile: 2·10 accumulators + 2 weights + XOR mask = 23 zmm
 // With several groups: 2·6 accumulators + 2·6 sums + 2 weights + mask + broadcast = 28 zmm (5 and
-// 7 rows were slower on the text shapes with G128: `tools/bench_kernels.sh 0.3 128` per value).
+// 7 rows were slower on the text shapes with G128: `tools/bench/bench-kernels.sh 0.3 128` per
+// value).
 #define PC_MR_AVX512_GROUPED 6
 
 // Rows [i0, i0 + MR) of panels p .. p + NP - 1 (NP = 1 or 2). With NP = 2 both panels are whole;

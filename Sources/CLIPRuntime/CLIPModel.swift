@@ -25,7 +25,7 @@ public struct LabelScore: Sendable, Equatable {
 /// and scratch; the tokenizer's cache is behind a lock; and the worker pool takes one caller's
 /// job at a time — a call that finds it busy runs its parts on its own thread instead. Results
 /// are bit-for-bit the same as from one thread (Tests/CLIPRuntimeTests/ConcurrencyTests.swift,
-/// run under ThreadSanitizer by tools/tsan.sh). For throughput with several callers, load with
+/// run under ThreadSanitizer by tools/ci/tsan.sh). For throughput with several callers, load with
 /// `threads: 1` and let each caller's thread do its own pass; see docs/concurrency.md.
 public final class CLIPModel: Sendable {
     public let config: CLIPConfig

@@ -8,7 +8,7 @@
 // - `ftfyUnescape`: ftfy's stricter `unescape_html`: only `&name;` / `&#...;` with the `;`,
 //   1-24 ASCII alphanumerics, plus ftfy's all-caps names (`&EACUTE;`).
 //
-// The entity names come from Python's `html.entities.html5` via tools/gen_html_entities.py.
+// The entity names come from Python's `html.entities.html5` via tools/goldens/gen-html-entities.py.
 
 enum HTMLUnescape {
     /// `html.entities.html5`: name (with `;` where the standard has it) -> replacement.

@@ -6,7 +6,7 @@
 // The loop knows nothing about where batches come from: the caller passes a `sample` closure
 // (Fashion-MNIST captions, a folder of image–caption pairs, …) already tokenized, and an
 // `evaluate` closure giving named metrics. That keeps this module free of the tokenizer and of
-// image decoding (DESIGN.md's arrows).
+// image decoding (the import arrows of docs/architecture.md).
 
 #if canImport(Glibc)
 import Glibc

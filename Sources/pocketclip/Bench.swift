@@ -1,5 +1,5 @@
 // `pocketclip bench`: wall time of the encoders alone, for side-by-side peer benchmarks
-// (tools/bench_peers.py). Preprocessing and tokenization happen once, outside the timed runs.
+// (tools/bench/bench-peers.py). Preprocessing and tokenization happen once, outside the timed runs.
 
 import ArgumentParser
 import CLIPImage

@@ -107,7 +107,7 @@ struct Classify: ParsableCommand {
                 classes = try model.classEmbeddings(labels: names, templates: templates, truncate: truncate)
             }
             // One image at a time, written as soon as it is scored: memory stays flat however
-            // many images are given (tools/rss_flat.sh checks 10,000 in one process).
+            // many images are given (tools/bench/rss-flat.sh checks 10,000 in one process).
             let ranks = topK == 0 ? names.count : min(topK, names.count)
             let output: any ClassifyOutput
             if json { output = JSONLinesArray() } else if csv { output = CSVRows(ranks: ranks) } else { output = TableRows() }

@@ -24,7 +24,8 @@ struct Convert: ParsableCommand {
             0.9995 of the float model for ~5% of text time); LayerNorms, biases and position \
             embeddings stay f32. The output is written to a temporary file and renamed: an \
             interrupted conversion never leaves a partial file at OUT. PyTorch .pt/.bin \
-            checkpoints: convert them with tools/pt_to_safetensors.py first.
+            checkpoints: convert them with tools/convert/pt-to-safetensors.py first \
+            (docs/pt-to-safetensors.md).
 
             Examples:
               pocketclip convert ./clip-vit-base-patch32 -o vit-b32.pclip

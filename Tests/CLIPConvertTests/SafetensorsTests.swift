@@ -1,5 +1,5 @@
-// The safetensors reader: exact dtype conversion (fixture from tools/make_fixtures.py) and a
-// specific error — never a crash or a huge allocation — for each kind of corrupt header.
+// The safetensors reader: exact dtype conversion (fixture from tools/goldens/make-fixtures.py) and
+// a specific error — never a crash or a huge allocation — for each kind of corrupt header.
 
 import CLIPConvert
 import CLIPFormat

@@ -1,8 +1,8 @@
-// The committed bad-file corpus (formats/bad/, made by tools/make_pclip_bad_corpus.py) against the
-// container reader: each file must give the error its manifest names, with the named text in its
-// message, never crash, and never allocate more than a small bound however large the sizes it
-// declares. Model-level cases (layer "model") must pass the whole container, verifyAll included:
-// Tests/CLIPRuntimeTests/BadModelFileTests.swift checks that CLIPModel.load catches them.
+// The committed bad-file corpus (formats/bad/, made by tools/goldens/make-pclip-bad-corpus.py)
+// against the container reader: each file must give the error its manifest names, with the named
+// text in its message, never crash, and never allocate more than a small bound however large the
+// sizes it declares. Model-level cases (layer "model") must pass the whole container, verifyAll
+// included: Tests/CLIPRuntimeTests/BadModelFileTests.swift checks that CLIPModel.load catches them.
 
 import CLIPFormat
 import CorpusSupport
@@ -51,7 +51,7 @@ final class BadFileCorpusTests: XCTestCase {
         XCTAssertTrue(cases.contains { $0.name == "base-valid" && $0.isValid })
     }
 
-    /// The issue's list of bad files, case by case, so a regenerated corpus cannot silently drop one.
+    /// Every required case, one by one, so a regenerated corpus cannot silently drop one.
     func testCorpusCoversTheIssueList() throws {
         let names = Set(try BadCorpus.cases().map(\.name))
         let required = [
@@ -84,7 +84,7 @@ final class BadFileCorpusTests: XCTestCase {
             // q8 and bytes rules
             "entry-q8-group-not-dividing-k", "entry-bytes-rank-2",
         ]
-        XCTAssertEqual(required.filter { !names.contains($0) }, [], "cases the issue asks for are missing from the manifest")
+        XCTAssertEqual(required.filter { !names.contains($0) }, [], "required cases are missing from the manifest")
         // Truncation at the start and in the middle of every payload of the base file.
         let tensorCount = try PclipFile(path: BadCorpus.directory + "/base-valid.pclip").tensors.count
         for i in 0..<tensorCount {

@@ -1,4 +1,4 @@
-// Regressions for what fuzzing and review of the .pclip reader found (tools/fuzz.sh).
+// Regressions for what fuzzing and review of the .pclip reader found (tools/fuzz/fuzz.sh).
 
 import CLIPFormat
 import XCTest

@@ -1,5 +1,5 @@
 // The reader against formats/vectors/, written independently from the spec by
-// tools/make_pclip_vectors.py (Python struct + zlib + zstandard, no Swift involved).
+// tools/goldens/make-pclip-vectors.py (Python struct + zlib + zstandard, no Swift involved).
 
 import CLIPFormat
 import Foundation

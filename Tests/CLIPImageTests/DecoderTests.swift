@@ -4,8 +4,8 @@ import XCTest
 
 final class DecoderTests: XCTestCase {
     /// Every PNG input's full decoded sample buffer is compared with Pillow's through a CRC-32
-    /// stored by tools/image_goldens.py (the crops in GoldenPreprocessTests see only part of each
-    /// image). JPEGs are left to GoldenPreprocessTests' one-level tolerance: the system
+    /// stored by tools/goldens/image-goldens.py (the crops in GoldenPreprocessTests see only part
+    /// of each image). JPEGs are left to GoldenPreprocessTests' one-level tolerance: the system
     /// libjpeg-turbo need not be the one in Pillow's wheel (here 2.1.5 vs 3.2.0 agree exactly).
     func testDecodedPNGSamplesEqualPillow() throws {
         var seen = Set<String>()

@@ -1,4 +1,5 @@
-// Fixtures.swift — locating and reading Tests/Fixtures/images (written by tools/image_goldens.py).
+// Fixtures.swift — locating and reading Tests/Fixtures/images (written by
+// tools/goldens/image-goldens.py).
 import Foundation
 import XCTest
 

@@ -7,7 +7,7 @@ final class GoldenPreprocessTests: XCTestCase {
     /// arithmetic copied from Pillow, so the uint8 crop must be identical.
     static let pngTolerance = 0
     /// JPEG: the system libjpeg-turbo (Debian) may differ from the one in Pillow's wheel in the
-    /// last bit of IDCT/upsampling rounding; the issue allows one 8-bit level. Not a CPU matter:
+    /// last bit of IDCT/upsampling rounding; the bar allows one 8-bit level. Not a CPU matter:
     /// the accurate integer IDCT (TJFLAG_ACCURATEDCT) gives the same bits on each of its SIMD paths.
     static let jpegTolerance = 1
     /// Normalized floats: x / 255, − mean, / std, three correctly rounded float32 operations with
@@ -22,7 +22,7 @@ final class GoldenPreprocessTests: XCTestCase {
 
     func testAllGoldenCasesMatchReference() throws {
         let manifest = try Fixtures.manifest()
-        XCTAssertGreaterThanOrEqual(Set(manifest.cases.map(\.input)).count, 20, "the issue asks for >= 20 golden images")
+        XCTAssertGreaterThanOrEqual(Set(manifest.cases.map(\.input)).count, 20, "the goldens must cover >= 20 images")
         var failures: [String] = []
         for c in manifest.cases {
             let image = try ImageDecoder.decode(path: Fixtures.path(c.input))

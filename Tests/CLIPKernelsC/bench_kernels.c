@@ -1,6 +1,6 @@
 // GOP/s of pc_gemm_q8 (and pc_quantize_rows_f32_q8) on the CLIP shapes, one thread, for every
-// path this CPU has. Run through tools/bench_kernels.sh. GOP = 2·M·N·K / 1e9 (a multiply-add
-// counts as two operations, as in DESIGN.md's figures). Reports the best of several repetitions
+// path this CPU has. Run through tools/bench/bench-kernels.sh. GOP = 2·M·N·K / 1e9 (a
+// multiply-add counts as two operations). Reports the best of several repetitions
 // (the machine is shared; the best is the least disturbed).
 #define _POSIX_C_SOURCE 199309L
 #include "pc_kernels.h"

@@ -1,5 +1,5 @@
 // Holds every ISA path of the C kernels to a scalar C reference, on the CPU it runs on.
-// Built and run by tools/test-aarch64.sh natively (x86-64) and under qemu (aarch64 A72 / A76).
+// Built and run by tools/ci/test-c-kernels.sh natively (x86-64) and under qemu (aarch64 A72 / A76).
 //
 //   cc -O2 -ISources/CLIPKernelsC/include Sources/CLIPKernelsC/*.c Tests/CLIPKernelsC/test_kernels.c -lm
 //   ./a.out            # every path this CPU has; last line "N passed, M failed"

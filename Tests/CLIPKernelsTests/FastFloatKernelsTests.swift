@@ -6,10 +6,10 @@ import XCTest
 // Why these tolerances hold on any CPU: each path (portable C, AVX2 + FMA, AVX-512) is fixed
 // code with a fixed summation order (no BLAS, no run-time choice of order, FP contraction only
 // where written), so on these fixed inputs a path gives the same bits on every CPU that runs it;
-// `paths()` runs every path the CPU has (tools/test.sh also caps the dispatch with POCKETCLIP_ISA;
-// AVX-VNNI CPUs run the AVX2 float code). A figure measured here for a path is therefore that
-// path's figure everywhere. The bounds below come from the arithmetic; the measured worst cases,
-// quoted beside them, show the margin.
+// `paths()` runs every path the CPU has (tools/ci/test.sh also caps the dispatch with
+// POCKETCLIP_ISA; AVX-VNNI CPUs run the AVX2 float code). A figure measured here for a path is
+// therefore that path's figure everywhere. The bounds below come from the arithmetic; the measured
+// worst cases, quoted beside them, show the margin.
 
 /// Attention: the fast kernel sums the 64-term score dot products and the T-term output sums in
 /// another order and with FMA, and takes exp from a polynomial of ~2 ulp on AVX (pc_exp8,

@@ -61,9 +61,9 @@ final class Int8KernelsTests: XCTestCase {
         return out
     }
 
-    /// POCKETCLIP_ISA caps the first choice (tools/test.sh runs the suites under each cap): the
-    /// path in use must be one this CPU runs, at or below the cap's rung (tools/test-aarch64.sh
-    /// checks which path each cap gives).
+    /// POCKETCLIP_ISA caps the first choice (tools/ci/test.sh runs the suites under each cap): the
+    /// path in use must be one this CPU runs, at or below the cap's rung
+    /// (tools/ci/test-c-kernels.sh checks which path each cap gives).
     func testDispatchStaysWithinTheCap() {
         let named = ProcessInfo.processInfo.environment["POCKETCLIP_ISA"]
         print("dispatched \(saved.name) (POCKETCLIP_ISA=\(named ?? "unset"))")

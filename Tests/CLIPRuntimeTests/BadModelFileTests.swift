@@ -1,8 +1,9 @@
-// The committed bad-file corpus (formats/bad/, made by tools/make_pclip_bad_corpus.py) against
-// CLIPModel.load(pclip:), the layer that checks the metadata's schema and config and the tensors
-// against them (formats/pclip.md, validation steps 3 and 5). Every bad file, container faults
-// included, must make the load throw the manifest's error without crashing or allocating what the
-// file merely implies. Tests/CLIPFormatTests/BadFileCorpusTests.swift covers the container alone.
+// The committed bad-file corpus (formats/bad/, made by tools/goldens/make-pclip-bad-corpus.py)
+// against CLIPModel.load(pclip:), the layer that checks the metadata's schema and config and the
+// tensors against them (formats/pclip.md, validation steps 3 and 5). Every bad file, container
+// faults included, must make the load throw the manifest's error without crashing or allocating
+// what the file merely implies. Tests/CLIPFormatTests/BadFileCorpusTests.swift covers the container
+// alone.
 
 import CLIPFormat
 import CLIPRuntime

@@ -1,10 +1,11 @@
 // One loaded model shared by several threads at once gives, bit for bit, what one thread gets
-// (issue 7). Each model is used by `callers` threads at once, each running every job many times
-// in its own order, so image and text passes, batches, classification and head scoring overlap
-// in every combination; a model loaded with two threads also has its worker pool asked for
-// work by several callers at once (pc_pool.c runs a caller's parts inline while the pool is busy).
+// (what a server sharing one model relies on). Each model is used by `callers` threads at once,
+// each running every job many times in its own order, so image and text passes, batches,
+// classification and head scoring overlap in every combination; a model loaded with two threads
+// also has its worker pool asked for work by several callers at once (pc_pool.c runs a caller's
+// parts inline while the pool is busy).
 //
-// tools/tsan.sh runs these tests under ThreadSanitizer.
+// tools/ci/tsan.sh runs these tests under ThreadSanitizer.
 
 import CLIPRuntime
 import CorpusSupport

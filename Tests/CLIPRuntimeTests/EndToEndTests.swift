@@ -1,5 +1,5 @@
 // Image file and label text in, probabilities out, against open_clip's and HF's own pipelines
-// (preprocess → tokenizer → model → softmax) on the tiny fixtures (tools/make_fixtures.py).
+// (preprocess → tokenizer → model → softmax) on the tiny fixtures (tools/goldens/make-fixtures.py).
 
 import CLIPConvert
 import CLIPImage

@@ -1,5 +1,5 @@
 // The float encoders against HF transformers and open_clip on the committed tiny random-weight
-// checkpoints (tools/make_fixtures.py): every layer's residual stream, the pooled features,
+// checkpoints (tools/goldens/make-fixtures.py): every layer's residual stream, the pooled features,
 // the embeddings and the zero-shot logits.
 
 import CLIPConvert
@@ -13,9 +13,9 @@ import XCTest
 /// summation order, FMA or blocking (any CPU, any dispatch path) changes which roundings occur, not
 /// their size u = 2⁻²⁴ nor the conditioning, so |ours − golden| ≤ 2 × 3.2e-6 = 6.4e-6; 1e-5 leaves
 /// 1.5× for the tail. A real error (QuickGELU for GELU, a wrong LayerNorm ε, mask or attention
-/// scale) moves values by ≥ 1e-2 (tools/make_fixtures.py's check), 1000× the bar.
+/// scale) moves values by ≥ 1e-2 (tools/goldens/make-fixtures.py's check), 1000× the bar.
 let maxAbsDiffTinyFP32: Float = 1e-5
-/// The bar for float parity; implied by the max-abs bar: 1 − cos ≤ ½(‖δ‖/‖x‖)² ≤
+/// The bar for float parity; implied by the max-abs bar: 1 − cos ≤ ½(‖δ‖/‖x‖)² ≤
 /// ½(1e-5 / rms x)², below 1e-8 for these tensors (rms ≥ 0.1).
 let minCosineFP32 = 0.999999
 

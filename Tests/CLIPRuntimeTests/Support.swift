@@ -5,7 +5,17 @@ import CorpusSupport
 import Foundation
 import XCTest
 
-/// Golden tensors dumped by tools/make_fixtures.py (all F32).
+<<<<<<< HEAD
+/// Golden tensors dumped by tools/goldens/make-fixtures.py (all F32).
+=======
+/// Tests/Fixtures, found from this file's path so tests run from any working directory.
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures").path
+
+func fixture(_ parts: String...) -> String { ([fixtures] + parts).joined(separator: "/") }
+
+/// Golden tensors dumped by tools/goldens/make-fixtures.py (all F32).
+>>>>>>> r15-tools
 final class Golden {
     let file: SafetensorsFile
     init(_ path: String) throws { file = try SafetensorsFile(path: path) }

@@ -1,7 +1,7 @@
 // Float parity on the real ViT-B/32 architecture (random weights), both layouts. The checkpoints
 // are ~600 MB each and not committed; make them with
 //
-//     VENV/bin/python tools/make_fixtures.py --vit-b32 /tmp/vit-b32
+//     VENV/bin/python tools/goldens/make-fixtures.py --vit-b32 /tmp/vit-b32
 //     POCKETCLIP_VITB32_DIR=/tmp/vit-b32 swift test -c release -Xswiftc -enable-testing --filter ViTB32ParityTests
 //
 // Without POCKETCLIP_VITB32_DIR the tests are skipped (and say so).
@@ -19,7 +19,7 @@ let maxAbsDiffViTB32: Float = 5e-5
 final class ViTB32ParityTests: XCTestCase {
     func root() throws -> String {
         guard let dir = ProcessInfo.processInfo.environment["POCKETCLIP_VITB32_DIR"] else {
-            throw XCTSkip("set POCKETCLIP_VITB32_DIR to the output of tools/make_fixtures.py --vit-b32 to run")
+            throw XCTSkip("set POCKETCLIP_VITB32_DIR to the output of tools/goldens/make-fixtures.py --vit-b32 to run")
         }
         return dir
     }

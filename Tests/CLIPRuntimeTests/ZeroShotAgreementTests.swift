@@ -19,8 +19,8 @@ import XCTest
 /// still. Measured 1 − cos: 3.2e-4 (tiny-hf), 2.6e-4 (tiny-openclip) on an Intel Xeon @ 2.80GHz
 /// (AVX-512 VNNI), the same bits with POCKETCLIP_ISA=avx2 and within 4e-9 with =portable. A quantizer that
 /// truncates instead of rounding quadruples the noise power (1 − cos ≈ 1.3e-3) and fails; a wrong
-/// scale or zero point gives cos ≪ 0.99. ViT-B/32 is measured by tools/q8_fidelity.py and
-/// tools/bench_peers.py against the same bar as ONNX Runtime int8.
+/// scale or zero point gives cos ≪ 0.99. ViT-B/32 is measured by tools/bench/q8-fidelity.py and
+/// tools/bench/bench-peers.py against the same bar as ONNX Runtime int8.
 let minCosineQ8TinyEmbedding = 0.9995
 
 final class ZeroShotAgreementTests: XCTestCase {
@@ -79,8 +79,9 @@ final class ZeroShotAgreementTests: XCTestCase {
         }
         // Reported, not asserted: on random weights most label sets are near-ties (the float
         // top-1/top-2 logit margin is below 1 in ~96% of cases), so agreement measures the
-        // fixture, not the quantizer (97.1% here; 95.8% with symmetric activations). The issue's
-        // bar (≥ 99%) is for models whose classes are separated: the project's trained default model.
+        // fixture, not the quantizer (97.1% here; 95.8% with symmetric activations). The
+        // agreement bar (≥ 99%) is for models whose classes are separated: the project's trained
+        // default model.
         print("\(fixtureDirectory) q8 vs float: top-1 agreed on \(agree) of \(cases) cases; worst embedding cosine \(worst)")
         XCTAssertGreaterThanOrEqual(cases, 500)
         XCTAssertGreaterThanOrEqual(worst, minCosineQ8TinyEmbedding, "worst embedding cosine")

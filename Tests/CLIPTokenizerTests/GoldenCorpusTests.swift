@@ -1,8 +1,9 @@
 // Token ids against open_clip 3.3's own tokenizer on the golden corpus written by
-// tools/tokenizer_goldens.py (ImageNet prompts, punctuation, digits, contractions, accented Latin,
-// CJK, emoji/ZWJ, HTML entities, curly quotes, full-width forms, ligatures, whitespace/control
-// characters, Unicode-version edge cases, random mixes, and strings far past 77 tokens).
-// Every mismatch is reported with its category and text; equality is exact (ids are integers).
+// tools/goldens/tokenizer-goldens.py (ImageNet prompts, punctuation, digits, contractions, accented
+// Latin, CJK, emoji/ZWJ, HTML entities, curly quotes, full-width forms, ligatures,
+// whitespace/control characters, Unicode-version edge cases, random mixes, and strings far past 77
+// tokens). Every mismatch is reported with its category and text; equality is exact (ids are
+// integers).
 
 import CLIPTokenizer
 import Foundation
@@ -30,7 +31,7 @@ enum Fixtures {
         .appendingPathComponent("Fixtures/tokenizer")
     static var bpePath: String { directory.appendingPathComponent("bpe_simple_vocab_16e6.txt.gz").path }
     /// The same vocabulary in the HF layout: the tiny HF checkpoint's vocab.json + merges.txt
-    /// (written by tools/make_fixtures.py; identical to what tools/tokenizer_goldens.py would make).
+    /// (written by tools/goldens/make-fixtures.py; identical to what tools/goldens/tokenizer-goldens.py would make).
     static var hfPath: String { directory.deletingLastPathComponent().appendingPathComponent("tiny-hf").path }
 
     /// One tokenizer for all tests: loading parses 48,894 merges.
@@ -49,7 +50,7 @@ func show(_ s: String) -> String {
 }
 
 final class GoldenCorpusTests: XCTestCase {
-    /// The issue asks for at least 1,000 strings; fewer means the fixture was cut down.
+    /// The corpus holds at least 1,000 strings; fewer means the fixture was cut down.
     static let minimumCorpusSize = 1_000
 
     func testCorpusCoversEveryCategory() {

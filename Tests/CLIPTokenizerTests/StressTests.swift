@@ -1,5 +1,5 @@
 // Opt-in: many more random strings than the committed corpus, generated on a machine with the
-// Python reference (tools/tokenizer_goldens.py --stress PATH) and pointed to by
+// Python reference (tools/goldens/tokenizer-goldens.py --stress PATH) and pointed to by
 // CLIP_TOKENIZER_STRESS. Skipped (and reported as skipped) when the variable is not set.
 
 import CLIPTokenizer
@@ -15,7 +15,7 @@ final class StressTests: XCTestCase {
 
     func testRandomFragmentMixesMatchOpenCLIP() throws {
         guard let path = ProcessInfo.processInfo.environment["CLIP_TOKENIZER_STRESS"] else {
-            throw XCTSkip("set CLIP_TOKENIZER_STRESS to a file from tools/tokenizer_goldens.py --stress")
+            throw XCTSkip("set CLIP_TOKENIZER_STRESS to a file from tools/goldens/tokenizer-goldens.py --stress")
         }
         let cases = try JSONDecoder().decode([Case].self, from: Data(contentsOf: URL(fileURLWithPath: path)))
         var failures: [String] = []

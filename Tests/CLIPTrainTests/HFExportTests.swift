@@ -7,7 +7,7 @@ import Foundation
 import XCTest
 
 final class HFExportTests: XCTestCase {
-    /// Tiny GELU model of the golden (tools/hf_export_parity.py reads its export).
+    /// Tiny GELU model of the golden (tools/goldens/hf-export-parity.py reads its export).
     static let tinyGELU = TrainConfig(imageSize: 16, patchSize: 4, vision: .init(width: 16, layers: 2, heads: 2),
                                       vocabularySize: 64, contextLength: 8, text: .init(width: 16, layers: 2, heads: 2),
                                       embedDim: 8, activation: .gelu)
@@ -231,14 +231,14 @@ final class HFExportTests: XCTestCase {
         XCTAssertLessThanOrEqual(abs(loss - expected) / abs(expected), Self.lossTolerance, "CLIPTrain \(loss), transformers \(expected)")
     }
 
-    /// Writes the exports tools/hf_export_parity.py reads, when HFEXPORT_PARITY_DIR names a
+    /// Writes the exports tools/goldens/hf-export-parity.py reads, when HFEXPORT_PARITY_DIR names a
     /// directory (skipped otherwise):
     ///   HFEXPORT_PARITY_DIR=/tmp/hfexport-parity swift test --filter HFExportTests/testWriteParityExports
     /// tiny-gelu-{hf,openclip}: `tinyGELU`, seed 11 (the golden's model);
     /// full-vocab-{hf,openclip}: `fullVocabulary`, seed 12, with HF tokenizer files.
     func testWriteParityExports() throws {
         guard let root = ProcessInfo.processInfo.environment["HFEXPORT_PARITY_DIR"] else {
-            throw XCTSkip("set HFEXPORT_PARITY_DIR to write the exports tools/hf_export_parity.py checks")
+            throw XCTSkip("set HFEXPORT_PARITY_DIR to write the exports tools/goldens/hf-export-parity.py checks")
         }
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let hf = Self.fixtures.appendingPathComponent("tiny-hf")

@@ -101,7 +101,7 @@ final class ModelTests: XCTestCase {
             }
         }
         XCTAssertEqual(try model.tensor("logit_scale")[0], maxLogLogitScale)
-        // Exactly the matmul weights decay (CLIP's rule, as in tools/train_step_parity.py).
+        // Exactly the matmul weights decay (CLIP's rule, as in tools/goldens/train-step-parity.py).
         let matmulSuffixes = ["conv1.weight", "in_proj_weight", "out_proj.weight", "c_fc.weight", "c_proj.weight",
                               "visual.proj", "text_projection"]
         for v in model.layout.views {

@@ -1,5 +1,6 @@
 // One and two training steps of a tiny CLIP against open_clip + torch.optim.AdamW
-// (golden: tools/train_step_parity.py, reference run in float64 from the same float32 weights).
+// (golden: tools/goldens/train-step-parity.py, reference run in float64 from the same float32
+// weights).
 
 @testable import CLIPTrain
 import Foundation

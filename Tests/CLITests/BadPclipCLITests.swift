@@ -1,8 +1,8 @@
 // `pocketclip verify` and `pocketclip inspect` on every file of the committed bad-file corpus
-// (formats/bad/, made by tools/make_pclip_bad_corpus.py): a non-zero exit with exactly one line
-// on stderr, never a crash or a hang; `verify` names the error the manifest expects, and accepts
-// the valid files. Each run is a child process, so a reader that traps fails this test instead
-// of ending the test run.
+// (formats/bad/, made by tools/goldens/make-pclip-bad-corpus.py): a non-zero exit with exactly one
+// line on stderr, never a crash or a hang; `verify` names the error the manifest expects, and
+// accepts the valid files. Each run is a child process, so a reader that traps fails this test
+// instead of ending the test run.
 
 import CorpusSupport
 import Foundation

@@ -1,5 +1,5 @@
 // `classify` and `embed` on checkpoint directories give the references' numbers
-// (e2e goldens of tools/make_fixtures.py, computed by open_clip).
+// (e2e goldens of tools/goldens/make-fixtures.py, computed by open_clip).
 
 import CorpusSupport
 import Foundation

@@ -1,5 +1,5 @@
 // `pocketclip index build|query|info` and `classify --csv` from the command line: the search
-// example's commands on the tiny fixture model, and on the bundled default model the issue's
+// example's commands on the tiny fixture model, and on the bundled default model the
 // check that search returns the expected image first.
 
 import CorpusSupport
@@ -208,7 +208,7 @@ final class IndexCLITests: XCTestCase {
 final class DefaultModelSearchTests: XCTestCase {
     func testSearchReturnsTheExpectedImageFirst() throws {
         guard FileManager.default.fileExists(atPath: defaultModel) else {
-            throw XCTSkip("the default model \(defaultModel) is not in this checkout yet (tools/train_default.sh makes it)")
+            throw XCTSkip("the default model \(defaultModel) is not in this checkout yet (tools/model/train-default.sh makes it)")
         }
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

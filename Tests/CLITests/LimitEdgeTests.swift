@@ -1,8 +1,8 @@
 // `classify` over many images: results stream one image at a time (nothing kept per image, so
-// memory stays flat however many are given — tools/rss_flat.sh measures 10,000 in one process),
-// image lists come from a file with --files-from (ArgumentParser is quadratic in the number of
-// arguments: ~6 s for 10,000), and --progress reports on stderr. The bytes on stdout are those
-// the collected output had: the other CLI tests pin those formats.
+// memory stays flat however many are given — tools/bench/rss-flat.sh measures 10,000 in one
+// process), image lists come from a file with --files-from (ArgumentParser is quadratic in the
+// number of arguments: ~6 s for 10,000), and --progress reports on stderr. The bytes on stdout are
+// those the collected output had: the other CLI tests pin those formats.
 
 import Foundation
 import CorpusSupport

@@ -13,7 +13,7 @@ final class ProfileCLITests: XCTestCase {
     let tokenizer = fixtures + "/tokenizer/bpe_simple_vocab_16e6.txt.gz"
     let image = fixtures + "/tiny-openclip/images/rgb_40x54.png"
     /// Σ stages vs the whole run: the laps partition the run, so only the moments between the
-    /// last lap and the end clock read are unaccounted; 5% is the bound. That gap is a few
+    /// last lap and the end clock read are unaccounted; 5% is the bound. That gap is a few
     /// µs of code, but a preemption landing in it (2 cores shared with other jobs) makes one run's
     /// gap a whole time slice, so the bound is asserted on the run with the smallest gap: it fails
     /// only if all 5 runs are preempted inside their µs windows, or if work really runs untimed

@@ -1,6 +1,6 @@
 // Shared by the tests that read the committed bad-file corpus (formats/bad/, made by
-// tools/make_pclip_bad_corpus.py): the manifest's rows, the error-case naming the manifest uses,
-// and a resettable peak-memory probe. One copy for the container, model and CLI tests.
+// tools/goldens/make-pclip-bad-corpus.py): the manifest's rows, the error-case naming the manifest
+// uses, and a resettable peak-memory probe. One copy for the container, model and CLI tests.
 
 import CLIPFormat
 import Foundation

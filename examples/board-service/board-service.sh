@@ -34,7 +34,7 @@ done
 [ ${#args[@]} -eq 2 ] || { sed -n '4,5p' "$0" | sed 's/^#  *//' >&2; exit 2; }
 inbox=${args[0]%/} log=${args[1]}
 [ -d "$inbox" ] || { echo "error: inbox '$inbox' is not a folder" >&2; exit 1; }
-[ -f "$model" ] || { echo "error: model '$model' not found (train it with tools/train_default.sh, or pass -m MODEL)" >&2; exit 1; }
+[ -f "$model" ] || { echo "error: model '$model' not found (train it with tools/model/train-default.sh, or pass -m MODEL)" >&2; exit 1; }
 # Absolute paths: classification runs inside the inbox.
 inbox=$(realpath "$inbox") log=$(realpath -m "$log") model=$(realpath "$model")
 mkdir -p "$inbox/.pocketclip" "$inbox/done" "$inbox/failed"

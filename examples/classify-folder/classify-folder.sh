@@ -26,7 +26,7 @@ while getopts "o:m:k:l:t:" opt; do
   esac
 done
 [ -d "$folder" ] || { echo "error: '$folder' is not a folder" >&2; exit 1; }
-[ -f "$model" ] || { echo "error: model '$model' not found (train it with tools/train_default.sh, or pass -m MODEL)" >&2; exit 1; }
+[ -f "$model" ] || { echo "error: model '$model' not found (train it with tools/model/train-default.sh, or pass -m MODEL)" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -29,7 +29,7 @@ if [ $# -eq 0 ]; then
 fi
 folder=${1%/}; shift
 index=${index:-$folder.index}
-[ -f "$model" ] || { echo "error: model '$model' not found (train it with tools/train_default.sh, or pass -m MODEL)" >&2; exit 1; }
+[ -f "$model" ] || { echo "error: model '$model' not found (train it with tools/model/train-default.sh, or pass -m MODEL)" >&2; exit 1; }
 
 "$pocketclip" index build "$model" "$folder" -o "$index"
 for q in "$@"; do

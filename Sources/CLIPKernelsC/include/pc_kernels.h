@@ -59,7 +59,7 @@ const char *pc_kernels_isa_name(int isa);
 /// so x ≈ scale · (q + 128 − zp), and 0 is exact (q = zp − 128). The range always holds 0, so a
 /// row of positive values (after GELU) spends all 256 levels on [0, max], not half of them on
 /// negatives that never occur: on ViT-B/32 text this is what lifts the embedding cosine with the
-/// float model above 0.9995 (tools/quant_sim.py). Every ISA path gives the same bytes as
+/// float model above 0.9995 (tools/bench/quant-sim.py). Every ISA path gives the same bytes as
 /// Int8Reference.quantizeRows (Sources/CLIPKernels).
 /// x: [m, k] finite floats; xq: [m, k] int8 out; xscale: [m] out; xzero: [m] zero points out.
 void pc_quantize_rows_f32_q8(const float *x, int64_t m, int64_t k, int8_t *xq, float *xscale, int32_t *xzero);
