@@ -2,7 +2,8 @@
 # Keeps the import arrows between targets honest: every `import` in Sources/<Target>/
 # must be one this table allows for that target. Run by .ci/run; exits non-zero on a violation.
 #
-#   kernels, tokenizer, image preprocessing  -> nothing of the project
+#   support (CLIPSupport)                    -> nothing of the project (zlib); every target may import it
+#   kernels, tokenizer, image preprocessing  -> nothing of the project but support
 #   runtime                                  -> kernels, tokenizer, image (never convert, train, BLAS)
 #   convert                                  -> runtime and what it builds on
 #   training data (CLIPTrainData)            -> training, image preprocessing, format (JSON)
@@ -18,16 +19,17 @@ declare -A allowed=(
   [CImageCodecs]=""
   [CZstd]=""
   [CBLAS]=""
-  [CLIPFormat]="CZstd CZlib"
+  [CLIPSupport]="CZlib"
+  [CLIPFormat]="CZstd CLIPSupport"
   [CLIPKernelsC]=""
-  [CLIPKernels]="CLIPKernelsC"
-  [CLIPTokenizer]="CZlib"
-  [CLIPImage]="CImageCodecs CZlib"
-  [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
-  [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
-  [CLIPTrain]="CBLAS"
-  [CLIPTrainData]="CLIPTrain CLIPImage CLIPFormat"
-  [pocketclip]="CLIPRuntime CLIPConvert CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CLIPTrainData CZlib ArgumentParser"
+  [CLIPKernels]="CLIPKernelsC CLIPSupport"
+  [CLIPTokenizer]="CLIPSupport"
+  [CLIPImage]="CImageCodecs CZlib CLIPSupport"
+  [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat CLIPSupport"
+  [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat CLIPSupport"
+  [CLIPTrain]="CBLAS CLIPSupport"
+  [CLIPTrainData]="CLIPTrain CLIPImage CLIPSupport"
+  [pocketclip]="CLIPRuntime CLIPConvert CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CLIPTrainData CLIPSupport ArgumentParser"
 )
 
 status=0
@@ -69,6 +71,7 @@ def reach(name, seen=None):
             reach(d, seen)
     return seen
 forbidden = {
+    "CLIPSupport": {"CLIPFormat", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPRuntime", "CLIPConvert", "CLIPTrain", "CLIPTrainData", "CBLAS"},
     "CLIPKernels": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
     "CLIPTokenizer": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
     "CLIPImage": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
@@ -77,10 +80,10 @@ forbidden = {
     "CLIPConvert": {"CLIPTrain", "CLIPTrainData", "CBLAS"},
 }
 bad = 0
-# Leaves may reach only C shims (system libraries and the C kernels).
-shims = {"CZlib", "CImageCodecs", "CZstd", "CLIPKernelsC"}
+# Leaves may reach only C shims (system libraries and the C kernels) and the support leaf.
+shims = {"CZlib", "CImageCodecs", "CZstd", "CLIPKernelsC", "CLIPSupport"}
 shim_list = " ".join(sorted(shims))
-for leaf in ("CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"):
+for leaf in ("CLIPSupport", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"):
     if leaf in deps:
         for b in sorted(reach(leaf) - shims):
             print(f"check-imports: Package.swift lets {leaf} depend on {b}; it may use only C shims ({shim_list})", file=sys.stderr)

@@ -10,6 +10,7 @@
 
 import CLIPFormat
 @testable import CLIPRuntime
+import CLIPSupport
 import Foundation
 import XCTest
 

@@ -1,6 +1,7 @@
 import CLIPConvert
 import CLIPFormat
 import CLIPRuntime
+import CLIPSupport
 import Foundation
 import XCTest
 
@@ -78,7 +79,7 @@ extension XCTestCase {
 extension Array where Element == UInt8 {
     /// These bytes followed by their CRC-32, little-endian (the index's trailer).
     func withCRC() -> [UInt8] {
-        let crc = CLIPFormat.crc32(self)
+        let crc = CLIPSupport.crc32(self)
         return self + (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }
     }
 
