@@ -34,56 +34,61 @@ let package = Package(
         // OpenBLAS sgemm for the float training module only; the runtime never reaches it.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
-        // Leaves: each imports nothing of the project.
-        .target(name: "CLIPTokenizer", dependencies: ["CZlib"]),
-        .target(name: "CLIPImage", dependencies: ["CImageCodecs", "CZlib"]),
+        // Support: what every target may use (the platform's C library imported once, JSON,
+        // CRC-32, read-only / mapped / atomic files, the byte cursor, gunzip, number formatting).
+        .target(name: "CLIPSupport", dependencies: ["CZlib"]),
+
+        // Leaves: each imports nothing of the project but CLIPSupport.
+        .target(name: "CLIPTokenizer", dependencies: ["CLIPSupport"]),
+        .target(name: "CLIPImage", dependencies: ["CImageCodecs", "CZlib", "CLIPSupport"]),
         // The int8 inner loops in C: per-function target attributes and run-time dispatch
         // (AVX2 / AVX-VNNI / NEON / NEON dotprod / portable), so no unsafeFlags.
         .target(name: "CLIPKernelsC"),
-        .target(name: "CLIPKernels", dependencies: ["CLIPKernelsC"]),
+        .target(name: "CLIPKernels", dependencies: ["CLIPKernelsC", "CLIPSupport"]),
         // The .pclip container: reader, writer, reference quantizer (formats/pclip.md).
-        .target(name: "CLIPFormat", dependencies: ["CZstd", "CZlib"]),
+        .target(name: "CLIPFormat", dependencies: ["CZstd", "CLIPSupport"]),
 
         // Runtime: config, encoders, zero-shot. Never imports the converter or BLAS.
-        .target(name: "CLIPRuntime", dependencies: ["CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"]),
+        .target(name: "CLIPRuntime", dependencies: ["CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat", "CLIPSupport"]),
 
         // Converter: checkpoint readers (safetensors, HF / OpenCLIP names) into runtime weights.
-        .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"]),
+        .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat", "CLIPSupport"]),
 
         // Search: an embedding index of a folder of images, built and queried through the runtime.
-        .target(name: "CLIPSearch", dependencies: ["CLIPRuntime", "CLIPImage", "CLIPFormat"]),
+        .target(name: "CLIPSearch", dependencies: ["CLIPRuntime", "CLIPImage", "CLIPSupport"]),
 
         // Float training: layers with their backward passes, the contrastive loss, AdamW.
         // Imports nothing of the runtime (its own float world); BLAS for the matmuls.
-        .target(name: "CLIPTrain", dependencies: ["CBLAS"]),
+        .target(name: "CLIPTrain", dependencies: ["CBLAS", "CLIPSupport"]),
         // Everything a training run reads and how it is scored: Fashion-MNIST (IDX files and the
         // captions generator), a folder of images with a TSV/JSONL captions file (decoded with the
         // runtime's exact preprocessing), the tokenizer rows, and the zero-shot evaluation of a
         // model being trained (CLIPTrain) or a converted one (the runtime).
-        .target(name: "CLIPTrainData", dependencies: ["CLIPTrain", "CLIPRuntime", "CLIPTokenizer", "CLIPImage", "CLIPFormat", "CZlib"]),
+        .target(name: "CLIPTrainData", dependencies: ["CLIPTrain", "CLIPRuntime", "CLIPTokenizer", "CLIPImage", "CLIPSupport"]),
 
         // The CLI: argument parsing only.
         .executableTarget(
             name: "pocketclip",
             dependencies: [
-                "CLIPRuntime", "CLIPConvert", "CLIPSearch", "CLIPFormat", "CLIPTokenizer", "CZlib",
+                "CLIPRuntime", "CLIPConvert", "CLIPSearch", "CLIPFormat", "CLIPTokenizer", "CLIPSupport",
                 .target(name: "CLIPTrain", condition: .when(traits: ["Training"])),
                 .target(name: "CLIPTrainData", condition: .when(traits: ["Training"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer", "CorpusSupport"]),
-        .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage", "CorpusSupport"]),
-        .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels", "CLIPFormat", "CorpusSupport"]),
+        .testTarget(name: "CLIPSupportTests", dependencies: ["CLIPSupport"]),
+        .testTarget(name: "CLIPTokenizerTests", dependencies: ["CLIPTokenizer", "CLIPSupport", "CorpusSupport"]),
+        .testTarget(name: "CLIPImageTests", dependencies: ["CLIPImage", "CLIPSupport", "CorpusSupport"]),
+        .testTarget(name: "CLIPRuntimeTests", dependencies: ["CLIPRuntime", "CLIPConvert", "CLIPKernels", "CLIPFormat", "CLIPSupport", "CorpusSupport"]),
         // The bad-file corpus manifest and probes (PeakMemory), shared by the container, model, image,
         // converter and CLI tests.
-        .target(name: "CorpusSupport", dependencies: ["CLIPFormat"], path: "Tests/CorpusSupport"),
-        .testTarget(name: "CLIPSearchTests", dependencies: ["CLIPSearch", "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CorpusSupport"]),
-        .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat", "CorpusSupport"]),
-        .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
-        .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CorpusSupport"]),
+        .target(name: "CorpusSupport", dependencies: ["CLIPFormat", "CLIPSupport"], path: "Tests/CorpusSupport"),
+        .testTarget(name: "CLIPSearchTests", dependencies: ["CLIPSearch", "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CLIPSupport", "CorpusSupport"]),
+        .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat", "CLIPSupport", "CorpusSupport"]),
+        .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC", "CLIPSupport"]),
+        .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CLIPSupport", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer", "CorpusSupport"]),
-        .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPConvert", "CLIPRuntime", "CLIPImage", "CLIPTokenizer", "CorpusSupport"]),
+        .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPConvert", "CLIPRuntime", "CLIPImage", "CLIPTokenizer", "CLIPSupport", "CorpusSupport"]),
         .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -7,10 +7,10 @@
 // OpenCLIP's `open_clip_config.json` follows open_clip's `CLIPVisionCfg`/`CLIPTextCfg` defaults
 // (head_width 64, 8 text heads, `quick_gelu` false).
 
-import CLIPFormat
 import CLIPImage
 import CLIPKernels
 import CLIPRuntime
+import CLIPSupport
 
 struct ConfigSettings {
     var visionHeadsValue: Int?

@@ -9,10 +9,10 @@
 //   HF-hub open_clip repos, and optionally `bpe_simple_vocab_16e6.txt.gz`);
 // - a single `.safetensors` file in either layout (configs are looked for beside it).
 
-import CLIPFormat
 import CLIPImage
 import CLIPKernels
 import CLIPRuntime
+import CLIPSupport
 import CLIPTokenizer
 
 /// Choices a checkpoint cannot always make for itself.

@@ -4,6 +4,7 @@
 import CLIPFormat
 import CLIPImage
 import CLIPRuntime
+import CLIPSupport
 import CLIPTokenizer
 
 /// How the weight matrices are stored.

@@ -9,6 +9,7 @@
 // data is read only on request, one tensor at a time.
 
 import CLIPFormat
+import CLIPSupport
 
 /// Element types a safetensors header may declare.
 public enum SafetensorsDType: String, Sendable, CaseIterable {

@@ -3,11 +3,7 @@
 // Raw payloads are used in place from the memory map; zstd payloads are decompressed straight
 // into their final buffers, one tensor at a time.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// A tensor's decoded bytes: a view into the mapped file (raw) or an owned buffer (zstd).
 public struct PclipTensorData: @unchecked Sendable {
@@ -153,8 +149,8 @@ public final class PclipFile: @unchecked Sendable {
         }
         var entries: [PclipTensorInfo] = []
         var index: [String: Int] = [:]
-        var cursor = ByteCursor(bytes: directoryBytes) { what in
-            PclipError.badSection(section: "directory", detail: "it ends inside a tensor entry (at \(what))")
+        var cursor = ByteCursor(bytes: directoryBytes) { o in
+            PclipError.badSection(section: "directory", detail: "it ends inside a tensor entry (at \(o.what))")
         }
         for i in 0..<Int(tensorCount) {
             let entry = try Self.readEntry(&cursor, index: i, fileSize: file.count)

@@ -1,5 +1,7 @@
 // The .pclip v1 container's vocabulary: constants, field types and errors (formats/pclip.md).
 
+import CLIPSupport
+
 public enum Pclip {
     public static let magic: [UInt8] = [0x89, 0x50, 0x43, 0x4C, 0x49, 0x50, 0x0D, 0x0A]  // \x89 P C L I P \r \n
     public static let versionMajor: UInt16 = 1
@@ -81,7 +83,6 @@ public enum PclipError: Error, CustomStringConvertible, Equatable {
     case badPayload(tensor: String, detail: String)
     case wrongDType(tensor: String, expected: String, found: PclipDType)
     case compressionFailed(reason: String)
-    case writeFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -90,15 +91,15 @@ public enum PclipError: Error, CustomStringConvertible, Equatable {
         case .badMagic:
             return "not a .pclip file: the first 8 bytes are not the .pclip magic (89 50 43 4C 49 50 0D 0A)"
         case let .headerChecksum(stored, computed):
-            return "the .pclip header is corrupt: its CRC-32 is \(hex(computed)), the header says \(hex(stored)); the file was damaged in transfer — copy it again"
+            return "the .pclip header is corrupt: its CRC-32 is \(hex8(computed)), the header says \(hex8(stored)); the file was damaged in transfer — copy it again"
         case let .unsupportedVersion(major, minor):
             return "this .pclip file is version \(major).\(minor); this pocketclip reads version \(Pclip.versionMajor).x — convert the model again with this pocketclip or upgrade it"
         case .unknownFlags(let flags):
-            return "the .pclip header has flags \(hex(flags)) that version \(Pclip.versionMajor).\(Pclip.versionMinor) does not define"
+            return "the .pclip header has flags \(hex8(flags)) that version \(Pclip.versionMajor).\(Pclip.versionMinor) does not define"
         case let .badSection(section, detail):
             return "the .pclip \(section) is corrupt: \(detail)"
         case let .sectionChecksum(section, stored, computed):
-            return "the .pclip \(section) is corrupt: its CRC-32 is \(hex(computed)), the header says \(hex(stored)); copy the file again"
+            return "the .pclip \(section) is corrupt: its CRC-32 is \(hex8(computed)), the header says \(hex8(stored)); copy the file again"
         case .badMetadata(let detail):
             return "the .pclip metadata is invalid: \(detail)"
         case let .badEntry(index, name, detail):
@@ -110,20 +111,13 @@ public enum PclipError: Error, CustomStringConvertible, Equatable {
         case .noSuchTensor(let name):
             return "the .pclip file has no tensor '\(name)'"
         case let .payloadChecksum(tensor, stored, computed):
-            return "tensor '\(tensor)' is corrupt: its CRC-32 is \(hex(computed)), the directory says \(hex(stored)); copy the file again"
+            return "tensor '\(tensor)' is corrupt: its CRC-32 is \(hex8(computed)), the directory says \(hex8(stored)); copy the file again"
         case let .badPayload(tensor, detail):
             return "tensor '\(tensor)' is corrupt: \(detail)"
         case let .wrongDType(tensor, expected, found):
             return "tensor '\(tensor)' is \(found), expected \(expected)"
         case .compressionFailed(let reason):
             return "zstd compression failed: \(reason)"
-        case let .writeFailed(path, reason):
-            return "cannot write '\(path)': \(reason)"
         }
     }
-}
-
-func hex(_ v: UInt32) -> String {
-    let s = String(v, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
 }

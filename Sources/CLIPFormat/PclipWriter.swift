@@ -2,6 +2,8 @@
 // frames compressed immediately, so only the stored bytes are kept); `write` lays the file out
 // and writes it atomically. The same inputs always give the same bytes.
 
+import CLIPSupport
+
 /// What a writer was given and produced.
 public struct PclipWriteSummary: Sendable {
     public let tensorCount: Int
@@ -103,11 +105,5 @@ public final class PclipWriter {
         try out.commit()
         return PclipWriteSummary(tensorCount: entries.count, decodedBytes: entries.reduce(0) { $0 + $1.decodedSize },
                                  fileBytes: written)
-    }
-}
-
-extension Array where Element == UInt8 {
-    mutating func appendLE<T: FixedWidthInteger>(_ v: T) {
-        for i in 0..<MemoryLayout<T>.size { append(UInt8(truncatingIfNeeded: v >> (8 * i))) }
     }
 }

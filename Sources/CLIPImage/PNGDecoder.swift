@@ -10,6 +10,8 @@
 // libpng's classic API reports errors by longjmp and its simplified API converts gamma/alpha.
 // Every malformed input throws `ImageError`.
 
+import CLIPSupport
+
 enum PNGDecoder {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
@@ -46,7 +48,9 @@ enum PNGDecoder {
                 if type == "IDAT" { idat += data[body..<min(body + length, data.count)] }
                 break  // truncated: the missing IEND is reported below
             }
-            guard crc32(data, from: pos + 4, count: length + 4) == UInt32(u32(body + length)) else {
+            // The CRC covers the chunk type and data (zlib's CRC-32, the one PNG specifies).
+            let crc = data.withUnsafeBytes { crc32(UnsafeRawBufferPointer(rebasing: $0[(pos + 4)..<(body + length)])) }
+            guard crc == UInt32(u32(body + length)) else {
                 throw ImageError.corrupt(format: "PNG", detail: "CRC mismatch in chunk \(type) at byte \(pos)")
             }
             let chunk = data[body..<(body + length)]
@@ -227,36 +231,5 @@ enum PNGDecoder {
         default:
             throw ImageError.corrupt(format: "PNG", detail: "unknown row filter type \(filter)")
         }
-    }
-
-    /// CRC-32 tables for slicing by 4 (four bytes per step): the CRC covers every byte of the file.
-    private static let crcTables: [[UInt32]] = {
-        var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 4)
-        for n in 0..<256 {
-            var c = UInt32(n)
-            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-            t[0][n] = c
-        }
-        for n in 0..<256 {
-            for k in 1..<4 { t[k][n] = t[0][Int(t[k - 1][n] & 0xFF)] ^ (t[k - 1][n] >> 8) }
-        }
-        return t
-    }()
-
-    private static func crc32(_ data: [UInt8], from start: Int, count: Int) -> UInt32 {
-        let t0 = crcTables[0], t1 = crcTables[1], t2 = crcTables[2], t3 = crcTables[3]
-        var c: UInt32 = 0xFFFF_FFFF
-        var i = start
-        let end = start + count
-        while i + 4 <= end {
-            c ^= UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2]) << 16 | UInt32(data[i + 3]) << 24
-            c = t3[Int(c & 0xFF)] ^ t2[Int((c >> 8) & 0xFF)] ^ t1[Int((c >> 16) & 0xFF)] ^ t0[Int(c >> 24)]
-            i += 4
-        }
-        while i < end {
-            c = t0[Int((c ^ UInt32(data[i])) & 0xFF)] ^ (c >> 8)
-            i += 1
-        }
-        return c ^ 0xFFFF_FFFF
     }
 }

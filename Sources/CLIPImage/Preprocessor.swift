@@ -6,13 +6,7 @@
 // HF CLIPImageProcessor (PIL backend) instead converts to RGB first (compositing transparency onto
 // white), then resizes, crops with floor offsets, rescales and normalizes. See docs/preprocessing.md.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import CLIPSupport
 
 /// How the center-crop offset is rounded when (resized - size) is odd.
 public enum CropRounding: String, Sendable, Codable, Equatable {

@@ -1,10 +1,6 @@
 // Scaled dot-product attention for one head of one sequence (float).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// Attention of head `head` over one sequence.
 ///

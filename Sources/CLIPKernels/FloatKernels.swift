@@ -6,11 +6,7 @@
 // output is a dot product of two contiguous rows. That layout also keeps the int8 path (groups
 // along K) a drop-in replacement later.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// Σ a[i]·b[i] in a fixed order: 8 lanes of partial sums, then a scalar tail, then the lanes.
 @inline(__always)

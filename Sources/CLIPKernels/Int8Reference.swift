@@ -6,11 +6,7 @@
 // group of G consecutive elements along K. Activations are quantized here, per row, asymmetric:
 // uint8 with a zero point, stored shifted by -128 as int8 (x' = q − 128, so x ≈ scale·(x' + 128 − zp)).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 public enum Int8Reference {
     /// Quantizes `rows` rows of `k` floats asymmetric per row, byte for byte the definition in

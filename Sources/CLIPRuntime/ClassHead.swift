@@ -6,6 +6,7 @@
 // fingerprint of the model it was built from; using it with another model is an error.
 
 import CLIPFormat
+import CLIPSupport
 
 /// Class names with their normalized class embeddings, saved for vision-only classification.
 ///
@@ -96,7 +97,7 @@ public struct ClassHead: Sendable {
     public func check(modelFingerprint fingerprint: UInt32?, embedDim: Int, source: String) throws {
         guard let fingerprint, fingerprint == modelFingerprint, embeddings.first?.count == embedDim else {
             throw ModelError.invalidInput(
-                "class head '\(source)' was built from another model (fingerprint \(hexString(modelFingerprint)), this model's is \(fingerprint.map(hexString) ?? "unknown: not a .pclip model")); rebuild it with pocketclip head build")
+                "class head '\(source)' was built from another model (fingerprint \(hex8(modelFingerprint)), this model's is \(fingerprint.map(hex8) ?? "unknown: not a .pclip model")); rebuild it with pocketclip head build")
         }
     }
 
@@ -106,10 +107,4 @@ public struct ClassHead: Sendable {
         let strings = array.compactMap(\.string)
         return strings.count == array.count ? strings : nil
     }
-}
-
-/// A model fingerprint as messages print it: "0x" and eight hex digits.
-public func hexString(_ v: UInt32) -> String {
-    let s = String(v, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
 }

@@ -6,6 +6,7 @@
 import CLIPFormat
 import CLIPImage
 import CLIPKernels
+import CLIPSupport
 import CLIPTokenizer
 
 /// One tensor of a model as a .pclip file names it.

@@ -10,11 +10,7 @@
 // add fused with ln_2, fc + activation, proj + residual add) → head (ln_post, projection).
 // Text: tokenize → embed (token + position rows) → blocks likewise → head (ln_final, projection).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// One stage of a profiled run.
 public struct ProfileStage: Hashable, Sendable, CustomStringConvertible {

@@ -5,13 +5,8 @@
 
 import CLIPFormat
 import CLIPImage
+import CLIPSupport
 import CLIPTokenizer
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// decode → preprocess → vision encoder, timed as one run.
 public struct ImageRunner {
@@ -92,13 +87,6 @@ public func mean(_ values: [Double]) -> Double { values.reduce(0, +) / Double(ma
 public func processCPUSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
-
-/// Seconds on the monotonic clock (for intervals; not wall time).
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 

@@ -1,14 +1,8 @@
 // The runtime's threads: one setting (`--threads`), work split in contiguous ranges so each
 // output is computed by the same code whatever the thread count (results never depend on it).
 
-import CLIPFormat
 import CLIPKernels
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// The threads one model's forward passes use (`--threads`).
 ///

@@ -2,12 +2,7 @@
 // logits = exp(logit_scale) · cos(image, class), softmax over classes (CLIP paper, Figure 1).
 
 import CLIPKernels
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 public enum ZeroShot {
     /// Returns `v` scaled to unit length (a zero vector stays zero).

@@ -24,15 +24,9 @@
 // a complete index. Building over a folder saves every few batches, so a killed run keeps what
 // it saved, and a rerun embeds only files that are new or changed (size or mtime differ).
 
-import CLIPFormat
 import CLIPImage
 import CLIPRuntime
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// What the index remembers about a file, to tell on a rerun whether it changed.
 public struct FileStamp: Sendable, Equatable {
@@ -77,7 +71,7 @@ public enum EmbeddingIndexError: Error, CustomStringConvertible, Equatable {
         case let .corrupt(path, detail):
             return "index '\(path)' is truncated or corrupt: \(detail); delete it and build it again"
         case let .otherModel(path, index, model):
-            return "index '\(path)' was built with another model (fingerprint \(hexString(index)), this model's is \(model)); query it with the model that built it, or rebuild it"
+            return "index '\(path)' was built with another model (fingerprint \(hex8(index)), this model's is \(model)); query it with the model that built it, or rebuild it"
         case let .otherFolder(path, index, given):
             return "index '\(path)' indexes '\(index)', not '\(given)'; give that folder to continue it, or write a new index with another -o"
         case let .invalid(what):
@@ -179,7 +173,7 @@ public struct EmbeddingIndex: Sendable {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 20)
         func flush() throws {
-            crc = buffer.withUnsafeBytes { CLIPFormat.crc32($0, initial: crc) }
+            crc = buffer.withUnsafeBytes { CLIPSupport.crc32($0, initial: crc) }
             try writer.write(buffer)
             buffer.removeAll(keepingCapacity: true)
         }
@@ -222,14 +216,21 @@ public struct EmbeddingIndex: Sendable {
         guard bytes.count >= minSize else {
             throw EmbeddingIndexError.corrupt(path: path, detail: "\(bytes.count) bytes, shorter than the \(minSize)-byte header")
         }
-        var r = ByteReader(bytes: bytes, path: path, end: bytes.count - 4)
-        r.offset = magic.count
+        return try bytes.withUnsafeBytes { try parse(fields: $0, path: path) }
+    }
+
+    /// `parse` after the magic and size checks: `file` is the whole file, its last 4 bytes the CRC.
+    private static func parse(fields file: UnsafeRawBufferPointer, path: String) throws -> EmbeddingIndex {
+        var r = ByteCursor(bytes: UnsafeRawBufferPointer(rebasing: file[..<(file.count - 4)])) { o in
+            EmbeddingIndexError.corrupt(path: path, detail: "\(o.what) needs \(o.count) bytes at offset \(o.position), \(o.remaining) remain")
+        }
+        r.position = magic.count
         let version = try r.u32("version")
         guard version == Self.version else { throw EmbeddingIndexError.unsupportedVersion(path: path, version: version) }
-        let stored = bytes[(bytes.count - 4)...].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        let actual = bytes.withUnsafeBytes { CLIPFormat.crc32(UnsafeRawBufferPointer(rebasing: $0[..<(bytes.count - 4)])) }
+        let stored = file[(file.count - 4)...].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        let actual = crc32(UnsafeRawBufferPointer(rebasing: file[..<(file.count - 4)]))
         guard stored == actual else {
-            throw EmbeddingIndexError.corrupt(path: path, detail: "checksum \(hexString(actual)) differs from the stored \(hexString(stored))")
+            throw EmbeddingIndexError.corrupt(path: path, detail: "checksum \(hex8(actual)) differs from the stored \(hex8(stored))")
         }
         let fingerprint = try r.u32("fingerprint")
         let dim = Int(try r.u32("dim"))
@@ -237,7 +238,7 @@ public struct EmbeddingIndex: Sendable {
         guard dim >= 1 && dim <= maxDim else {
             throw EmbeddingIndexError.corrupt(path: path, detail: "dim \(dim) (the embedding size) is outside 1...\(maxDim) (EmbeddingIndex.maxDim)")
         }
-        let root = try r.string("root", allowEmpty: true)
+        let root = try r.string("root", allowEmpty: true, path: path)
         // Each entry needs at least its fixed fields, one path byte and its floats: a count
         // the remaining bytes cannot hold is refused before any reservation.
         guard count <= maxEntries else {
@@ -252,7 +253,7 @@ public struct EmbeddingIndex: Sendable {
         index.stamps.reserveCapacity(count)
         index.vectors.reserveCapacity(count * dim)
         for i in 0..<count {
-            let p = try r.string("entry \(i) path", allowEmpty: false)
+            let p = try r.string("entry \(i) path", allowEmpty: false, path: path)
             let size = Int64(bitPattern: try r.u64("entry \(i) size"))
             let mtime = Int64(bitPattern: try r.u64("entry \(i) mtime"))
             try r.need(4 * dim, "entry \(i) embedding")
@@ -286,7 +287,7 @@ public struct EmbeddingIndex: Sendable {
     public func check(modelFingerprint fingerprint: UInt32?, embedDim: Int, path: String) throws {
         guard let fingerprint, fingerprint == modelFingerprint, dim == embedDim else {
             throw EmbeddingIndexError.otherModel(path: path, index: modelFingerprint,
-                                                 model: fingerprint.map(hexString) ?? "unknown: not a .pclip model")
+                                                 model: fingerprint.map(hex8) ?? "unknown: not a .pclip model")
         }
     }
 }
@@ -427,48 +428,25 @@ func realPath(_ path: String) -> String? {
     return String(cString: p)
 }
 
-/// Bounds-checked little-endian reads over a file's bytes, up to `end`.
-private struct ByteReader {
-    let bytes: [UInt8]
-    let path: String
-    let end: Int
-    var offset = 0
-    var remaining: Int { end - offset }
+/// The index's fields on top of the byte cursor: lengths and stamps are little-endian u32 / u64.
+private extension ByteCursor {
+    mutating func u32(_ what: String) throws -> UInt32 { try uint(UInt32.self, what) }
 
-    func need(_ n: Int, _ what: String) throws {
-        guard n >= 0, n <= remaining else {
-            throw EmbeddingIndexError.corrupt(path: path, detail: "\(what) needs \(n) bytes at offset \(offset), \(max(0, remaining)) remain")
-        }
-    }
-
-    mutating func u32(_ what: String) throws -> UInt32 {
-        try need(4, what)
-        var v: UInt32 = 0
-        for k in 0..<4 { v |= UInt32(bytes[offset + k]) << (8 * k) }
-        offset += 4
-        return v
-    }
-
+    /// Two u32 halves, low first (a cut inside it is reported at the half that is missing).
     mutating func u64(_ what: String) throws -> UInt64 {
         let lo = UInt64(try u32(what)), hi = UInt64(try u32(what))
         return hi << 32 | lo
     }
 
-    mutating func string(_ what: String, allowEmpty: Bool) throws -> String {
+    /// A u32 byte length, then that many bytes of UTF-8.
+    mutating func string(_ what: String, allowEmpty: Bool, path: String) throws -> String {
         let n = Int(try u32(what + " length"))
         guard n <= EmbeddingIndex.maxPathBytes, allowEmpty || n > 0 else {
             throw EmbeddingIndexError.corrupt(path: path, detail: "\(what) length \(n) is outside \(allowEmpty ? 0 : 1)...\(EmbeddingIndex.maxPathBytes) bytes (EmbeddingIndex.maxPathBytes)")
         }
-        try need(n, what)
-        guard let s = String(validating: bytes[offset..<(offset + n)], as: UTF8.self) else {
+        guard let s = String(validating: try take(n, what), as: UTF8.self) else {
             throw EmbeddingIndexError.corrupt(path: path, detail: "\(what) is not UTF-8")
         }
-        offset += n
         return s
     }
-}
-
-private extension Array where Element == UInt8 {
-    mutating func appendLE(_ v: UInt32) { for k in 0..<4 { append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
-    mutating func appendLE(_ v: UInt64) { for k in 0..<8 { append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
 }

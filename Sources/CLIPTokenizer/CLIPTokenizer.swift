@@ -8,8 +8,9 @@
 //                   digits, runs of other symbols)
 //   BytePairEncoder byte-level BPE with the merge ranks, cached per piece
 //   CLIPTokenizer   vocabulary (open_clip's .txt.gz or an HF vocab.json + merges.txt, read by
-//                   Gunzip / VocabularyFiles without Foundation), <start_of_text> 49406 ...
-//                   <end_of_text> 49407, context 77 with open_clip's truncation
+//                   VocabularyFiles with CLIPSupport's Gunzip and JSONReader, without
+//                   Foundation), <start_of_text> 49406 ... <end_of_text> 49407, context 77
+//                   with open_clip's truncation
 //
 // Handles: any valid Unicode text, including HTML entities (the full HTML5 table, numeric,
 // without `;`, nested), curly quotes, full-width forms, ligatures, control characters, terminal
@@ -19,6 +20,8 @@
 // surrogates (impossible in a Swift String), and open_clip's optional `clean="canonicalize"`
 // / "whitespace" modes and reduction masks. See docs/tokenizer.md for the measured differences
 // from HF transformers' CLIPTokenizer.
+
+import CLIPSupport
 
 /// Errors from loading a vocabulary or tokenizing text.
 public enum TokenizerError: Error, CustomStringConvertible, Equatable {
@@ -180,7 +183,7 @@ public final class CLIPTokenizer: Sendable {
     /// first line is a header, the next 48,894 lines are the merges open_clip uses.
     public static func load(bpeFile path: String) throws -> CLIPTokenizer {
         let bytes = try VocabularyFiles.readWholeFile(path, expected: "open_clip's bpe_simple_vocab_16e6.txt.gz (a merges file)")
-        let text = try utf8(Gunzip.isGzip(bytes) ? Gunzip.decompress(bytes, path: path) : bytes, path: path)
+        let text = try utf8(Gunzip.isGzip(bytes) ? VocabularyFiles.gunzip(bytes, path: path) : bytes, path: path)
         // The file holds 262k lines; split only the header and the merges open_clip reads.
         let lines = text.split(separator: "\n", maxSplits: standardMergeCount + 1, omittingEmptySubsequences: false)
         guard lines.count >= 2 else {

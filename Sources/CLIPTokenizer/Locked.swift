@@ -9,11 +9,7 @@
 // runs stay exact and clean. An uncontended lock costs about the same, and the cache is taken
 // twice per text piece.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// `value`, read and written only inside `withLock`.
 final class Locked<Value>: @unchecked Sendable {

@@ -1,14 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 // Reading vocabulary files without Foundation: the tokenizer is linked into the board runtime,
 // where Foundation would add megabytes to a static binary for two small jobs, reading a file
 // and parsing `vocab.json` (one JSON object of token -> integer id).
+
+import CLIPSupport
 
 enum VocabularyFiles {
     /// Largest vocabulary file read whole. CLIP's files are 1.4 MB (.gz), 0.9 MB (vocab.json) and
@@ -57,9 +51,25 @@ enum VocabularyFiles {
         return bytes
     }
 
+    /// `bytes` gunzipped, with errors that name `path` and say what to do.
+    static func gunzip(_ bytes: [UInt8], path: String, limit: Int = Gunzip.maxOutputBytes) throws -> [UInt8] {
+        do {
+            return try Gunzip.decompress(bytes, limit: limit)
+        } catch let e as GunzipError {
+            let reason: String
+            switch e {
+            case .zlibInitFailed: reason = "\(e)"
+            case .corrupt: reason = "\(e); re-download the vocabulary file"
+            case .truncated: reason = "\(e); re-download it"
+            case .tooLarge(let limit): reason = "\(e) (\(limit >> 20) MB); not a vocabulary file"
+            }
+            throw TokenizerError.unreadableFile(path: path, reason: reason)
+        }
+    }
+
     /// Parses a JSON object whose values are integers (`{"a": 0, "b</w>": 256, ...}`).
     static func parseVocabulary(_ bytes: [UInt8], source: String) throws -> [String: Int32] {
-        var p = JSONScanner(bytes: bytes, source: source)
+        var p = VocabularyScanner(bytes: bytes, source: source)
         var map: [String: Int32] = [:]
         p.skipSpace()
         try p.expect(UInt8(ascii: "{"), "a JSON object of token -> id")
@@ -89,34 +99,38 @@ enum VocabularyFiles {
     }
 }
 
-/// Just enough JSON for `vocab.json`: strings with every escape, integer values.
-struct JSONScanner {
-    let bytes: [UInt8]
+/// `vocab.json` read with the project's JSON reader (CLIPSupport), member by member, without
+/// building a tree of its 49k entries: keys are JSON strings, values integer ids.
+struct VocabularyScanner {
+    var json: JSONReader
     let source: String
-    var index = 0
 
     init(bytes: [UInt8], source: String) {
-        self.bytes = bytes
+        json = JSONReader(bytes: bytes)
         self.source = source
     }
 
-    func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+    var index: Int {
+        get { json.offset }
+        set { json.offset = newValue }
+    }
+
+    func peek() -> UInt8? { json.peek() }
 
     func error(_ expected: String) -> TokenizerError {
-        let found = index < bytes.count ? "'\(Unicode.Scalar(bytes[index]))'" : "the end of the file"
+        let found = index < json.bytes.count ? "'\(Unicode.Scalar(json.bytes[index]))'" : "the end of the file"
         return .malformedVocabulary(
             source: source, reason: "expected \(expected) at byte \(index), found \(found); is this an HF vocab.json?")
     }
 
-    mutating func skipSpace() {
-        while let c = peek(), c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { index += 1 }
-    }
+    mutating func skipSpace() { json.skipWhitespace() }
 
     mutating func expect(_ c: UInt8, _ what: String) throws {
         guard peek() == c else { throw error(what) }
         index += 1
     }
 
+    /// An id: digits with an optional minus, that fit in 32 bits (no fraction, no exponent).
     mutating func integer() throws -> Int32 {
         let start = index
         if peek() == UInt8(ascii: "-") { index += 1 }
@@ -129,72 +143,18 @@ struct JSONScanner {
             index += 1
         }
         guard digits > 0 else { throw error("an integer id") }
-        if bytes[start] == UInt8(ascii: "-") { value = -value }
+        if json.bytes[start] == UInt8(ascii: "-") { value = -value }
         guard let id = Int32(exactly: value) else { throw error("an id that fits in 32 bits") }
         return id
     }
 
-    mutating func hex4() throws -> UInt32 {
-        guard index + 4 <= bytes.count else { throw error("four hex digits after \\u") }
-        var v: UInt32 = 0
-        for _ in 0..<4 {
-            let c = bytes[index]
-            let d: UInt32
-            switch c {
-            case 0x30...0x39: d = UInt32(c - 0x30)
-            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
-            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
-            default: throw error("four hex digits after \\u")
-            }
-            v = v << 4 | d
-            index += 1
-        }
-        return v
-    }
-
+    /// A token: a JSON string with every escape.
     mutating func string() throws -> String {
-        try expect(UInt8(ascii: "\""), "a quoted token")
-        var out: [UInt8] = []
-        while true {
-            guard let c = peek() else { throw error("a closing quote") }
-            index += 1
-            switch c {
-            case UInt8(ascii: "\""):
-                guard let s = String(validating: out, as: UTF8.self) else { throw error("UTF-8 text in a token") }
-                return s
-            case UInt8(ascii: "\\"):
-                guard let e = peek() else { throw error("an escape") }
-                index += 1
-                switch e {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    var v = try hex4()
-                    if v >= 0xD800 && v < 0xDC00 {
-                        // A UTF-16 surrogate pair spells one scalar above U+FFFF.
-                        guard peek() == UInt8(ascii: "\\"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "u")
-                        else { throw error("a low surrogate after a high one") }
-                        index += 2
-                        let low = try hex4()
-                        guard low >= 0xDC00 && low < 0xE000 else { throw error("a low surrogate after a high one") }
-                        v = 0x10000 + (v - 0xD800) << 10 + (low - 0xDC00)
-                    }
-                    guard let scalar = Unicode.Scalar(v) else { throw error("a valid \\u escape (not a lone surrogate)") }
-                    out.append(contentsOf: UTF8.encode(scalar)!)
-                default:
-                    index -= 1
-                    throw error("a JSON escape")
-                }
-            case 0x00..<0x20:
-                index -= 1
-                throw error("no raw control characters in a string")
-            default:
-                out.append(c)
-            }
+        guard peek() == UInt8(ascii: "\"") else { throw error("a quoted token") }
+        do {
+            return try json.string()
+        } catch let e as JSONError {
+            throw TokenizerError.malformedVocabulary(source: source, reason: "\(e); is this an HF vocab.json?")
         }
     }
 }

@@ -2,12 +2,8 @@
 // exclusions: only matmul weights decay; LayerNorm gains, biases, embeddings and the logit
 // scale do not. And the learning-rate schedule of open_clip: linear warm-up, then cosine to 0.
 
+import CLIPSupport
 import Dispatch
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// AdamW over a model's flat parameter buffer.
 ///

@@ -8,11 +8,7 @@
 // passes at equality and stops beyond it). The trainer also clamps the stored value after each
 // step, as open_clip does, so the parameter never drifts past the cap.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// ln 100: the largest logit scale CLIP allows (a temperature of 1/100).
 public let maxLogLogitScale: Float = 4.605170186

@@ -14,11 +14,7 @@
 // The directory appears whole or not at all: every file is written and fsynced in a fresh
 // sibling directory that is then renamed into place (an existing export there is replaced).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// Hugging Face checkpoint export of a `CLIPTrainModel`.
 ///
@@ -198,7 +194,7 @@ public enum HFExport {
         let hfName = ["<start_of_text>": "<|startoftext|>", "<end_of_text>": "<|endoftext|>"]
         var vocab = "{"
         for (id, token) in vocabulary.enumerated() {
-            vocab += (id == 0 ? "" : ",") + jsonString(hfName[token] ?? token) + ":\(id)"
+            vocab += (id == 0 ? "" : ",") + jsonQuoted(hfName[token] ?? token) + ":\(id)"
         }
         vocab += "}"  // compact, no final newline: byte-identical to the vocab.json of HF CLIP repos
         let mergesText = "#version: 0.2\n" + merges.map { $0 + "\n" }.joined()
@@ -216,27 +212,6 @@ public enum HFExport {
                 File(name: "special_tokens_map.json", bytes: Array("{\n\(special)\n}\n".utf8))]
     }
 
-    /// A JSON string literal (quotes, backslashes and control characters escaped).
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
-    }
 
     // MARK: writing
 

@@ -3,11 +3,7 @@
 // Dimension letters: N rows, C channels (the row width), B batch, T tokens, V vocabulary.
 // Every backward ACCUMULATES (+=) into its gradient buffers (see Matmul.swift for why).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 // MARK: - LayerNorm
 

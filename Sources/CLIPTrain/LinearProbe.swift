@@ -4,11 +4,7 @@
 // solver reaches the same optimum given enough steps), λ picked from a small grid on a
 // validation slice of the training features, then refitted on all of them.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// A fitted linear classifier: logits = W·x + b on standardized features.
 public struct LinearProbe: Sendable {

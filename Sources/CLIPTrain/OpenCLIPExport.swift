@@ -9,11 +9,7 @@
 // Safetensors: an 8-byte little-endian header length, a JSON header (padded with spaces to a
 // multiple of 8 so the F32 payloads stay aligned), then the payloads in header order.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// open_clip checkpoint export of a `CLIPTrainModel`.
 ///

@@ -7,11 +7,7 @@
 // row, column) order, visual.proj and text_projection as [embedDim, D] (open_clip stores both
 // transposed, [D, embedDim]). A later exporter can write HF/open_clip safetensors from this.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// Shapes of one transformer tower.
 public struct TrainTowerConfig: Sendable, Equatable, Codable {

@@ -11,11 +11,7 @@
 // before anything is allocated from it (sizes against the file's length, the parameter count
 // against the recipe's layout), and written through a temporary file renamed into place.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 extension Trainer {
     static let checkpointMagic = Array("PCLIPCKP".utf8)
@@ -41,13 +37,13 @@ extension Trainer {
         let (m, v, _) = optimizer.state()
         var out = Trainer.checkpointMagic
         out.reserveCapacity(40 + text.count + 12 * n)
-        appendLE(&out, Trainer.checkpointVersion); appendLE(&out, UInt32(0))
-        appendLE(&out, UInt64(text.count)); out += text
-        appendLE(&out, UInt64(n))
+        out.appendLE(Trainer.checkpointVersion); out.appendLE(UInt32(0))
+        out.appendLE(UInt64(text.count)); out += text
+        out.appendLE(UInt64(n))
         appendFloats(&out, UnsafeBufferPointer(start: model.parameters.pointer, count: n))
         m.withUnsafeBufferPointer { appendFloats(&out, $0) }
         v.withUnsafeBufferPointer { appendFloats(&out, $0) }
-        appendLE(&out, fnv1a(out))
+        out.appendLE(fnv1a(out))
         try OpenCLIPExport.writeAtomically(out, to: path)
     }
 
@@ -117,12 +113,8 @@ extension Trainer {
     }
 }
 
-private func appendLE<T: FixedWidthInteger>(_ out: inout [UInt8], _ v: T) {
-    withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
-}
-
 private func appendFloats(_ out: inout [UInt8], _ xs: UnsafeBufferPointer<Float>) {
-    for x in xs { appendLE(&out, x.bitPattern) }
+    for x in xs { out.appendLE(x.bitPattern) }
 }
 
 private func readLE<T: FixedWidthInteger>(_ b: [UInt8], _ at: Int, _: T.Type) -> T {

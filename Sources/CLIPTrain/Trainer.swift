@@ -8,11 +8,7 @@
 // `evaluate` closure giving named metrics. That keeps this module free of the tokenizer and of
 // image decoding (the import arrows of docs/architecture.md).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 /// Everything that decides a training run's result: the architecture and the optimization.
 /// Threads are not part of it (they change speed, not the numbers).
@@ -191,7 +187,7 @@ public final class Trainer {
                     progress: (TrainingProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false },
                     afterCheckpoint: () throws -> Void = {}) throws -> Outcome {
         let last = min(recipe.steps, stopAfter ?? recipe.steps)
-        let start = now()
+        let start = monotonicSeconds()
         var windowLoss: Double = 0, windowSteps = 0, windowStart = start
         var stepsThisProcess = 0
         while step < last {
@@ -208,7 +204,7 @@ public final class Trainer {
             let evalNow = step % recipe.evalEvery == 0 || step == recipe.steps
             let stopping = shouldStop()
             if step % logEvery == 0 || evalNow || step == last || stopping {
-                let t = now()
+                let t = monotonicSeconds()
                 let ips = Double(windowSteps * recipe.batchSize) / max(t - windowStart, 1e-9)
                 var row = HistoryRow(step: step, loss: Float(windowLoss / Double(windowSteps)), learningRate: lr,
                                      imagesPerSecond: Float(ips), metrics: [])
@@ -224,22 +220,15 @@ public final class Trainer {
                 progress(TrainingProgress(step: step, totalSteps: recipe.steps, loss: row.loss, learningRate: lr,
                                           imagesPerSecond: ips, elapsedSeconds: priorSeconds + elapsed,
                                           etaSeconds: perStep * Double(recipe.steps - step)))
-                windowLoss = 0; windowSteps = 0; windowStart = now()
+                windowLoss = 0; windowSteps = 0; windowStart = monotonicSeconds()
             }
             if let checkpointPath, step % recipe.checkpointEvery == 0 || step == last || stopping {
-                try saveCheckpoint(to: checkpointPath, elapsedSeconds: priorSeconds + now() - start)
+                try saveCheckpoint(to: checkpointPath, elapsedSeconds: priorSeconds + monotonicSeconds() - start)
                 try afterCheckpoint()
             }
-            if stopping && step < last { priorSeconds += now() - start; return .stopped }
+            if stopping && step < last { priorSeconds += monotonicSeconds() - start; return .stopped }
         }
-        priorSeconds += now() - start
+        priorSeconds += monotonicSeconds() - start
         return step >= recipe.steps ? .finished : .stopped
     }
-}
-
-/// Monotonic seconds.
-func now() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }

@@ -2,11 +2,7 @@
 // columns empty where the step was not an evaluation point) and a standalone SVG with two
 // panels, loss on a log scale and the metrics in percent, against the step.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 extension Trainer {
     /// CSV: step, loss, learning_rate, images_per_second, then one column per metric.

@@ -11,7 +11,7 @@
 // lines are ignored; a UTF-8 byte-order mark is dropped. A bad row is never fatal here: it is
 // recorded with its line number and reason (`SkippedRow`) and the rest of the file is read.
 
-import CLIPFormat
+import CLIPSupport
 
 /// Why a row of a captions file was not used.
 public enum SkipReason: Error, Sendable, Equatable, CustomStringConvertible {

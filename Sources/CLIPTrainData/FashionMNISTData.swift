@@ -1,14 +1,8 @@
 // What a training run reads besides its images: Fashion-MNIST's IDX files (gzipped as Debian
 // ships them, or not) and the tokenizer that turns captions into fixed-length id rows.
 
+import CLIPSupport
 import CLIPTokenizer
-import CZlib
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 /// Training data that cannot be used, with what to do about it.
 public enum TrainingDataError: Error, CustomStringConvertible {
@@ -64,15 +58,13 @@ public func readMaybeGzip(_ path: String) throws -> [UInt8] {
     guard access(chosen, R_OK) == 0 else {
         throw TrainingDataError.invalid("neither \(path) nor \(path).gz is readable; install the Debian package dataset-fashion-mnist or pass --fashion-mnist DIR")
     }
-    guard let f = gzopen(chosen, "rb") else { throw TrainingDataError.invalid("cannot open \(chosen)") }
-    defer { gzclose(f) }
-    var out: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 20)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { gzread(f, $0.baseAddress, UInt32($0.count)) }
-        if n < 0 { throw TrainingDataError.invalid("\(chosen) is corrupt (gzip error)") }
-        if n == 0 { break }
-        out += chunk[0..<Int(n)]
-        guard out.count <= limit else { throw TrainingDataError.invalid("\(chosen) decompresses to more than 256 MB; not a Fashion-MNIST file") }
-    }
-    return out
+    let tooLarge = TrainingDataError.invalid("\(chosen) decompresses to more than 256 MB; not a Fashion-MNIST file")
+    let file: ReadOnlyFile
+    do { file = try ReadOnlyFile(path: chosen) } catch { throw TrainingDataError.invalid("cannot open \(chosen)") }
+    guard file.size <= limit else { throw tooLarge }
+    let bytes = try file.bytes(at: 0, count: file.size)
+    guard Gunzip.isGzip(bytes) else { return bytes }
+    do { return try Gunzip.decompress(bytes, limit: limit) } catch GunzipError.tooLarge {
+        throw tooLarge
+    } catch { throw TrainingDataError.invalid("\(chosen) is corrupt (gzip error)") }
 }

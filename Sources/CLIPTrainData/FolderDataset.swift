@@ -9,8 +9,8 @@
 // malformed row is recorded in `skipped` with its line and reason. Only a file that leaves no
 // usable pair throws. An image listed on several rows (several captions) is decoded once.
 
-import CLIPFormat
 import CLIPImage
+import CLIPSupport
 import CLIPTrain
 import Dispatch
 

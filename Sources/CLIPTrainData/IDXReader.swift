@@ -11,15 +11,8 @@
 // Every header field is checked against the file's real size before anything is allocated, so
 // a truncated or lying file throws a descriptive `DataError` and never over-allocates.
 
+import CLIPSupport
 import CLIPTrain
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Errors of the data layer: what was expected, what was found, what to do.
 public enum DataError: Error, CustomStringConvertible, Equatable {
@@ -145,17 +138,13 @@ public enum IDXReader {
 
     /// Checks the magic and reads `rank` big-endian dimensions.
     private static func header(_ bytes: [UInt8], magic: UInt32, rank: Int, name: String) throws -> [Int] {
-        if bytes.count >= 2, bytes[0] == 0x1F, bytes[1] == 0x8B {
+        if Gunzip.isGzip(bytes) {
             throw DataError.invalidIDX("'\(name)' is gzip-compressed; gunzip it first (gunzip -k FILE.gz) and pass the uncompressed file")
         }
         // The magic first (when present), so the other file of a pair is named as such.
         let found = bytes.count >= 4 ? be32(bytes, 0) : magic
         guard found == magic else {
-            let hex = { (v: UInt32) -> String in
-                let s = String(v, radix: 16)
-                return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
-            }
-            throw DataError.invalidIDX("'\(name)': magic \(hex(found)), expected \(hex(magic)) (\(rank == 3 ? "uint8 images [n, rows, cols]" : "uint8 labels [n]")); is this the other file of the pair?")
+            throw DataError.invalidIDX("'\(name)': magic \(hex8(found)), expected \(hex8(magic)) (\(rank == 3 ? "uint8 images [n, rows, cols]" : "uint8 labels [n]")); is this the other file of the pair?")
         }
         let headerSize = 4 + 4 * rank
         guard bytes.count >= headerSize else {

@@ -5,12 +5,7 @@ import ArgumentParser
 import CLIPImage
 import CLIPKernels
 import CLIPRuntime
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

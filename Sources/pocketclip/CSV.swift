@@ -2,6 +2,7 @@
 // quoted, quotes doubled), so a folder's results open in a spreadsheet or feed a shell script.
 
 import CLIPRuntime
+import CLIPSupport
 
 /// One header row, then one row per image as it is classified: image, label_1, probability_1,
 /// label_2, ... for `ranks` ranks (top-k, or every label).

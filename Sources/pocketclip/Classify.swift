@@ -2,8 +2,8 @@
 
 import ArgumentParser
 import CLIPConvert
-import CLIPFormat
 import CLIPRuntime
+import CLIPSupport
 
 struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -211,9 +211,9 @@ struct JSONLinesArray: ClassifyOutput {
     func begin() { print("{\"results\": [", terminator: "") }
     func write(path: String, scores: [LabelScore], index: Int) {
         let entries = scores.map {
-            "{\"label\": \(jsonString($0.label)), \"probability\": \(jsonNumber($0.probability)), \"logit\": \(jsonNumber($0.logit))}"
+            "{\"label\": \(jsonQuoted($0.label)), \"probability\": \(jsonNumber($0.probability)), \"logit\": \(jsonNumber($0.logit))}"
         }
-        print((index == 0 ? "" : ",\n  ") + "{\"image\": \(jsonString(path)), \"labels\": [\(entries.joined(separator: ", "))]}",
+        print((index == 0 ? "" : ",\n  ") + "{\"image\": \(jsonQuoted(path)), \"labels\": [\(entries.joined(separator: ", "))]}",
               terminator: "")
     }
     func end() { print("]}") }

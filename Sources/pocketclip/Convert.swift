@@ -4,12 +4,7 @@ import ArgumentParser
 import CLIPConvert
 import CLIPFormat
 import CLIPRuntime
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -84,10 +79,10 @@ struct Convert: ParsableCommand {
             let seconds = monotonicSeconds() - start
             if json {
                 print("""
-                    {"output": \(jsonString(output)), "tensors": \(summary.tensorCount), "float_bytes": \(summary.floatBytes), \
+                    {"output": \(jsonQuoted(output)), "tensors": \(summary.tensorCount), "float_bytes": \(summary.floatBytes), \
                     "decoded_bytes": \(summary.decodedBytes), "file_bytes": \(summary.fileBytes), \
                     "ratio": \(jsonNumber(Float(summary.floatBytes) / Float(max(1, summary.fileBytes)))), "seconds": \(jsonNumber(Float(seconds))), \
-                    "per_channel_fallbacks": [\(summary.perChannelFallbacks.map(jsonString).joined(separator: ", "))]}
+                    "per_channel_fallbacks": [\(summary.perChannelFallbacks.map(jsonQuoted).joined(separator: ", "))]}
                     """)
             } else {
                 print("wrote \(output): \(summary.tensorCount) tensors, \(formatBytes(summary.floatBytes)) as f32 → \(formatBytes(summary.fileBytes)) on disk (\(formatRatio(summary.floatBytes, summary.fileBytes))), \(formatBytes(summary.decodedBytes)) in memory, \(formatSeconds(seconds))")
@@ -127,10 +122,6 @@ final class ProgressBar {
     }
 
     func finish() { if enabled { writeStderr("\r\u{1B}[K") } }
-}
-
-func writeStderr(_ s: String) {
-    _ = s.withCString { write(STDERR_FILENO, $0, strlen($0)) }
 }
 
 func formatBytes(_ n: Int) -> String {

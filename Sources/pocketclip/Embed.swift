@@ -3,6 +3,7 @@
 import ArgumentParser
 import CLIPConvert
 import CLIPRuntime
+import CLIPSupport
 
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,15 +43,15 @@ struct Embed: ParsableCommand {
             var imageItems: [String] = []
             for path in images {
                 let e = finish(try model.embedImage(path: path))
-                imageItems.append("{\"path\": \(jsonString(path)), \"embedding\": \(jsonArray(e))}")
+                imageItems.append("{\"path\": \(jsonQuoted(path)), \"embedding\": \(jsonArray(e))}")
             }
             var textItems: [String] = []
             for text in texts {
                 let e = finish(try model.embedText(text, truncate: truncate))
-                textItems.append("{\"text\": \(jsonString(text)), \"embedding\": \(jsonArray(e))}")
+                textItems.append("{\"text\": \(jsonQuoted(text)), \"embedding\": \(jsonArray(e))}")
             }
             print("""
-                {"model": \(jsonString(modelOptions.model)), "dim": \(model.config.embedDim), "normalized": \(normalize),
+                {"model": \(jsonQuoted(modelOptions.model)), "dim": \(model.config.embedDim), "normalized": \(normalize),
                  "images": [\(imageItems.joined(separator: ",\n  "))],
                  "texts": [\(textItems.joined(separator: ",\n  "))]}
                 """)

@@ -5,6 +5,7 @@
 import ArgumentParser
 import CLIPConvert
 import CLIPRuntime
+import CLIPSupport
 import CLIPTrain
 import CLIPTrainData
 
@@ -98,19 +99,19 @@ struct Eval: ParsableCommand {
     }
 
     func evalTable(_ rs: [Result]) -> String {
-        func pct(_ v: Double?) -> String { v.map { fixed($0 * 100, 2) + "%" } ?? "-" }
+        func pct(_ v: Double?) -> String { v.map { decimal($0 * 100, 2) + "%" } ?? "-" }
         var lines = ["model | zero-shot | held-out | held-out garment | held-out/80 | seen control | linear probe"]
         for r in rs {
             lines.append("\(r.model) | \(pct(r.zeroShot)) | \(pct(r.heldOut)) | \(pct(r.heldOutGarment)) | \(pct(r.heldOutAll)) | \(pct(r.seenControl)) | \(pct(r.probe))")
         }
         if rs.count >= 2 {
             let a = rs[0], b = rs[1]
-            func d(_ x: Double, _ y: Double) -> String { (y >= x ? "+" : "") + fixed((y - x) * 100, 2) + " pts" }
+            func d(_ x: Double, _ y: Double) -> String { (y >= x ? "+" : "") + decimal((y - x) * 100, 2) + " pts" }
             let probe = a.probe != nil && b.probe != nil ? d(a.probe!, b.probe!) : "-"
             lines.append("difference (2nd − 1st) | \(d(a.zeroShot, b.zeroShot)) | \(d(a.heldOut, b.heldOut)) | "
                          + "\(d(a.heldOutGarment, b.heldOutGarment)) | \(d(a.heldOutAll, b.heldOutAll)) | \(d(a.seenControl, b.seenControl)) | \(probe)")
             let (same, total) = agreement(a, b)
-            lines.append("top-1 agreement of 2nd with 1st: \(same) of \(total) image × label-set cases (\(fixed(Double(same) / Double(total) * 100, 2))%)")
+            lines.append("top-1 agreement of 2nd with 1st: \(same) of \(total) image × label-set cases (\(decimal(Double(same) / Double(total) * 100, 2))%)")
         }
         lines.append("(\(split) split: \(testImages) plain images, \(heldOutPerPair) per held-out pair; class prompts: \(allNames ? "every name" : "first name") × 5 sentence shapes; probe fitted on \(probeImages) training images)")
         return lines.joined(separator: "\n")
@@ -123,7 +124,7 @@ struct Eval: ParsableCommand {
 
     func evalJSON(_ rs: [Result]) -> String {
         let items = rs.map { r in
-            "{\"model\": \(jsonString(r.model)), \"zero_shot\": \(r.zeroShot), \"held_out\": \(r.heldOut), "
+            "{\"model\": \(jsonQuoted(r.model)), \"zero_shot\": \(r.zeroShot), \"held_out\": \(r.heldOut), "
                 + "\"held_out_garment\": \(r.heldOutGarment), \"held_out_all80\": \(r.heldOutAll), \"seen_control\": \(r.seenControl), \"linear_probe\": \(r.probe.map { "\($0)" } ?? "null")}"
         }
         var agree = ""

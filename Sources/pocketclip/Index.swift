@@ -2,9 +2,9 @@
 // by image. The index file and the resumable build live in CLIPRuntime (EmbeddingIndex).
 
 import ArgumentParser
-import CLIPFormat
 import CLIPRuntime
 import CLIPSearch
+import CLIPSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -149,14 +149,14 @@ struct IndexQuery: ParsableCommand {
 
     func queryTable(_ idx: EmbeddingIndex, _ hits: [SearchHit]) -> String {
         var lines = ["\(text.map { "text: \"\($0)\"" } ?? "image: \(image!)")  (\(idx.count) images under \(idx.root))"]
-        for (rank, h) in hits.enumerated() { lines.append("\(rank + 1). \(format4(h.score))  \(h.path)") }
+        for (rank, h) in hits.enumerated() { lines.append("\(rank + 1). \(decimal(Double(h.score), 4))  \(h.path)") }
         return lines.joined(separator: "\n")
     }
 
     func queryJSON(_ idx: EmbeddingIndex, _ hits: [SearchHit]) -> String {
-        let query = text.map { "\"text\": \(jsonString($0))" } ?? "\"image\": \(jsonString(image!))"
-        let items = hits.map { "{\"path\": \(jsonString($0.path)), \"score\": \(jsonNumber($0.score))}" }
-        return "{\(query), \"root\": \(jsonString(idx.root)), \"count\": \(idx.count),\n \"results\": [\(items.joined(separator: ",\n  "))]}"
+        let query = text.map { "\"text\": \(jsonQuoted($0))" } ?? "\"image\": \(jsonQuoted(image!))"
+        let items = hits.map { "{\"path\": \(jsonQuoted($0.path)), \"score\": \(jsonNumber($0.score))}" }
+        return "{\(query), \"root\": \(jsonQuoted(idx.root)), \"count\": \(idx.count),\n \"results\": [\(items.joined(separator: ",\n  "))]}"
     }
 }
 
@@ -180,21 +180,3 @@ struct IndexInfo: ParsableCommand {
     }
 }
 
-/// A score with four decimals (cosines lie in [-1, 1]).
-func format4(_ x: Float) -> String {
-    let v = Int((Double(x) * 10000).rounded())
-    let a = abs(v)
-    let frac = String(a % 10000)
-    return (v < 0 ? "-" : "") + "\(a / 10000)." + String(repeating: "0", count: 4 - frac.count) + frac
-}
-
-func hex8(_ v: UInt32) -> String {
-    let s = String(v, radix: 16)
-    return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
-}
-
-/// One line on stderr (progress), written straight to the descriptor.
-func stderrLine(_ s: String) {
-    let line = s + "\n"
-    _ = line.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-}

@@ -4,12 +4,7 @@ import ArgumentParser
 import CLIPFormat
 import CLIPImage
 import CLIPRuntime
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -68,7 +63,7 @@ struct Inspect: ParsableCommand {
 
 func inspectJSON(_ f: PclipFile, memory: LoadedMemory?) -> String {
     let tensors = f.tensors.map { t in
-        "{\"name\": \(jsonString(t.name)), \"dtype\": \"\(t.dtype)\", \"dims\": \(t.dims), \"group_size\": \(t.groupSize), \"compression\": \"\(t.compression)\", \"offset\": \(t.offset), \"stored_bytes\": \(t.storedSize), \"decoded_bytes\": \(t.decodedSize), \"crc32\": \(t.crc32)}"
+        "{\"name\": \(jsonQuoted(t.name)), \"dtype\": \"\(t.dtype)\", \"dims\": \(t.dims), \"group_size\": \(t.groupSize), \"compression\": \"\(t.compression)\", \"offset\": \(t.offset), \"stored_bytes\": \(t.storedSize), \"decoded_bytes\": \(t.decodedSize), \"crc32\": \(t.crc32)}"
     }
     var fields = [
         "\"file_bytes\": \(f.fileSize)",

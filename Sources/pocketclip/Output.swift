@@ -1,26 +1,13 @@
-// Small output helpers: JSON literals written by hand (shortest round-trip floats), text files.
+// Small output helpers: JSON arrays written by hand (CLIPSupport's jsonQuoted and jsonNumber for
+// the pieces), text files.
 
 import ArgumentParser
 import CLIPConvert
-import CLIPFormat
 import CLIPRuntime
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
-func jsonString(_ s: String) -> String { jsonQuoted(s) }
-
-/// Floats print in Swift's shortest form that reads back to the same Float; non-finite → null.
-func jsonNumber(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
-
+/// Floats in Swift's shortest form that reads back to the same Float; non-finite → null.
 func jsonArray(_ v: [Float]) -> String { "[" + v.map(jsonNumber).joined(separator: ", ") + "]" }
-
-func formatPercent(_ p: Float) -> String {
-    let tenths = Int((Double(p) * 1000).rounded())
-    return "\(tenths / 10).\(tenths % 10)%"
-}
 
 /// Fails at once with the writer's one-line error ("cannot write 'PATH': Read-only file system")
 /// when `path` cannot be created — read-only target, missing directory, no permission — rather

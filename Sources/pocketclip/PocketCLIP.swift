@@ -7,12 +7,7 @@ import CLIPFormat
 import CLIPImage
 import CLIPKernels
 import CLIPRuntime
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
+import CLIPSupport
 
 @main
 struct PocketCLIP: ParsableCommand {
@@ -101,8 +96,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let e as ExitCode {
         throw e
     } catch {
-        let message = "error: \(error)\n"
-        _ = message.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        writeStderr("error: \(error)\n")
         throw ExitCode.failure
     }
 }

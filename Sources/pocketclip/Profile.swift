@@ -7,17 +7,11 @@
 // Outputs: a table (or --json), a Chrome trace-event file (--trace) and an SVG bar chart (--chart).
 
 import ArgumentParser
-import CLIPFormat
 import CLIPImage
 import CLIPKernels
 import CLIPRuntime
+import CLIPSupport
 import CLIPTokenizer
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 struct Profile: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -134,8 +128,8 @@ struct Profile: ParsableCommand {
             let report = ProfileReport(model: modelOptions.model, image: imagePath, text: towers.text ? text : nil,
                                        threads: model.pool.threads, runs: runs, warmup: warmup, peak: peak,
                                        sections: sections, sweep: sweep, peakRSS: peakRSSBytes())
-            if let trace { try writeProfileFile(report.traceJSON(origin: origin), to: trace) }
-            if let chart { try writeProfileFile(report.chartSVG(), to: chart) }
+            if let trace { try AtomicFileWriter.write(Array(report.traceJSON(origin: origin).utf8), to: trace) }
+            if let chart { try AtomicFileWriter.write(Array(report.chartSVG().utf8), to: chart) }
             print(json ? report.json() : report.table())
         }
     }
@@ -153,20 +147,3 @@ struct Profile: ParsableCommand {
     }
 }
 
-/// `x` with exactly `digits` decimals.
-func decimal(_ x: Double, _ digits: Int) -> String {
-    guard x.isFinite else { return "-" }
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let scaled = Int((abs(x) * scale).rounded()), whole = scaled / Int(scale), frac = scaled % Int(scale)
-    let fracText = digits == 0 ? "" : "." + String(repeating: "0", count: digits - String(frac).count) + String(frac)
-    return (x < 0 && scaled != 0 ? "-" : "") + "\(whole)" + fracText
-}
-
-func jsonDouble(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
-
-func writeProfileFile(_ text: String, to path: String) throws {
-    let w = try AtomicFileWriter(path: path)
-    try w.write(Array(text.utf8))
-    try w.commit()
-}

@@ -2,6 +2,7 @@
 // trace-event file and an SVG bar chart, all from the recorded runs.
 
 import CLIPRuntime
+import CLIPSupport
 
 /// The timed runs of one tower ("image" or "text") and their per-stage statistics.
 struct ProfileSection {
@@ -108,27 +109,27 @@ struct ProfileReport {
     // MARK: JSON
 
     func json() -> String {
-        func list(_ v: [Double]) -> String { "[" + v.map(jsonDouble).joined(separator: ", ") + "]" }
+        func list(_ v: [Double]) -> String { "[" + v.map(jsonNumber).joined(separator: ", ") + "]" }
         let sectionText = sections.map { section -> String in
             let total = median(section.totals)
             // share: of the mean total, from the stage's mean (means add up; medians need not).
             let stages = section.stages.map { s in
-                "{\"name\": \(jsonString(s.stage.description)), \"median_ms\": \(jsonDouble(s.medianMs)), \"p90_ms\": \(jsonDouble(s.p90Ms)), \"mean_ms\": \(jsonDouble(s.meanMs)), \"share\": \(jsonDouble(s.meanMs / mean(section.totals))), \"operations\": \(s.operations.map(jsonDouble) ?? "null"), \"gops\": \(s.gops.map(jsonDouble) ?? "null"), \"ms\": \(list(s.ms))}"
+                "{\"name\": \(jsonQuoted(s.stage.description)), \"median_ms\": \(jsonNumber(s.medianMs)), \"p90_ms\": \(jsonNumber(s.p90Ms)), \"mean_ms\": \(jsonNumber(s.meanMs)), \"share\": \(jsonNumber(s.meanMs / mean(section.totals))), \"operations\": \(s.operations.map(jsonNumber) ?? "null"), \"gops\": \(s.gops.map(jsonNumber) ?? "null"), \"ms\": \(list(s.ms))}"
             }
-            return "\(jsonString(section.title)): {\"median_ms\": \(jsonDouble(total)), \"p90_ms\": \(jsonDouble(percentile(section.totals, 0.9))), \"total_ms\": \(list(section.totals)), \"stages_sum_ms\": \(list(section.records.map(\.stagesMs))), \"unaccounted_ms\": \(list(section.remainders)), \"stages\": [\n    \(stages.joined(separator: ",\n    "))]}"
+            return "\(jsonQuoted(section.title)): {\"median_ms\": \(jsonNumber(total)), \"p90_ms\": \(jsonNumber(percentile(section.totals, 0.9))), \"total_ms\": \(list(section.totals)), \"stages_sum_ms\": \(list(section.records.map(\.stagesMs))), \"unaccounted_ms\": \(list(section.remainders)), \"stages\": [\n    \(stages.joined(separator: ",\n    "))]}"
         }
         let sweepText = sweep.map {
-            "{\"threads\": \($0.threads), \"image_median_ms\": \($0.imageMs.map(jsonDouble) ?? "null"), \"text_median_ms\": \($0.textMs.map(jsonDouble) ?? "null"), \"int8_peak_gops\": \(jsonDouble($0.peak.gops))}"
+            "{\"threads\": \($0.threads), \"image_median_ms\": \($0.imageMs.map(jsonNumber) ?? "null"), \"text_median_ms\": \($0.textMs.map(jsonNumber) ?? "null"), \"int8_peak_gops\": \(jsonNumber($0.peak.gops))}"
         }
         var fields = [
-            "\"model\": \(jsonString(model))",
+            "\"model\": \(jsonQuoted(model))",
             "\"threads\": \(threads)", "\"runs\": \(runs)", "\"warmup\": \(warmup)",
-            "\"int8_peak\": {\"gops\": \(jsonDouble(peak.gops)), \"measured\": \(jsonString(peak.what))}",
+            "\"int8_peak\": {\"gops\": \(jsonNumber(peak.gops)), \"measured\": \(jsonQuoted(peak.what))}",
             "\"peak_rss_bytes\": \(peakRSS)",
             "\"threads_sweep\": [\(sweepText.joined(separator: ", "))]",
         ]
-        if let image { fields.append("\"image\": \(jsonString(image))") }
-        if let text { fields.append("\"text\": \(jsonString(text))") }
+        if let image { fields.append("\"image\": \(jsonQuoted(image))") }
+        if let text { fields.append("\"text\": \(jsonQuoted(text))") }
         fields.append("\"sections\": {\n  \(sectionText.joined(separator: ",\n  "))}")
         return "{" + fields.joined(separator: ",\n") + "}"
     }
@@ -144,13 +145,13 @@ struct ProfileReport {
             return "\(ns / 1000)." + String(repeating: "0", count: 3 - frac.count) + frac
         }
         func event(_ name: String, _ category: String, _ start: UInt64, _ end: UInt64, tid: Int, args: String) -> String {
-            "{\"name\": \(jsonString(name)), \"cat\": \(jsonString(category)), \"ph\": \"X\", \"ts\": \(micros(start - origin)), \"dur\": \(micros(end - start)), \"pid\": 1, \"tid\": \(tid), \"args\": \(args)}"
+            "{\"name\": \(jsonQuoted(name)), \"cat\": \(jsonQuoted(category)), \"ph\": \"X\", \"ts\": \(micros(start - origin)), \"dur\": \(micros(end - start)), \"pid\": 1, \"tid\": \(tid), \"args\": \(args)}"
         }
         var events: [String] = []
         // Metadata events name the tracks ("image", "text") in Perfetto and chrome://tracing.
         events.append("{\"name\": \"process_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": 0, \"args\": {\"name\": \"pocketclip profile\"}}")
         for (t, section) in sections.enumerated() {
-            events.append("{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": \(t + 1), \"args\": {\"name\": \(jsonString(section.title))}}")
+            events.append("{\"name\": \"thread_name\", \"ph\": \"M\", \"pid\": 1, \"tid\": \(t + 1), \"args\": {\"name\": \(jsonQuoted(section.title))}}")
         }
         for (t, section) in sections.enumerated() {
             for (i, r) in section.records.enumerated() {

@@ -4,17 +4,11 @@
 // SVG, and a checkpoint directory `pocketclip convert` takes like any real one.
 
 import ArgumentParser
-import CLIPFormat
 import CLIPRuntime
+import CLIPSupport
 import CLIPTokenizer
 import CLIPTrain
 import CLIPTrainData
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -228,45 +222,22 @@ private func describe(_ r: TrainRecipe) -> String {
 }
 
 private func progressLine(_ p: TrainingProgress, trainer: Trainer) -> String {
-    var s = "step \(p.step)/\(p.totalSteps)  loss \(fixed(Double(p.loss), 4))  lr \(fixed(Double(p.learningRate) * 1e4, 2))e-4  "
+    var s = "step \(p.step)/\(p.totalSteps)  loss \(decimal(Double(p.loss), 4))  lr \(decimal(Double(p.learningRate) * 1e4, 2))e-4  "
         + "\(Int(p.imagesPerSecond)) img/s  elapsed \(duration(p.elapsedSeconds))  eta \(duration(p.etaSeconds))"
     if let row = trainer.history.last, row.step == p.step, !row.metrics.isEmpty {
-        for (name, v) in zip(trainer.metricNames, row.metrics) { s += "  \(name) \(fixed(v * 100, 1))%" }
+        for (name, v) in zip(trainer.metricNames, row.metrics) { s += "  \(name) \(decimal(v * 100, 1))%" }
     }
     return s
 }
 
-func fixed(_ v: Double, _ digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let r = (v * scale).rounded() / scale
-    var text = "\(r)"
-    if let dot = text.firstIndex(of: ".") {
-        let decimals = text.distance(from: dot, to: text.endIndex) - 1
-        if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
-        if digits == 0 { text = String(text[..<dot]) }
-    }
-    return text
-}
-
 private func writeCurve(_ trainer: Trainer, directory dir: String) throws {
-    try writeTextAtomically(trainer.curveCSV(), to: dir + "/curve.csv")
-    try writeTextAtomically(trainer.curveSVG(title: "PocketCLIP training: loss and zero-shot accuracy"), to: dir + "/curve.svg")
-}
-
-func writeTextAtomically(_ text: String, to path: String) throws {
-    try writeBytesAtomically(Array(text.utf8), to: path)
+    try AtomicFileWriter.write(Array(trainer.curveCSV().utf8), to: dir + "/curve.csv")
+    try AtomicFileWriter.write(Array(trainer.curveSVG(title: "PocketCLIP training: loss and zero-shot accuracy").utf8), to: dir + "/curve.svg")
 }
 
 func makeDirectory(_ path: String) throws {
     if mkdir(path, 0o755) != 0 && errno != EEXIST {
         throw CLIError("cannot create directory \(path): \(String(cString: strerror(errno)))")
     }
-}
-
-func writeBytesAtomically(_ bytes: [UInt8], to path: String) throws {
-    let w = try AtomicFileWriter(path: path)
-    try w.write(bytes)
-    try w.commit()
 }
 #endif

@@ -5,6 +5,7 @@
 
 @testable import CLIPConvert
 import CLIPFormat
+import CLIPSupport
 import CorpusSupport
 import Foundation
 import XCTest

@@ -3,6 +3,7 @@
 
 import CLIPConvert
 import CLIPFormat
+import CLIPSupport
 import CorpusSupport
 import Foundation
 import XCTest

@@ -5,13 +5,10 @@
 // included: Tests/CLIPRuntimeTests/BadModelFileTests.swift checks that CLIPModel.load catches them.
 
 import CLIPFormat
+import CLIPSupport
 import CorpusSupport
 import Foundation
 import XCTest
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Runs `body` and checks it throws the case's error with the case's text in its message.
 func assertThrowsExpected(_ c: BadCase, _ step: String, _ body: () throws -> Void,

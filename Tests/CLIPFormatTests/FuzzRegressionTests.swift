@@ -1,10 +1,8 @@
 // Regressions for what fuzzing and review of the .pclip reader found (tools/fuzz/fuzz.sh).
 
 import CLIPFormat
+import CLIPSupport
 import XCTest
-#if canImport(Glibc)
-import Glibc
-#endif
 
 final class FuzzRegressionTests: XCTestCase {
     /// A zstd tensor whose stored bytes are not a zstd frame at all must be refused before the

@@ -1,10 +1,11 @@
-// Every .pclip and JSON limit of the README's "Safety and limits" at its edge: the value AT the
+// Every .pclip limit of the README's "Safety and limits" at its edge: the value AT the
 // limit passes that check, limit + 1 is refused with the documented error. Files are built here
 // byte by byte with valid CRCs, so only the field under test is out of line; sizes at the limit
 // are claimed in the header, never backed by that many real bytes (the check that follows —
 // "inside the file" — then fails, which shows the limit check itself passed).
 
 @testable import CLIPFormat
+import CLIPSupport
 import XCTest
 
 /// One directory entry as raw fields (formats/pclip.md, "Tensor directory").
@@ -182,29 +183,5 @@ final class PclipLimitEdgeTests: XCTestCase {
         XCTAssertNotNil(try PclipFile(bytes: pclipBytes(metadata: deep)).metadata["x"])
         let deeper = "{\"x\": " + String(repeating: "[", count: JSONLimits.maxDepth) + String(repeating: "]", count: JSONLimits.maxDepth) + "}"
         assertRefused("nesting deeper than 64") { _ = try PclipFile(bytes: pclipBytes(metadata: deeper)) }
-    }
-}
-
-final class JSONLimitEdgeTests: XCTestCase {
-    func nested(_ depth: Int, open: String, close: String, inner: String) -> [UInt8] {
-        Array((String(repeating: open, count: depth) + inner + String(repeating: close, count: depth)).utf8)
-    }
-
-    /// 64 arrays or objects inside one another are read, with a value innermost; 65 are refused.
-    func testNestingLimit() throws {
-        XCTAssertEqual(JSONLimits.maxDepth, 64)
-        for (open, close, inner) in [("[", "]", "1"), ("{\"k\":", "}", "\"v\""), ("[", "]", "")] {
-            var v = try parseJSON(nested(JSONLimits.maxDepth, open: open, close: close, inner: inner))
-            var levels = 0
-            while true {
-                if let a = v.array, let first = a.first { v = first } else if let m = v.members, let first = m.first { v = first.value } else { break }
-                levels += 1
-            }
-            XCTAssertEqual(levels + (inner.isEmpty ? 1 : 0), JSONLimits.maxDepth, "\(open)...\(inner)")
-            XCTAssertThrowsError(try parseJSON(nested(JSONLimits.maxDepth + 1, open: open, close: close, inner: inner))) {
-                XCTAssertEqual(($0 as? JSONError)?.message, "nesting deeper than 64 objects and arrays")
-                XCTAssertEqual(($0 as? JSONError)?.offset, JSONLimits.maxDepth * open.utf8.count, "the error points at the 65th opening")
-            }
-        }
     }
 }

@@ -1,4 +1,5 @@
 // DecoderTests.swift — decoded samples, mode and palette equal what Pillow's Image.open gives.
+import CLIPSupport
 import XCTest
 @testable import CLIPImage
 

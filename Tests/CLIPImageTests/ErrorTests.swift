@@ -1,4 +1,5 @@
 // ErrorTests.swift — bad input throws a descriptive ImageError; nothing crashes or over-allocates.
+import CLIPSupport
 import XCTest
 @testable import CLIPImage
 

@@ -4,6 +4,7 @@
 // sparse files claim the bytes.
 
 @testable import CLIPImage
+import CLIPSupport
 import CorpusSupport
 import Foundation
 import XCTest

@@ -2,13 +2,8 @@
 // not mix, a call from inside a part or from a second thread runs inline instead of
 // deadlocking, and workers that went to sleep come back for the next job.
 import CLIPKernels
+import CLIPSupport
 import XCTest
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 
 final class ThreadPoolTests: XCTestCase {
     /// Runs a job of `parts` parts and returns how often each part ran.

@@ -7,13 +7,10 @@
 
 import CLIPFormat
 import CLIPRuntime
+import CLIPSupport
 import CorpusSupport
 import Foundation
 import XCTest
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 final class BadModelFileTests: XCTestCase {
     /// Peak-RSS growth allowed while loading one corpus file. The valid micro model decodes to

@@ -12,6 +12,7 @@
 import CLIPFormat
 import CorpusSupport
 @testable import CLIPRuntime
+import CLIPSupport
 import Foundation
 import XCTest
 

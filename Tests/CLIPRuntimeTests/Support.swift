@@ -1,21 +1,12 @@
 import CLIPConvert
 import CLIPFormat
 import CLIPRuntime
+import CLIPSupport
 import CorpusSupport
 import Foundation
 import XCTest
 
-<<<<<<< HEAD
 /// Golden tensors dumped by tools/goldens/make-fixtures.py (all F32).
-=======
-/// Tests/Fixtures, found from this file's path so tests run from any working directory.
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures").path
-
-func fixture(_ parts: String...) -> String { ([fixtures] + parts).joined(separator: "/") }
-
-/// Golden tensors dumped by tools/goldens/make-fixtures.py (all F32).
->>>>>>> r15-tools
 final class Golden {
     let file: SafetensorsFile
     init(_ path: String) throws { file = try SafetensorsFile(path: path) }

@@ -8,6 +8,7 @@
 // function (and end to end at limit + 1 with a sparse file, refused before any read), and the
 // gunzip cap at its exact edge with a caller's limit on the real vocabulary file.
 
+import CLIPSupport
 @testable import CLIPTokenizer
 import Foundation
 import CorpusSupport
@@ -46,9 +47,9 @@ final class TokenizerLimitEdgeTests: XCTestCase {
         XCTAssertEqual(Gunzip.maxOutputBytes, 256 << 20)
         let gz = [UInt8](try Data(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fixtures/tokenizer/bpe_simple_vocab_16e6.txt.gz")))
-        let full = try Gunzip.decompress(gz, path: "bpe")
-        XCTAssertEqual(try Gunzip.decompress(gz, path: "bpe", limit: full.count), full)
-        XCTAssertThrowsError(try Gunzip.decompress(gz, path: "bpe", limit: full.count - 1)) {
+        let full = try VocabularyFiles.gunzip(gz, path: "bpe")
+        XCTAssertEqual(try VocabularyFiles.gunzip(gz, path: "bpe", limit: full.count), full)
+        XCTAssertThrowsError(try VocabularyFiles.gunzip(gz, path: "bpe", limit: full.count - 1)) {
             XCTAssertEqual($0 as? TokenizerError, .unreadableFile(
                 path: "bpe", reason: "decompresses to more than \(full.count - 1) bytes (\((full.count - 1) >> 20) MB); not a vocabulary file"))
         }

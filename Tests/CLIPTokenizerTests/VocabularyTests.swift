@@ -80,7 +80,7 @@ final class VocabularyTests: XCTestCase {
 
     func testPlainTextBPEFileEqualsGzip() throws {
         let gz = [UInt8](try Data(contentsOf: URL(fileURLWithPath: Fixtures.bpePath)))
-        let plain = try write("bpe.txt", Gunzip.decompress(gz, path: "fixture"))
+        let plain = try write("bpe.txt", VocabularyFiles.gunzip(gz, path: "fixture"))
         let t = try CLIPTokenizer.load(bpeFile: plain)
         XCTAssertEqual(t.tokens, Fixtures.tokenizer.tokens)
         XCTAssertEqual(t.encode("a photo of a cat."), Fixtures.tokenizer.encode("a photo of a cat."))
@@ -217,7 +217,7 @@ final class VocabularyTests: XCTestCase {
 
         for (json, mention) in [("[1, 2, 3]", "JSON object"), ("{\"a\": 1.5}", "',' or '}'"),
                                 ("{\"a\": 1", "end of the file"), ("{\"a\" 1}", "':'"),
-                                ("{\"\\ud800\": 1}", "low surrogate"), ("{\"a\": 99999999999}", "32 bits"),
+                                ("{\"\\ud800\": 1}", "unpaired surrogate"), ("{\"a\": 99999999999}", "32 bits"),
                                 ("{\"a\": 1} x", "nothing after")] {
             try json.write(to: dir.appendingPathComponent("vocab.json"), atomically: true, encoding: .utf8)
             assertThrows("malformedVocabulary", mentioning: mention) {

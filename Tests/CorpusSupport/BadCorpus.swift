@@ -3,11 +3,8 @@
 // uses, and a resettable peak-memory probe. One copy for the container, model and CLI tests.
 
 import CLIPFormat
+import CLIPSupport
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// One row of formats/bad/manifest.json.
 public struct BadCase: Decodable, Sendable {

@@ -1,11 +1,8 @@
 // Sparse files for the size-limit tests: a file that claims the limit's size (or one byte more)
 // without spending disk or memory on it. One copy for every test target with a size limit.
 
+import CLIPSupport
 import Foundation
-
-#if canImport(Glibc)
-import Glibc
-#endif
 
 public struct SparseFileError: Error, CustomStringConvertible {
     public let description: String

@@ -1,7 +1,7 @@
 // Files for tests, shared by every test target: where the fixtures are, one temporary-directory
 // helper, and the index trailer fix-ups.
 
-import CLIPFormat
+import CLIPSupport
 import Foundation
 import XCTest
 
@@ -25,7 +25,7 @@ extension XCTestCase {
 extension Array where Element == UInt8 {
     /// These bytes followed by their CRC-32, little-endian (the index's trailer).
     public func withCRC() -> [UInt8] {
-        let crc = CLIPFormat.crc32(self)
+        let crc = CLIPSupport.crc32(self)
         return self + (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }
     }
 

@@ -2,7 +2,8 @@
 # Keeps the import arrows between targets honest: every `import` in Sources/<Target>/
 # must be one this table allows for that target. Run by .ci/run; exits non-zero on a violation.
 #
-#   kernels, tokenizer, image preprocessing  -> nothing of the project
+#   support (CLIPSupport)                    -> nothing of the project (zlib); every target may import it
+#   kernels, tokenizer, image preprocessing  -> nothing of the project but support
 #   runtime                                  -> kernels, tokenizer, image (never convert, train, BLAS)
 #   convert                                  -> runtime and what it builds on
 #   training data and evaluation (CLIPTrainData) -> training, runtime, tokenizer, image, format
@@ -18,17 +19,18 @@ declare -A allowed=(
   [CImageCodecs]=""
   [CZstd]=""
   [CBLAS]=""
-  [CLIPFormat]="CZstd CZlib"
+  [CLIPSupport]="CZlib"
+  [CLIPFormat]="CZstd CLIPSupport"
   [CLIPKernelsC]=""
-  [CLIPKernels]="CLIPKernelsC"
-  [CLIPTokenizer]="CZlib"
-  [CLIPImage]="CImageCodecs CZlib"
-  [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
-  [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
-  [CLIPSearch]="CLIPRuntime CLIPImage CLIPFormat"
-  [CLIPTrain]="CBLAS"
-  [CLIPTrainData]="CLIPTrain CLIPRuntime CLIPTokenizer CLIPImage CLIPFormat CZlib"
-  [pocketclip]="CLIPRuntime CLIPConvert CLIPSearch CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CLIPTrainData CZlib ArgumentParser"
+  [CLIPKernels]="CLIPKernelsC CLIPSupport"
+  [CLIPTokenizer]="CLIPSupport"
+  [CLIPImage]="CImageCodecs CZlib CLIPSupport"
+  [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat CLIPSupport"
+  [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat CLIPSupport"
+  [CLIPSearch]="CLIPRuntime CLIPImage CLIPSupport"
+  [CLIPTrain]="CBLAS CLIPSupport"
+  [CLIPTrainData]="CLIPTrain CLIPRuntime CLIPTokenizer CLIPImage CLIPSupport"
+  [pocketclip]="CLIPRuntime CLIPConvert CLIPSearch CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CLIPTrainData CLIPSupport ArgumentParser"
 )
 
 status=0
@@ -70,6 +72,7 @@ def reach(name, seen=None):
             reach(d, seen)
     return seen
 forbidden = {
+    "CLIPSupport": {"CLIPFormat", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPRuntime", "CLIPConvert", "CLIPTrain", "CLIPTrainData", "CBLAS"},
     "CLIPKernels": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
     "CLIPTokenizer": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
     "CLIPImage": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
@@ -78,10 +81,10 @@ forbidden = {
     "CLIPConvert": {"CLIPTrain", "CLIPTrainData", "CBLAS"},
 }
 bad = 0
-# Leaves may reach only C shims (system libraries and the C kernels).
-shims = {"CZlib", "CImageCodecs", "CZstd", "CLIPKernelsC"}
+# Leaves may reach only C shims (system libraries and the C kernels) and the support leaf.
+shims = {"CZlib", "CImageCodecs", "CZstd", "CLIPKernelsC", "CLIPSupport"}
 shim_list = " ".join(sorted(shims))
-for leaf in ("CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"):
+for leaf in ("CLIPSupport", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"):
     if leaf in deps:
         for b in sorted(reach(leaf) - shims):
             print(f"check-imports: Package.swift lets {leaf} depend on {b}; it may use only C shims ({shim_list})", file=sys.stderr)

@@ -81,7 +81,7 @@ run() {
   [[ $rc -eq 0 ]] || status=1
 }
 
-libraries=$(classes CLIPKernelsTests CLIPImageTests CLIPFormatTests CLIPTokenizerTests CLIPConvertTests CLIPRuntimeTests)
+libraries=$(classes CLIPSupportTests CLIPKernelsTests CLIPImageTests CLIPFormatTests CLIPTokenizerTests CLIPConvertTests CLIPRuntimeTests)
 run cortex-a72 neon direct "$libraries"
 run cortex-a76 dotprod direct "$(classes CLIPKernelsTests CLIPRuntimeTests)"
 # Every command once: classify, embed, help, convert/inspect/verify, head build, index build/query,

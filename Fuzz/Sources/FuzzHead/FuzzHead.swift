@@ -13,10 +13,8 @@
 
 import CLIPFormat
 import CLIPRuntime
+import CLIPSupport
 import FuzzSupport
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHead(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -15,10 +15,8 @@
 import CLIPFormat
 import CLIPRuntime
 import CLIPSearch
+import CLIPSupport
 import FuzzSupport
-#if canImport(Glibc)
-import Glibc
-#endif
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzIndex(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -1,9 +1,7 @@
 // Shared by the fuzz targets that read .pclip containers (FuzzPclip, FuzzHead).
 
 import CLIPFormat
-#if canImport(Glibc)
-import Glibc
-#endif
+import CLIPSupport
 
 /// `bytes` with the metadata and directory CRC-32s (when the header's ranges for them lie inside
 /// the input) and then the header CRC-32 recomputed; nil when shorter than a header.

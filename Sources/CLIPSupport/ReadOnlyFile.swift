@@ -1,17 +1,13 @@
 // Bounded reads from a file by offset, without Foundation. Every read is checked against the
 // file's size first, so a lying header can never make us allocate more than the file holds.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
-/// Errors about files themselves (missing, unreadable, too short).
+/// Errors about files themselves (missing, unreadable, too short, not writable).
 public enum FileError: Error, CustomStringConvertible, Equatable {
     case cannotOpen(path: String, reason: String)
     case readFailed(path: String, reason: String)
     case outOfBounds(path: String, offset: Int, count: Int, size: Int)
+    /// From `AtomicFileWriter`: the target could not be created, written or renamed into place.
+    case writeFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -19,10 +15,12 @@ public enum FileError: Error, CustomStringConvertible, Equatable {
         case let .readFailed(path, reason): return "cannot read '\(path)': \(reason)"
         case let .outOfBounds(path, offset, count, size):
             return "'\(path)' is truncated or corrupt: needed bytes \(offset)..<\(offset + count) but the file has \(size)"
+        case let .writeFailed(path, reason): return "cannot write '\(path)': \(reason)"
         }
     }
 }
 
+/// The message of the current `errno`.
 func systemError() -> String { String(cString: strerror(errno)) }
 
 /// An open file read with `pread`; closed when the last reference goes away.

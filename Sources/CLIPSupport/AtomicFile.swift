@@ -10,12 +10,6 @@
 // check. Afterwards exactly the dispositions this writer changed are put back to SIG_DFL, so a
 // program's own handler is never replaced, during or after a write.
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 /// The temporary file to delete if a signal arrives mid-write (one writer per process at a time).
 nonisolated(unsafe) private var pendingTemporaryPath: UnsafeMutablePointer<CChar>?
 /// The signals whose disposition this writer set (they were SIG_DFL before).
@@ -45,7 +39,19 @@ private func removeStaleTemporaries(dir: String, name: String) {
     for file in stale { unlink(file) }
 }
 
+/// A file written in full or not at all.
+///
+///     try AtomicFileWriter.write(Array(csv.utf8), to: "out/curve.csv")
+///     // or, to fail at once on an unwritable target before slow work:
+///     let out = try AtomicFileWriter(path: path); ...; try out.write(bytes); try out.commit()
 public final class AtomicFileWriter {
+    /// Writes `bytes` as the whole new content of `path`.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        let w = try AtomicFileWriter(path: path)
+        try w.write(bytes)
+        try w.commit()
+    }
+
     public let path: String
     public let temporaryPath: String
     private var fd: Int32
@@ -66,7 +72,7 @@ public final class AtomicFileWriter {
         guard fd >= 0 else {
             let reason = systemError()
             clearPending()
-            throw PclipError.writeFailed(path: path, reason: reason)
+            throw FileError.writeFailed(path: path, reason: reason)
         }
     }
 
@@ -80,7 +86,7 @@ public final class AtomicFileWriter {
                 if errno == EINTR { continue }
                 let reason = systemError()
                 abort()
-                throw PclipError.writeFailed(path: path, reason: reason)
+                throw FileError.writeFailed(path: path, reason: reason)
             }
             done += n
         }
@@ -95,13 +101,13 @@ public final class AtomicFileWriter {
 
     /// Makes the file durable and moves it to the target path.
     public func commit() throws {
-        guard fsync(fd) == 0 else { let r = systemError(); abort(); throw PclipError.writeFailed(path: path, reason: r) }
-        guard close(fd) == 0 else { let r = systemError(); fd = -1; abort(); throw PclipError.writeFailed(path: path, reason: r) }
+        guard fsync(fd) == 0 else { let r = systemError(); abort(); throw FileError.writeFailed(path: path, reason: r) }
+        guard close(fd) == 0 else { let r = systemError(); fd = -1; abort(); throw FileError.writeFailed(path: path, reason: r) }
         fd = -1
         guard rename(temporaryPath, path) == 0 else {
             let r = systemError()
             abort()
-            throw PclipError.writeFailed(path: path, reason: r)
+            throw FileError.writeFailed(path: path, reason: r)
         }
         finished = true
         clearPending()

@@ -1,13 +1,11 @@
 // Read-only bytes of a whole file, memory-mapped (so raw tensors are used in place and count
 // as file-backed, reclaimable pages), or copied from an array (tests and fuzzing).
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 public final class MappedBytes: @unchecked Sendable {
+    /// Where a copy starts: a multiple of 64 bytes (a cache line, and the .pclip payload
+    /// alignment), so views into a copy are as aligned as views into a mapped file.
+    public static let copyAlignment = 64
+
     public let base: UnsafeRawPointer?
     public let count: Int
     private let mapped: Bool
@@ -33,7 +31,7 @@ public final class MappedBytes: @unchecked Sendable {
         count = bytes.count
         mapped = false
         guard !bytes.isEmpty else { base = nil; return }
-        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: Pclip.alignment)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: bytes.count, alignment: MappedBytes.copyAlignment)
         bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
         base = UnsafeRawPointer(p)
     }
@@ -58,33 +56,8 @@ public final class MappedBytes: @unchecked Sendable {
     public func release(_ range: Range<Int>) {
         guard mapped, let base else { return }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = alignUp(range.lowerBound, page), end = range.upperBound / page * page
+        let start = (range.lowerBound + page - 1) / page * page, end = range.upperBound / page * page
         guard end > start else { return }
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
-    }
-}
-
-/// Little-endian reads from a byte range, each checked against its end.
-struct ByteCursor {
-    let bytes: UnsafeRawBufferPointer
-    var position = 0
-    /// Builds the error for a read past the end.
-    let overrun: (String) -> Error
-
-    var remaining: Int { bytes.count - position }
-
-    mutating func take(_ n: Int, _ what: String) throws -> UnsafeRawBufferPointer {
-        guard n >= 0, n <= remaining else { throw overrun(what) }
-        defer { position += n }
-        return UnsafeRawBufferPointer(rebasing: bytes[position..<(position + n)])
-    }
-
-    mutating func u8(_ what: String) throws -> UInt8 { try take(1, what)[0] }
-
-    mutating func uint<T: FixedWidthInteger & UnsignedInteger>(_: T.Type, _ what: String) throws -> T {
-        let b = try take(MemoryLayout<T>.size, what)
-        var v: T = 0
-        for i in 0..<MemoryLayout<T>.size { v |= T(b[i]) << (8 * i) }
-        return v
     }
 }

@@ -1,4 +1,5 @@
-// A small, strict JSON parser for checkpoint headers and configs.
+// The project's one JSON parser: checkpoint headers and configs, .pclip metadata, captions
+// files, and (through `JSONReader`'s pieces, without building a tree) the tokenizer's vocab.json.
 //
 // Why not Foundation's JSONSerialization: it is not in FoundationEssentials, it accepts
 // duplicate keys silently (safetensors forbids them), and it gives no depth limit. This parser
@@ -62,44 +63,55 @@ public enum JSONLimits {
 
 /// Parses `bytes` as one JSON value (surrounding whitespace allowed).
 public func parseJSON(_ bytes: [UInt8], maxDepth: Int = JSONLimits.maxDepth) throws -> JSONValue {
-    var p = JSONParser(bytes: bytes, maxDepth: maxDepth)
+    var p = JSONReader(bytes: bytes, maxDepth: maxDepth)
     p.skipWhitespace()
     let v = try p.value(depth: 0)
     p.skipWhitespace()
-    if p.i != bytes.count { throw p.error("unexpected data after the value") }
+    if p.offset != bytes.count { throw p.error("unexpected data after the value") }
     return v
 }
 
-private struct JSONParser {
-    let bytes: [UInt8]
-    let maxDepth: Int
-    var i = 0
+/// The parser `parseJSON` runs, open for readers of one known shape that should not build a
+/// tree (the tokenizer's vocab.json walks its 49k members with `skipWhitespace` and `string`).
+///
+///     var r = JSONReader(bytes: Array(#""a\u00e9""#.utf8))
+///     let s = try r.string()   // "aé", r.offset == 9
+public struct JSONReader {
+    public let bytes: [UInt8]
+    public let maxDepth: Int
+    /// The next byte to read.
+    public var offset = 0
 
-    init(bytes: [UInt8], maxDepth: Int) {
+    public init(bytes: [UInt8], maxDepth: Int = JSONLimits.maxDepth) {
         self.bytes = bytes
         self.maxDepth = maxDepth
     }
 
-    func error(_ m: String) -> JSONError { JSONError(message: m, offset: i) }
+    /// The byte at `offset`, or nil at the end.
+    public func peek() -> UInt8? { offset < bytes.count ? bytes[offset] : nil }
 
-    mutating func skipWhitespace() {
-        while i < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[i]) { i += 1 }
+    /// An error at the current offset.
+    public func error(_ m: String) -> JSONError { JSONError(message: m, offset: offset) }
+
+    /// Skips JSON's four whitespace bytes.
+    public mutating func skipWhitespace() {
+        while offset < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[offset]) { offset += 1 }
     }
 
     mutating func expect(_ literal: String) throws {
         for b in literal.utf8 {
-            guard i < bytes.count, bytes[i] == b else { throw error("expected '\(literal)'") }
-            i += 1
+            guard offset < bytes.count, bytes[offset] == b else { throw error("expected '\(literal)'") }
+            offset += 1
         }
     }
 
-    /// `depth` counts the objects and arrays around the value; only a container adds a level.
-    mutating func value(depth: Int) throws -> JSONValue {
-        guard i < bytes.count else { throw error("unexpected end of input") }
-        if bytes[i] == UInt8(ascii: "{") || bytes[i] == UInt8(ascii: "[") {
+    /// One value; `depth` counts the objects and arrays around it (only a container adds a level).
+    public mutating func value(depth: Int) throws -> JSONValue {
+        guard offset < bytes.count else { throw error("unexpected end of input") }
+        if bytes[offset] == UInt8(ascii: "{") || bytes[offset] == UInt8(ascii: "[") {
             guard depth < maxDepth else { throw error("nesting deeper than \(maxDepth) objects and arrays") }
         }
-        switch bytes[i] {
+        switch bytes[offset] {
         case UInt8(ascii: "{"): return try object(depth: depth)
         case UInt8(ascii: "["): return try array(depth: depth)
         case UInt8(ascii: "\""): return .string(try string())
@@ -111,14 +123,14 @@ private struct JSONParser {
     }
 
     mutating func object(depth: Int) throws -> JSONValue {
-        i += 1
+        offset += 1
         var members: [(key: String, value: JSONValue)] = []
         var seen = Set<String>()
         skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(members) }
         while true {
             skipWhitespace()
-            guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a string key") }
+            guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let key = try string()
             guard seen.insert(key).inserted else { throw error("duplicate key '\(key)'") }
             skipWhitespace()
@@ -126,34 +138,34 @@ private struct JSONParser {
             skipWhitespace()
             members.append((key, try value(depth: depth + 1)))
             skipWhitespace()
-            guard i < bytes.count else { throw error("unterminated object") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+            guard offset < bytes.count else { throw error("unterminated object") }
+            if bytes[offset] == UInt8(ascii: ",") { offset += 1; continue }
+            if bytes[offset] == UInt8(ascii: "}") { offset += 1; return .object(members) }
             throw error("expected ',' or '}'")
         }
     }
 
     mutating func array(depth: Int) throws -> JSONValue {
-        i += 1
+        offset += 1
         var items: [JSONValue] = []
         skipWhitespace()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "]") { offset += 1; return .array(items) }
         while true {
             skipWhitespace()
             items.append(try value(depth: depth + 1))
             skipWhitespace()
-            guard i < bytes.count else { throw error("unterminated array") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+            guard offset < bytes.count else { throw error("unterminated array") }
+            if bytes[offset] == UInt8(ascii: ",") { offset += 1; continue }
+            if bytes[offset] == UInt8(ascii: "]") { offset += 1; return .array(items) }
             throw error("expected ',' or ']'")
         }
     }
 
     mutating func hex4() throws -> UInt32 {
-        guard i + 4 <= bytes.count else { throw error("truncated \\u escape") }
+        guard offset + 4 <= bytes.count else { throw error("truncated \\u escape") }
         var v: UInt32 = 0
         for _ in 0..<4 {
-            let c = bytes[i]
+            let c = bytes[offset]
             let d: UInt32
             switch c {
             case 0x30...0x39: d = UInt32(c - 0x30)
@@ -162,24 +174,26 @@ private struct JSONParser {
             default: throw error("bad hex digit in \\u escape")
             }
             v = v << 4 | d
-            i += 1
+            offset += 1
         }
         return v
     }
 
-    mutating func string() throws -> String {
-        i += 1
+    /// A string literal starting at `offset` (which must be at its opening quote), unescaped.
+    public mutating func string() throws -> String {
+        guard peek() == UInt8(ascii: "\"") else { throw error("expected a string") }
+        offset += 1
         var out: [UInt8] = []
         while true {
-            guard i < bytes.count else { throw error("unterminated string") }
-            let c = bytes[i]
-            if c == UInt8(ascii: "\"") { i += 1; break }
+            guard offset < bytes.count else { throw error("unterminated string") }
+            let c = bytes[offset]
+            if c == UInt8(ascii: "\"") { offset += 1; break }
             if c < 0x20 { throw error("control character in string") }
-            if c != UInt8(ascii: "\\") { out.append(c); i += 1; continue }
-            i += 1
-            guard i < bytes.count else { throw error("unterminated escape") }
-            let e = bytes[i]
-            i += 1
+            if c != UInt8(ascii: "\\") { out.append(c); offset += 1; continue }
+            offset += 1
+            guard offset < bytes.count else { throw error("unterminated escape") }
+            let e = bytes[offset]
+            offset += 1
             switch e {
             case UInt8(ascii: "\""): out.append(0x22)
             case UInt8(ascii: "\\"): out.append(0x5C)
@@ -192,10 +206,10 @@ private struct JSONParser {
             case UInt8(ascii: "u"):
                 var scalar = try hex4()
                 if (0xD800..<0xDC00).contains(scalar) {
-                    guard i + 6 <= bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else {
+                    guard offset + 6 <= bytes.count, bytes[offset] == UInt8(ascii: "\\"), bytes[offset + 1] == UInt8(ascii: "u") else {
                         throw error("unpaired surrogate in \\u escape")
                     }
-                    i += 2
+                    offset += 2
                     let low = try hex4()
                     guard (0xDC00..<0xE000).contains(low) else { throw error("bad low surrogate") }
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
@@ -211,26 +225,26 @@ private struct JSONParser {
     }
 
     mutating func number() throws -> Double {
-        let start = i
-        if i < bytes.count, bytes[i] == UInt8(ascii: "-") { i += 1 }
+        let start = offset
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "-") { offset += 1 }
         func digits() -> Int {
-            let s = i
-            while i < bytes.count, (0x30...0x39).contains(bytes[i]) { i += 1 }
-            return i - s
+            let s = offset
+            while offset < bytes.count, (0x30...0x39).contains(bytes[offset]) { offset += 1 }
+            return offset - s
         }
-        let intStart = i
+        let intStart = offset
         guard digits() > 0 else { throw error("expected a value") }
-        if bytes[intStart] == 0x30 && i - intStart > 1 { throw error("leading zero in number") }
-        if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
-            i += 1
+        if bytes[intStart] == 0x30 && offset - intStart > 1 { throw error("leading zero in number") }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: ".") {
+            offset += 1
             guard digits() > 0 else { throw error("expected digits after '.'") }
         }
-        if i < bytes.count, bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
-            i += 1
-            if i < bytes.count, bytes[i] == UInt8(ascii: "+") || bytes[i] == UInt8(ascii: "-") { i += 1 }
+        if offset < bytes.count, bytes[offset] == UInt8(ascii: "e") || bytes[offset] == UInt8(ascii: "E") {
+            offset += 1
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "+") || bytes[offset] == UInt8(ascii: "-") { offset += 1 }
             guard digits() > 0 else { throw error("expected exponent digits") }
         }
-        let text = String(decoding: bytes[start..<i], as: UTF8.self)
+        let text = String(decoding: bytes[start..<offset], as: UTF8.self)
         guard let v = Double(text) else { throw error("bad number '\(text)'") }
         return v
     }

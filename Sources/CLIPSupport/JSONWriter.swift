@@ -1,6 +1,7 @@
-// Deterministic JSON text for .pclip metadata: keys in the order given, numbers in the
-// shortest form that reads back to the same Double (floats stored as Double(Float) therefore
-// read back to the same Float), no trailing whitespace.
+// Writing JSON. `serialized()` gives deterministic text for .pclip metadata: keys in the order
+// given, numbers in the shortest form that reads back to the same Double (floats stored as
+// Double(Float) therefore read back to the same Float), no trailing whitespace. `jsonQuoted`
+// and `jsonNumber` are the pieces for JSON written by hand (the CLI's outputs, HF exports).
 
 extension JSONValue {
     /// The value as JSON text.
@@ -58,3 +59,9 @@ public func jsonQuoted(_ s: String) -> String {
     }
     return out + "\""
 }
+
+/// A Float in Swift's shortest form that reads back to the same Float; non-finite → `null`.
+public func jsonNumber(_ x: Float) -> String { x.isFinite ? "\(x)" : "null" }
+
+/// A Double in Swift's shortest form that reads back to the same Double; non-finite → `null`.
+public func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
