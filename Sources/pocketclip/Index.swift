@@ -6,12 +6,6 @@ import CLIPRuntime
 import CLIPSearch
 import CLIPSupport
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
-
 struct Index: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Image search: embed a folder once into an index file, query it by text or by image.",
