@@ -31,37 +31,10 @@ models=("$@")
 [[ -x $bin ]] || bash tools/board/board-build.sh > /dev/null
 mkdir -p "$work"
 
-# One run's peak resident set and, sampled every millisecond from /proc/PID/status, its peak
-# anonymous part (RssAnon: memory the process owns; the rest is file pages such as a mapped
-# .pclip, which the kernel can drop and re-read). Prints "RSS ANON" in MB (10^6 bytes, as
-# the rest of the README); ru_maxrss comes
-# from wait4, the same number `/usr/bin/time -v` reports. A failed run stops the script: it
-# must not become a number in the table.
-peak() {
-  python3 - "$work/run.out" "$bin" "$@" <<'PY'
-import os, subprocess, sys, time
-out, cmd = sys.argv[1], sys.argv[2:]
-with open(out, "wb") as log:
-    p = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    anon = 0
-    while True:
-        pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-        if pid:
-            break
-        try:
-            with open(f"/proc/{p.pid}/status") as f:
-                for line in f:
-                    if line.startswith("RssAnon:"):
-                        anon = max(anon, int(line.split()[1]))
-        except OSError:
-            pass
-        time.sleep(0.001)
-if os.waitstatus_to_exitcode(status) != 0:
-    sys.stderr.write(open(out, errors="replace").read())
-    sys.exit(f"memory-budget: {' '.join(cmd)} failed")
-print(f"{ru.ru_maxrss * 1024 / 1e6:.1f} {anon * 1024 / 1e6:.1f}")
-PY
-}
+# One run's peak resident set and its peak anonymous part, "RSS ANON" in MB (10^6 bytes, as the
+# rest of the README), by tools/bench/peak-rss.py; its output goes to $work/run.out. A failed run
+# stops the script: it must not become a number in the table.
+peak() { python3 tools/bench/peak-rss.py --log "$work/run.out" "$bin" "$@"; }
 mb() { awk -v b="$(stat -c %s "$1")" 'BEGIN { printf "%.1f", b / 1e6 }'; }
 
 rows=()

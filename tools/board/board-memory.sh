@@ -28,17 +28,9 @@ labels="t-shirt,trouser,pullover,dress,coat,sandal,shirt,sneaker,bag,ankle boot"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# peak CMD...: prints the run's ru_maxrss in MB; a failed run stops the script.
-peak() {
-  python3 - "$@" <<'PY'
-import os, subprocess, sys
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-_, status, ru = os.wait4(p.pid, 0)
-if status != 0:
-    sys.exit("board-memory: %s failed: %s" % (" ".join(sys.argv[1:]), p.stderr.read().decode()[-300:]))
-print("%.1f" % (ru.ru_maxrss * 1024 / 1e6))
-PY
-}
+# peak CMD...: prints the run's ru_maxrss in MB (tools/bench/peak-rss.py); a failed run stops the
+# script.
+peak() { python3 tools/bench/peak-rss.py "$@" | cut -d' ' -f1; }
 
 qemu=(qemu-aarch64 -cpu cortex-a72)
 base_x86=$(peak $x86 --help)
