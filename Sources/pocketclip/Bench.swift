@@ -87,5 +87,3 @@ struct Bench: ParsableCommand {
         }
     }
 }
-
-func formatMs(_ ms: Double) -> String { "\(Double(Int(ms * 100)) / 100) ms" }

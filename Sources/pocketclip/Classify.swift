@@ -218,3 +218,16 @@ struct JSONLinesArray: ClassifyOutput {
     }
     func end() { print("]}") }
 }
+
+/// CSV output for `classify --csv` (RFC 4180: fields with a comma, quote or line break are
+/// quoted, quotes doubled), so a folder's results open in a spreadsheet or feed a shell script.
+/// One header row, then one row per image as it is classified: image, label_1, probability_1,
+/// label_2, ... for `ranks` ranks (top-k, or every label).
+struct CSVRows: ClassifyOutput {
+    let ranks: Int
+    func begin() { print(csvRow(["image"] + (0..<ranks).flatMap { ["label_\($0 + 1)", "probability_\($0 + 1)"] })) }
+    func write(path: String, scores: [LabelScore], index: Int) {
+        print(csvRow([path] + scores.flatMap { [$0.label, jsonNumber($0.probability)] }))
+    }
+    func end() {}
+}

@@ -103,41 +103,6 @@ enum CompressOption: String, ExpressibleByArgument, CaseIterable {
     case zstd, none
 }
 
-/// A one-line progress bar on stderr when it is a terminal; silent when piped.
-final class ProgressBar {
-    let label: String
-    let enabled = isatty(STDERR_FILENO) == 1
-    private var lastDrawn = -1
-
-    init(label: String) { self.label = label }
-
-    func update(_ done: Int, _ total: Int, _ item: String) {
-        guard enabled, total > 0 else { return }
-        let percent = done * 100 / total
-        guard percent != lastDrawn || done == total else { return }
-        lastDrawn = percent
-        let width = 30, filled = done * width / total
-        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-        writeStderr("\r\(label) [\(bar)] \(percent)% \(done)/\(total) \(item.prefix(40))\u{1B}[K")
-    }
-
-    func finish() { if enabled { writeStderr("\r\u{1B}[K") } }
-}
-
-func formatBytes(_ n: Int) -> String {
-    let mb = Double(n) / 1_000_000
-    if mb >= 10 { return "\(Int(mb.rounded())) MB" }
-    if mb >= 0.01 { return "\(Double(Int(mb * 100)) / 100) MB" }
-    return "\(n) B"
-}
-
-func formatRatio(_ a: Int, _ b: Int) -> String {
-    let r = Double(a) / Double(max(1, b))
-    return "\(Double(Int(r * 100)) / 100)×"
-}
-
-func formatSeconds(_ s: Double) -> String { "\(Double(Int(s * 100)) / 100) s" }
-
 enum ScaleRuleOption: String, ExpressibleByArgument, CaseIterable {
     case amax, mse
     var rule: Q8.ScaleRule { self == .mse ? .mse : .amax }

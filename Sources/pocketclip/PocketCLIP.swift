@@ -83,26 +83,3 @@ enum CropRoundingOption: String, ExpressibleByArgument {
 }
 
 extension Activation: ExpressibleByArgument {}
-
-/// Runs `body`, turning any error into one line on stderr and exit status 1. What `body` printed
-/// must have reached stdout: a write that failed (a full disk, /dev/full) is such an error too,
-/// so a half-written JSON or CSV never exits 0.
-func reportingErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-        if fflush(stdout) != 0 || ferror(stdout) != 0 {
-            throw OutputError(reason: String(cString: strerror(errno)))
-        }
-    } catch let e as ExitCode {
-        throw e
-    } catch {
-        writeStderr("error: \(error)\n")
-        throw ExitCode.failure
-    }
-}
-
-/// Standard output could not be written.
-struct OutputError: Error, CustomStringConvertible {
-    let reason: String
-    var description: String { "cannot write the output to stdout: \(reason) (a full disk or a closed file?); what was written is incomplete" }
-}

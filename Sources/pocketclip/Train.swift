@@ -203,19 +203,6 @@ enum StopSignal {
     }
 }
 
-func say(_ line: String) {
-    let s = line + "\n"
-    _ = s.withCString { fputs($0, stdout) }
-    fflush(stdout)
-}
-
-func duration(_ seconds: Double) -> String {
-    let s = Int(seconds.rounded())
-    return s >= 3600 ? "\(s / 3600)h\(pad2((s % 3600) / 60))m" : s >= 60 ? "\(s / 60)m\(pad2(s % 60))s" : "\(s)s"
-}
-
-private func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
-
 private func describe(_ r: TrainRecipe) -> String {
     let m = r.model
     return "ViT \(m.imageSize)px/\(m.patchSize) width \(m.vision.width)×\(m.vision.layers), text width \(m.text.width)×\(m.text.layers) ctx \(m.contextLength), embed \(m.embedDim); batch \(r.batchSize), \(r.steps) steps, lr \(r.learningRate), seed \(r.seed)"
@@ -235,9 +222,4 @@ private func writeCurve(_ trainer: Trainer, directory dir: String) throws {
     try AtomicFileWriter.write(Array(trainer.curveSVG(title: "PocketCLIP training: loss and zero-shot accuracy").utf8), to: dir + "/curve.svg")
 }
 
-func makeDirectory(_ path: String) throws {
-    if mkdir(path, 0o755) != 0 && errno != EEXIST {
-        throw CLIError("cannot create directory \(path): \(String(cString: strerror(errno)))")
-    }
-}
 #endif

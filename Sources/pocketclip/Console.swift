@@ -1,0 +1,187 @@
+// The console: what every command shares for talking to the user — one line on stderr and a
+// non-zero exit for any error (and for output that could not be written), JSON and CSV pieces,
+// progress and human-readable numbers, and reading the text inputs (label, template and file
+// lists: line endings, BOMs, stdin).
+
+import ArgumentParser
+import CLIPConvert
+import CLIPRuntime
+import CLIPSupport
+
+// MARK: - Errors and exit status
+
+/// Runs `body`, turning any error into one line on stderr and exit status 1. What `body` printed
+/// must have reached stdout: a write that failed (a full disk, /dev/full) is such an error too,
+/// so a half-written JSON or CSV never exits 0.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+        if fflush(stdout) != 0 || ferror(stdout) != 0 {
+            throw OutputError(reason: String(cString: strerror(errno)))
+        }
+    } catch let e as ExitCode {
+        throw e
+    } catch {
+        writeStderr("error: \(error)\n")
+        throw ExitCode.failure
+    }
+}
+
+/// Standard output could not be written.
+struct OutputError: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "cannot write the output to stdout: \(reason) (a full disk or a closed file?); what was written is incomplete" }
+}
+
+// MARK: - CSV
+
+func csvRow(_ fields: [String]) -> String { fields.map(csvField).joined(separator: ",") }
+
+func csvField(_ s: String) -> String {
+    guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+    return "\"" + s.replacingAll("\"", with: "\"\"") + "\""
+}
+
+extension String {
+    /// Every occurrence of `target` replaced (without Foundation).
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}
+
+// MARK: - Progress and numbers
+
+/// A one-line progress bar on stderr when it is a terminal; silent when piped.
+final class ProgressBar {
+    let label: String
+    let enabled = isatty(STDERR_FILENO) == 1
+    private var lastDrawn = -1
+
+    init(label: String) { self.label = label }
+
+    func update(_ done: Int, _ total: Int, _ item: String) {
+        guard enabled, total > 0 else { return }
+        let percent = done * 100 / total
+        guard percent != lastDrawn || done == total else { return }
+        lastDrawn = percent
+        let width = 30, filled = done * width / total
+        let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+        writeStderr("\r\(label) [\(bar)] \(percent)% \(done)/\(total) \(item.prefix(40))\u{1B}[K")
+    }
+
+    func finish() { if enabled { writeStderr("\r\u{1B}[K") } }
+}
+
+func formatBytes(_ n: Int) -> String {
+    let mb = Double(n) / 1_000_000
+    if mb >= 10 { return "\(Int(mb.rounded())) MB" }
+    if mb >= 0.01 { return "\(Double(Int(mb * 100)) / 100) MB" }
+    return "\(n) B"
+}
+
+func formatRatio(_ a: Int, _ b: Int) -> String {
+    let r = Double(a) / Double(max(1, b))
+    return "\(Double(Int(r * 100)) / 100)×"
+}
+
+func formatSeconds(_ s: Double) -> String { "\(Double(Int(s * 100)) / 100) s" }
+
+func formatMs(_ ms: Double) -> String { "\(Double(Int(ms * 100)) / 100) ms" }
+
+func say(_ line: String) {
+    let s = line + "\n"
+    _ = s.withCString { fputs($0, stdout) }
+    fflush(stdout)
+}
+
+func duration(_ seconds: Double) -> String {
+    let s = Int(seconds.rounded())
+    return s >= 3600 ? "\(s / 3600)h\(pad2((s % 3600) / 60))m" : s >= 60 ? "\(s / 60)m\(pad2(s % 60))s" : "\(s)s"
+}
+
+private func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
+
+func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count) }
+
+func padLeft(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }
+
+// MARK: - Files
+
+func makeDirectory(_ path: String) throws {
+    if mkdir(path, 0o755) != 0 && errno != EEXIST {
+        throw CLIError("cannot create directory \(path): \(String(cString: strerror(errno)))")
+    }
+}
+
+// MARK: - Text inputs and limits
+
+/// Floats in Swift's shortest form that reads back to the same Float; non-finite → null.
+func jsonArray(_ v: [Float]) -> String { "[" + v.map(jsonNumber).joined(separator: ", ") + "]" }
+
+/// Fails at once with the writer's one-line error ("cannot write 'PATH': Read-only file system")
+/// when `path` cannot be created — read-only target, missing directory, no permission — rather
+/// than after the minutes of work whose result it was to hold. Leaves nothing behind.
+func checkWritable(_ path: String) throws { try AtomicFileWriter(path: path).abort() }
+
+/// Largest labels or templates file read (`--labels-file`, `--templates-file`): 100,000 labels
+/// (PromptTemplates.maxLabels) of up to ~160 bytes each.
+let maxTextFileBytes = 16 << 20
+
+/// A UTF-8 text file (labels lists, image lists), bounded in size; "-" reads standard input.
+func readTextFile(_ path: String, limit: Int = maxTextFileBytes) throws -> String {
+    let bytes = path == "-" ? try readStandardInput(limit: limit) : try ReadOnlyFile(path: path).readAll(limit: limit)
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// `--threads` as given: at least 1, at most `WorkerPool.maxThreads` (4 × the cores this process
+/// may use, 256 at most).
+func checkThreads(_ threads: Int?) throws {
+    guard let threads else { return }
+    guard (1...WorkerPool.maxThreads).contains(threads) else {
+        throw ValidationError("--threads must be in 1...\(WorkerPool.maxThreads) (4 × the \(WorkerPool.availableCores) cores this process may use, 256 at most), got \(threads)")
+    }
+}
+
+/// Standard input to its end, refused past `limit` bytes.
+func readStandardInput(limit: Int) throws -> [UInt8] {
+    var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 { throw FileError.readFailed(path: "standard input", reason: String(cString: strerror(errno))) }
+        if n == 0 { return bytes }
+        bytes += chunk[0..<n]
+        if bytes.count > limit {
+            throw FileError.readFailed(path: "standard input", reason: "more than the \(limit) bytes allowed for it")
+        }
+    }
+}
+
+/// The lines of a text file as any editor writes them, numbered from 1: a leading byte-order
+/// mark is dropped, and "\n", "\r\n" or a lone "\r" ends a line. (In Swift "\r\n" is one
+/// Character, so splitting on "\n" alone keeps a Windows file's lines together.)
+func textLines(_ path: String, limit: Int = maxTextFileBytes) throws -> [(number: Int, text: Substring)] {
+    var text = Substring(try readTextFile(path, limit: limit))
+    if text.first == "\u{FEFF}" { text.removeFirst() }
+    return text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
+        .enumerated().map { (number: $0.offset + 1, text: $0.element) }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        var s = Substring(self)
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return String(s)
+    }
+}
+
+/// A command that cannot go on (a missing tower, a file in the way, data that does not fit):
+/// one line on stderr through `reportingErrors`. Argument mistakes stay ArgumentParser's
+/// `ValidationError`, thrown from `validate()`.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
