@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // PocketCLIP: CLIP on small Linux boards. The import arrows between targets are the table in
-// tools/ci/check-imports.sh, which CI runs.
+// docs/architecture.md, which tools/ci/check-imports.sh reads and CI runs.
 import PackageDescription
 
 let package = Package(

@@ -1,101 +1,102 @@
 #!/usr/bin/env bash
-# Keeps the import arrows between targets honest: every `import` in Sources/<Target>/
-# must be one this table allows for that target. Run by .ci/run; exits non-zero on a violation.
-#
-#   support (CLIPSupport)                    -> nothing of the project (zlib); every target may import it
-#   kernels, tokenizer, image preprocessing  -> nothing of the project but support
-#   runtime                                  -> kernels, tokenizer, image (never convert, train, BLAS)
-#   convert                                  -> runtime and what it builds on
-#   training data and evaluation (CLIPTrainData) -> training, runtime, tokenizer, image, format
-#   pocketclip (CLI)                         -> the libraries, ArgumentParser
+# Keeps the import arrows between targets honest. The arrows live in one place, the table of
+# docs/architecture.md (between its "arrows: begin" and "arrows: end" markers); this script
+# reads it and fails, naming file and module, when
+#   - a source file of Sources/<Target>/ imports a module its row does not list (nor the
+#     system modules that page names),
+#   - Package.swift gives a target a dependency its row does not list,
+#   - a target reaches, through any chain of dependencies, a module its "never reaches" column
+#     names (the runtime must never pull in the converter, the training module or BLAS),
+#   - a target of Sources/ has no row, or a row names no target.
+# Run by tools/ci/test.sh; exits non-zero on a violation.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-# Modules outside the project that any target may use (the OS and the standard library).
-system="Glibc Musl Darwin FoundationEssentials Dispatch Synchronization"
+swift package dump-package 2>/dev/null > "${TMPDIR:-/tmp}/pocketclip-package-$$.json"
+trap 'rm -f "${TMPDIR:-/tmp}/pocketclip-package-$$.json"' EXIT
+python3 - "${TMPDIR:-/tmp}/pocketclip-package-$$.json" <<'PY'
+import json, os, re, sys
 
-declare -A allowed=(
-  [CZlib]=""
-  [CImageCodecs]=""
-  [CZstd]=""
-  [CBLAS]=""
-  [CLIPSupport]="CZlib"
-  [CLIPFormat]="CZstd CLIPSupport"
-  [CLIPKernelsC]=""
-  [CLIPKernels]="CLIPKernelsC CLIPSupport"
-  [CLIPTokenizer]="CLIPSupport"
-  [CLIPImage]="CImageCodecs CZlib CLIPSupport"
-  [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat CLIPSupport"
-  [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat CLIPSupport"
-  [CLIPSearch]="CLIPRuntime CLIPImage CLIPSupport"
-  [CLIPTrain]="CBLAS CLIPSupport"
-  [CLIPTrainData]="CLIPTrain CLIPRuntime CLIPTokenizer CLIPImage CLIPSupport"
-  [pocketclip]="CLIPRuntime CLIPConvert CLIPSearch CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CLIPTrainData CLIPSupport ArgumentParser"
-)
+doc = open("docs/architecture.md", encoding="utf-8").read()
+def fail_setup(message):
+    print(f"check-imports: {message}", file=sys.stderr)
+    sys.exit(2)
 
-status=0
-for dir in Sources/*/; do
-  target=$(basename "$dir")
-  if [[ -z ${allowed[$target]+set} ]]; then
-    echo "check-imports: target '$target' is not in the table of tools/ci/check-imports.sh; add it with its allowed imports" >&2
-    status=1
-    continue
-  fi
-  ok=" ${allowed[$target]} $system "
-  while IFS= read -r hit; do
-    file=${hit%%:*}
-    module=$(sed -E 's/^[^:]*:[0-9]+:[[:space:]]*(@[_a-zA-Z]+[[:space:]]+)*import[[:space:]]+(class |struct |enum |func |protocol |var |let )?([A-Za-z_][A-Za-z0-9_]*).*/\3/' <<<"$hit")
-    if [[ $ok != *" $module "* ]]; then
-      echo "check-imports: $file imports $module, which $target may not import (allowed: ${allowed[$target]:-nothing of the project})" >&2
-      status=1
-    fi
-  done < <(grep -nE '^[[:space:]]*(@[_a-zA-Z]+[[:space:]]+)*import[[:space:]]' -r "$dir" --include='*.swift' || true)
-done
-# The same arrows in Package.swift, followed transitively: a board build of the runtime must
-# never pull in the converter, the training module or BLAS through some other target.
-swift package dump-package 2>/dev/null | python3 -c '
-import json, sys
-pkg = json.load(sys.stdin)
+m = re.search(r"<!-- arrows: begin[^>]*-->\n(.*?)<!-- arrows: end -->", doc, re.S)
+if not m:
+    fail_setup("docs/architecture.md has no arrows table between '<!-- arrows: begin' and '<!-- arrows: end -->'")
+system_line = re.search(r"System modules any target may import: `([^`]*)`", doc)
+if not system_line:
+    fail_setup("docs/architecture.md does not name the system modules ('System modules any target may import: `…`')")
+system = set(system_line.group(1).split())
+
+def names(cell):
+    cell = cell.strip().strip("`").strip()
+    return set() if cell in ("", "—", "-") else set(cell.replace("`", " ").split())
+
+allowed, never = {}, {}
+for line in m.group(1).splitlines():
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    if len(cells) < 3 or not cells[0].startswith("`"):
+        continue  # the header and its rule
+    target = cells[0].strip("`")
+    allowed[target] = names(cells[1])
+    never[target] = names(cells[2])
+
+bad = 0
+def fail(message):
+    global bad
+    print(f"check-imports: {message}", file=sys.stderr)
+    bad = 1
+
+# 1. Every import of every source file.
+import_re = re.compile(r"^\s*(?:@[_A-Za-z]+(?:\([^)]*\))?\s+)*import\s+(?:(?:class|struct|enum|func|protocol|var|let|typealias)\s+)?([A-Za-z_][A-Za-z0-9_]*)")
+for target in sorted(os.listdir("Sources")):
+    if not os.path.isdir(os.path.join("Sources", target)):
+        continue
+    if target not in allowed:
+        fail(f"target '{target}' has no row in the arrows table of docs/architecture.md; add it with what it may import")
+        continue
+    ok = allowed[target] | system
+    for root, _, files in os.walk(os.path.join("Sources", target)):
+        for f in sorted(files):
+            if not f.endswith(".swift"):
+                continue
+            path = os.path.join(root, f)
+            for n, line in enumerate(open(path, encoding="utf-8"), 1):
+                im = import_re.match(line)
+                if im and im.group(1) not in ok:
+                    fail(f"{path}:{n} imports {im.group(1)}, which {target} may not import "
+                         f"(docs/architecture.md allows: {' '.join(sorted(allowed[target])) or 'nothing of the project'})")
+
+# 2. Package.swift's dependencies, direct and transitive.
+pkg = json.load(open(sys.argv[1]))
 deps = {}
 for t in pkg["targets"]:
-    names = []
+    ds = []
     for d in t.get("dependencies", []):
         for kind in ("byName", "target", "product"):
             if kind in d:
-                names.append(d[kind][0])
-    deps[t["name"]] = names
-def reach(name, seen=None):
-    seen = set() if seen is None else seen
+                ds.append(d[kind][0])
+    deps[t["name"]] = ds
+for target in sorted(allowed):
+    if target not in deps:
+        fail(f"docs/architecture.md has a row for '{target}', which Package.swift does not define")
+        continue
+    for d in deps[target]:
+        if d not in allowed[target]:
+            fail(f"Package.swift lets {target} depend on {d}, which its row in docs/architecture.md does not list")
+def reach(name, seen):
     for d in deps.get(name, []):
         if d not in seen:
             seen.add(d)
             reach(d, seen)
     return seen
-forbidden = {
-    "CLIPSupport": {"CLIPFormat", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPRuntime", "CLIPConvert", "CLIPTrain", "CLIPTrainData", "CBLAS"},
-    "CLIPKernels": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
-    "CLIPTokenizer": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
-    "CLIPImage": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
-    "CLIPFormat": {"CLIPRuntime", "CLIPConvert", "CLIPTrain", "CBLAS"},
-    "CLIPRuntime": {"CLIPConvert", "CLIPTrain", "CLIPTrainData", "CBLAS"},
-    "CLIPConvert": {"CLIPTrain", "CLIPTrainData", "CBLAS"},
-}
-bad = 0
-# Leaves may reach only C shims (system libraries and the C kernels) and the support leaf.
-shims = {"CZlib", "CImageCodecs", "CZstd", "CLIPKernelsC", "CLIPSupport"}
-shim_list = " ".join(sorted(shims))
-for leaf in ("CLIPSupport", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"):
-    if leaf in deps:
-        for b in sorted(reach(leaf) - shims):
-            print(f"check-imports: Package.swift lets {leaf} depend on {b}; it may use only C shims ({shim_list})", file=sys.stderr)
-            bad = 1
-for target, banned in forbidden.items():
-    if target in deps:
-        for b in sorted(reach(target) & banned):
-            print(f"check-imports: Package.swift lets {target} depend on {b} (directly or through another target)", file=sys.stderr)
-            bad = 1
-sys.exit(bad)
-' || status=1
+for target in sorted(never):
+    for d in sorted(reach(target, set()) & never[target]):
+        fail(f"{target} reaches {d} through Package.swift's dependencies; docs/architecture.md says it never may")
 
-[[ $status -eq 0 ]] && echo "check-imports: every target imports and depends on only what the arrows above allow"
-exit $status
+if not bad:
+    print("check-imports: every target imports and depends on only what docs/architecture.md allows")
+sys.exit(bad)
+PY
