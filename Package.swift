@@ -42,16 +42,22 @@ let package = Package(
         .target(name: "CLIPKernels", dependencies: ["CLIPKernelsC"]),
         // The .pclip container: reader, writer, reference quantizer (formats/pclip.md).
         .target(name: "CLIPFormat", dependencies: ["CZstd", "CZlib"]),
+        // The model schema: the config types and the one table of tensor names (.pclip,
+        // OpenCLIP/OpenAI, HF) with their shapes and layout transforms. The runtime, the
+        // converter and the trainer all derive from it.
+        .target(name: "CLIPSchema"),
 
-        // Runtime: config, encoders, zero-shot. Never imports the converter or BLAS.
-        .target(name: "CLIPRuntime", dependencies: ["CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"]),
+        // Runtime: encoders, zero-shot, .pclip loading (re-exports the schema). Never imports the
+        // converter or BLAS.
+        .target(name: "CLIPRuntime", dependencies: ["CLIPSchema", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"]),
 
         // Converter: checkpoint readers (safetensors, HF / OpenCLIP names) into runtime weights.
         .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"]),
 
         // Float training: layers with their backward passes, the contrastive loss, AdamW.
-        // Imports nothing of the runtime (its own float world); BLAS for the matmuls.
-        .target(name: "CLIPTrain", dependencies: ["CBLAS"]),
+        // Imports nothing of the runtime (its own float world): the schema for its config and
+        // parameter names, BLAS for the matmuls.
+        .target(name: "CLIPTrain", dependencies: ["CLIPSchema", "CBLAS"]),
         // Training data from files: a folder of images plus a TSV/JSONL captions file, decoded
         // with the runtime's exact preprocessing (CLIPImage) and JSON parser (CLIPFormat).
         .target(name: "CLIPTrainData", dependencies: ["CLIPTrain", "CLIPImage", "CLIPFormat"]),
@@ -74,6 +80,9 @@ let package = Package(
         .target(name: "CorpusSupport", dependencies: ["CLIPFormat"], path: "Tests/CorpusSupport"),
         .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat", "CorpusSupport"]),
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC"]),
+        // The table itself, and every user of it on the committed checkpoints: converter,
+        // .pclip writer and loader, the trainer's exporters.
+        .testTarget(name: "CLIPSchemaTests", dependencies: ["CLIPSchema", "CLIPConvert", "CLIPRuntime", "CLIPFormat", "CLIPTrain"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPImage", "CorpusSupport"]),

@@ -3,8 +3,10 @@
 # must be one this table allows for that target. Run by .ci/run; exits non-zero on a violation.
 #
 #   kernels, tokenizer, image preprocessing  -> nothing of the project
-#   runtime                                  -> kernels, tokenizer, image (never convert, train, BLAS)
+#   schema (config, tensor names)            -> nothing of the project
+#   runtime                                  -> schema, kernels, tokenizer, image (never convert, train, BLAS)
 #   convert                                  -> runtime and what it builds on
+#   training (CLIPTrain)                     -> schema, BLAS (nothing of the runtime)
 #   training data (CLIPTrainData)            -> training, image preprocessing, format (JSON)
 #   pocketclip (CLI)                         -> the libraries, ArgumentParser
 set -euo pipefail
@@ -19,13 +21,14 @@ declare -A allowed=(
   [CZstd]=""
   [CBLAS]=""
   [CLIPFormat]="CZstd CZlib"
+  [CLIPSchema]=""
   [CLIPKernelsC]=""
   [CLIPKernels]="CLIPKernelsC"
   [CLIPTokenizer]="CZlib"
   [CLIPImage]="CImageCodecs CZlib"
-  [CLIPRuntime]="CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
-  [CLIPConvert]="CLIPRuntime CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
-  [CLIPTrain]="CBLAS"
+  [CLIPRuntime]="CLIPSchema CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
+  [CLIPConvert]="CLIPRuntime CLIPSchema CLIPKernels CLIPTokenizer CLIPImage CLIPFormat"
+  [CLIPTrain]="CLIPSchema CBLAS"
   [CLIPTrainData]="CLIPTrain CLIPImage CLIPFormat"
   [pocketclip]="CLIPRuntime CLIPConvert CLIPFormat CLIPKernels CLIPTokenizer CLIPImage CLIPTrain CLIPTrainData CZlib ArgumentParser"
 )
@@ -80,7 +83,7 @@ bad = 0
 # Leaves may reach only C shims (system libraries and the C kernels).
 shims = {"CZlib", "CImageCodecs", "CZstd", "CLIPKernelsC"}
 shim_list = " ".join(sorted(shims))
-for leaf in ("CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat"):
+for leaf in ("CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat", "CLIPSchema"):
     if leaf in deps:
         for b in sorted(reach(leaf) - shims):
             print(f"check-imports: Package.swift lets {leaf} depend on {b}; it may use only C shims ({shim_list})", file=sys.stderr)
