@@ -9,13 +9,15 @@
 // q, k, v stacked [3D, D] as OpenCLIP's `in_proj_weight`; conv1 flattened to [D, 3·P·P] in
 // (channel, row, column) order; both projections [E, D]; the logit scale one value.
 //
-// | part               | .pclip                    | OpenCLIP / OpenAI                      | HF `CLIPModel`                                  |
-// |--------------------|---------------------------|----------------------------------------|-------------------------------------------------|
-// | patch embedding    | `vision.patch_embed`      | `visual.conv1.weight` [D, 3, P, P]     | `…patch_embedding.weight` [D, 3, P, P]          |
-// | attention in-proj  | `…attn.qkv.weight` [3D, D] | `…attn.in_proj_weight` [3D, D] (q;k;v) | `…self_attn.{q,k,v}_proj.weight`, each [D, D]   |
-// | image projection   | `vision.proj` [E, D]      | `visual.proj` [D, E] (x · W)           | `visual_projection.weight` [E, D] (x · Wᵀ)      |
-// | text projection    | `text.proj` [E, D]        | `text_projection` [D, E] (x · W)       | `text_projection.weight` [E, D] (x · Wᵀ)        |
-// | logit scale        | metadata `model.logit_scale` | `logit_scale` []                    | `logit_scale` []                                |
+// What the layouts store differently (the rest is stored as the canonical tensor):
+//
+// | part              | .pclip (canonical)              | OpenCLIP / OpenAI                      | HF `CLIPModel`                                |
+// |-------------------|---------------------------------|----------------------------------------|-----------------------------------------------|
+// | patch embedding   | `vision.patch_embed` [D, 3·P·P] | `visual.conv1.weight` [D, 3, P, P]     | `…patch_embedding.weight` [D, 3, P, P]        |
+// | attention in-proj | `…attn.qkv.weight` [3D, D]      | `…attn.in_proj_weight` [3D, D] (q;k;v) | `…self_attn.{q,k,v}_proj.weight`, each [D, D] |
+// | image projection  | `vision.proj` [E, D]            | `visual.proj` [D, E] (x · W)           | `visual_projection.weight` [E, D] (x · Wᵀ)    |
+// | text projection   | `text.proj` [E, D]              | `text_projection` [D, E] (x · W)       | `text_projection.weight` [E, D] (x · Wᵀ)      |
+// | logit scale       | metadata `model.logit_scale`    | `logit_scale` []                       | `logit_scale` []                              |
 
 /// The checkpoint layouts PocketCLIP reads (and its trainer writes).
 public enum CheckpointLayout: String, Sendable, CaseIterable {
@@ -137,8 +139,8 @@ public enum TensorPart: String, Sendable, CaseIterable {
 ///     let t = ModelTensor(.qkvWeight, .vision, block: 0)
 ///     t.pclipName                  // "vision.blocks.0.attn.qkv.weight"
 ///     t.names(in: .openCLIP)       // ["visual.transformer.resblocks.0.attn.in_proj_weight"]
-///     t.names(in: .huggingFace)    // [".. .q_proj.weight", ".. .k_proj.weight", ".. .v_proj.weight"]
-///     t.shape(config)              // [3·D, D]
+///     t.names(in: .huggingFace)    // ["vision_model.encoder.layers.0.self_attn.q_proj.weight", …k…, …v…]
+///     t.shape(config)              // [3·D, D]; HF stores three [D, D]
 public struct ModelTensor: Hashable, Sendable, CustomStringConvertible {
     /// CLIP's two towers.
     public enum Tower: String, Sendable, CaseIterable {
