@@ -47,19 +47,25 @@ let package = Package(
         .target(name: "CLIPKernels", dependencies: ["CLIPKernelsC", "CLIPSupport"]),
         // The .pclip container: reader, writer, reference quantizer (formats/pclip.md).
         .target(name: "CLIPFormat", dependencies: ["CZstd", "CLIPSupport"]),
+        // The model schema: the config types and the one table of tensor names (.pclip,
+        // OpenCLIP/OpenAI, HF) with their shapes and layout transforms. The runtime, the
+        // converter and the trainer all derive from it.
+        .target(name: "CLIPSchema"),
 
-        // Runtime: config, encoders, zero-shot. Never imports the converter or BLAS.
-        .target(name: "CLIPRuntime", dependencies: ["CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat", "CLIPSupport"]),
+        // Runtime: encoders, zero-shot, .pclip loading (re-exports the schema). Never imports the
+        // converter or BLAS.
+        .target(name: "CLIPRuntime", dependencies: ["CLIPSchema", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat", "CLIPSupport"]),
 
         // Converter: checkpoint readers (safetensors, HF / OpenCLIP names) into runtime weights.
-        .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat", "CLIPSupport"]),
+        .target(name: "CLIPConvert", dependencies: ["CLIPRuntime", "CLIPSchema", "CLIPKernels", "CLIPTokenizer", "CLIPImage", "CLIPFormat", "CLIPSupport"]),
 
         // Search: an embedding index of a folder of images, built and queried through the runtime.
         .target(name: "CLIPSearch", dependencies: ["CLIPRuntime", "CLIPImage", "CLIPSupport"]),
 
         // Float training: layers with their backward passes, the contrastive loss, AdamW.
-        // Imports nothing of the runtime (its own float world); BLAS for the matmuls.
-        .target(name: "CLIPTrain", dependencies: ["CBLAS", "CLIPSupport"]),
+        // Imports nothing of the runtime (its own float world): the schema for its config and
+        // parameter names, BLAS for the matmuls.
+        .target(name: "CLIPTrain", dependencies: ["CLIPSchema", "CBLAS", "CLIPSupport"]),
         // Everything a training run reads and how it is scored: Fashion-MNIST (IDX files and the
         // captions generator), a folder of images with a TSV/JSONL captions file (decoded with the
         // runtime's exact preprocessing), the tokenizer rows, and the zero-shot evaluation of a
@@ -86,6 +92,9 @@ let package = Package(
         .testTarget(name: "CLIPSearchTests", dependencies: ["CLIPSearch", "CLIPRuntime", "CLIPConvert", "CLIPFormat", "CLIPSupport", "CorpusSupport"]),
         .testTarget(name: "CLIPFormatTests", dependencies: ["CLIPFormat", "CLIPSupport", "CorpusSupport"]),
         .testTarget(name: "CLIPKernelsTests", dependencies: ["CLIPKernels", "CLIPKernelsC", "CLIPSupport"]),
+        // The table itself, and every user of it on the committed checkpoints: converter,
+        // .pclip writer and loader, the trainer's exporters.
+        .testTarget(name: "CLIPSchemaTests", dependencies: ["CLIPSchema", "CLIPConvert", "CLIPRuntime", "CLIPFormat", "CLIPTrain"]),
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CLIPSupport", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPConvert", "CLIPRuntime", "CLIPImage", "CLIPTokenizer", "CLIPSupport", "CorpusSupport"]),

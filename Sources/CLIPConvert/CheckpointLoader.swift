@@ -90,26 +90,23 @@ public enum CheckpointLoader {
         guard fileExists(path) else { throw CheckpointError.notFound(path) }
         let (weightsPath, dir) = try locateWeights(path)
         let file = try SafetensorsFile(path: weightsPath)
-        let layout: CheckpointLayout
-        if file.tensors[Names.patchEmbedding.openCLIP] != nil || file.tensors[Names.tokenEmbedding.openCLIP] != nil {
-            layout = .openCLIP
-        } else if file.tensors[Names.patchEmbedding.huggingFace[0]] != nil
-                    || file.tensors[Names.tokenEmbedding.huggingFace[0]] != nil {
-            layout = .huggingFace
-        } else {
+        // The layout whose patch or token embedding name the file has.
+        let probes = [ModelTensor(.patchEmbedding), ModelTensor(.tokenEmbedding)]
+        guard let layout = CheckpointLayout.allCases.first(where: { layout in
+            probes.contains { file.tensors[$0.names(in: layout)[0]] != nil }
+        }) else {
+            let patch = probes[0]
             throw CheckpointError.unrecognized(
-                path: weightsPath, detail: "it has neither OpenCLIP names (visual.conv1.weight) nor HF CLIPModel names (vision_model.embeddings.patch_embedding.weight)")
+                path: weightsPath, detail: "it has neither OpenCLIP names (\(patch.names(in: .openCLIP)[0])) nor HF CLIPModel names (\(patch.names(in: .huggingFace)[0]))")
         }
         let settings = try ConfigSettings.read(layout: layout, directory: dir, options: options, weightsPath: weightsPath)
         let reader = WeightReader(file: file, layout: layout)
         let config = try deriveConfig(reader, settings: settings)
         try config.validate()
-        let vision = options.towers.vision ? try reader.vision(config) : nil
-        let text = options.towers.text ? try reader.text(config) : nil
-        let logitScale = try reader.scalar(Names.logitScale)
-        let unknown = reader.unexpectedNames(config: config)
+        var weights = try reader.weights(config, towers: options.towers)
+        weights.logitScale = try reader.scalar(.logitScale)
+        let unknown = reader.unexpectedNames()
         if !unknown.isEmpty { throw CheckpointError.unsupportedTensors(path: weightsPath, names: unknown) }
-        let weights = CLIPWeights(vision: vision, text: text, logitScale: logitScale)
         try weights.validate(against: config)
         var preprocess = settings.preprocess(imageSize: config.vision.imageSize)
         preprocess.cropRounding = options.cropRounding
@@ -145,27 +142,29 @@ public enum CheckpointLoader {
 
     /// Architecture from shapes; heads and eps from the config.
     static func deriveConfig(_ r: WeightReader, settings s: ConfigSettings) throws -> CLIPConfig {
-        let visionWidth = try r.shape(Names.classEmbedding)[0]
-        let conv = try r.shape(Names.patchEmbedding)
+        typealias T = ModelTensor
+        let visionWidth = try r.shape(T(.classEmbedding))[0]
+        let conv = try r.shape(T(.patchEmbedding))
         guard conv.count == 4, conv[1] == 3, conv[2] == conv[3] else {
             throw CheckpointError.unrecognized(path: r.file.path, detail: "patch embedding has shape \(conv), expected [width, 3, P, P]")
         }
         let patch = conv[2]
-        let visionTokens = try r.shape(Names.visionPositions)[0]
+        let visionTokens = try r.shape(T(.visionPositions))[0]
         var grid = 0
         while (grid + 1) * (grid + 1) <= visionTokens - 1 { grid += 1 }
         guard grid * grid == visionTokens - 1 else {
             throw CheckpointError.unrecognized(path: r.file.path, detail: "\(visionTokens) vision positions is not 1 + a square number of patches")
         }
-        let visionLayers = r.blockCount(vision: true)
-        let visionMLP = try r.shape(Names.fcWeight, prefix: Names.blockPrefix(vision: true, r.layout, index: 0))[0]
-        let token = try r.shape(Names.tokenEmbedding)
-        let textPositions = try r.shape(Names.textPositions)[0]
+        let visionLayers = r.blockCount(.vision)
+        let visionMLP = try r.shape(T(.fcWeight, .vision, block: 0))[0]
+        let token = try r.shape(T(.tokenEmbedding))
+        let textPositions = try r.shape(T(.textPositions))[0]
         let textWidth = token[1]
-        let textLayers = r.blockCount(vision: false)
-        let textMLP = try r.shape(Names.fcWeight, prefix: Names.blockPrefix(vision: false, r.layout, index: 0))[0]
-        let projection = try r.shape(Names.visionProjection)
-        let embedDim = r.layout == .openCLIP ? projection[1] : projection[0]
+        let textLayers = r.blockCount(.text)
+        let textMLP = try r.shape(T(.fcWeight, .text, block: 0))[0]
+        // [E, D] as stored, or [D, E] where the layout stores the projection transposed.
+        let projection = try r.shape(T(.visionProjection))
+        let embedDim = T(.visionProjection).transform(r.layout) == .transpose ? projection[1] : projection[0]
         return CLIPConfig(
             vision: VisionConfig(
                 imageSize: grid * patch, patchSize: patch,

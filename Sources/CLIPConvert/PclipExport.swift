@@ -121,7 +121,7 @@ public enum PclipConverter {
                 continue
             }
             let k = dims.last!
-            let inText = t.name.hasPrefix("text.blocks.")
+            let inText = t.id.tower == .text && t.id.block != nil  // the text tower's blocks
             let asked = inText ? options.textGroupSize : options.groupSize
             // A group as wide as the row or wider is one scale per channel: not a fallback.
             var group = asked == 0 || asked >= k ? k : asked

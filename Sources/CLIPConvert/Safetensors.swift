@@ -83,7 +83,7 @@ public enum Safetensors {
 ///
 /// ```swift
 /// let file = try SafetensorsFile(path: "model.safetensors")
-/// let w = try file.floatTensor("visual.proj")   // F32/F16/BF16 → Float
+/// let w = try file.floatTensor(ModelTensor(.visionProjection).names(in: .openCLIP)[0])   // F32/F16/BF16 → Float
 /// ```
 public final class SafetensorsFile: @unchecked Sendable {
     public let path: String

@@ -60,7 +60,7 @@ final class OwnedBuffer {
 ///
 /// ```swift
 /// let file = try PclipFile(path: "model.pclip")
-/// let w = try file.floats("vision.proj")   // f32, f16 or q8 → Float
+/// let w = try file.floats(file.tensors[0].name)   // f32, f16 or q8 → Float
 /// ```
 public final class PclipFile: @unchecked Sendable {
     public let path: String

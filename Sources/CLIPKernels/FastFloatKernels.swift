@@ -37,16 +37,15 @@ public func attentionFast(
     precondition(rc == 0, "attentionFast: \(t) tokens of width \(d) cannot split into \(h) heads (heads \(r), rows \(q))")
 }
 
-/// Same contract as `activateInPlace(_:count:_:)`, through pc_gelu_f32 / pc_quick_gelu_f32: libm
-/// on the portable path, 8-lane polynomial approximations on AVX2 + FMA with absolute error
-/// < 1e-6·max(1, |x|) (measured 1.7e-7 for GELU, 1.2e-7 for QuickGELU; pc_activation.c) —
-/// far below the int8 step ((max − min) / 255) the next matmul quantizes these values to.
-public func activateInPlaceFast(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
-    switch activation {
-    case .gelu: pc_gelu_f32(x, Int64(count))
-    case .quickGELU: pc_quick_gelu_f32(x, Int64(count))
-    }
-}
+/// Same contracts as `geluInPlace(_:count:)` and `quickGELUInPlace(_:count:)`, through
+/// pc_gelu_f32 / pc_quick_gelu_f32: libm on the portable path, 8-lane polynomial approximations
+/// on AVX2 + FMA with absolute error < 1e-6·max(1, |x|) (measured 1.7e-7 for GELU, 1.2e-7 for
+/// QuickGELU; pc_activation.c) — far below the int8 step ((max − min) / 255) the next matmul
+/// quantizes these values to.
+public func geluInPlaceFast(_ x: UnsafeMutablePointer<Float>, count: Int) { pc_gelu_f32(x, Int64(count)) }
+
+/// See `geluInPlaceFast(_:count:)`.
+public func quickGELUInPlaceFast(_ x: UnsafeMutablePointer<Float>, count: Int) { pc_quick_gelu_f32(x, Int64(count)) }
 
 /// Same contract as `layerNorm(_:_:gamma:beta:rows:dim:eps:)`, through pc_layernorm_f32 (AVX-512
 /// where the int8 path uses it, portable C elsewhere; every path bit-identical). Mean and variance

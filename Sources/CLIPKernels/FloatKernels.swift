@@ -78,28 +78,24 @@ public func softmaxInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
     for i in 0..<count { x[i] *= inv }
 }
 
-/// The MLP activations CLIP checkpoints use. The weights do not say which: the config must.
-public enum Activation: String, Sendable, Codable, CaseIterable {
-    /// x · σ(1.702 x): OpenAI's original CLIP weights (and HF's `quick_gelu`).
-    case quickGELU = "quick_gelu"
-    /// Exact GELU, x · Φ(x) with erf: most OpenCLIP-trained models (HF's `gelu`).
-    case gelu = "gelu"
+// The MLP activations CLIP checkpoints use (which one, the model's config says).
+
+/// Exact GELU in place over `count` values: x · Φ(x), with erf (most OpenCLIP-trained models,
+/// HF's `gelu`).
+public func geluInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    let invSqrt2: Float = 0.70710678118654752
+    for i in 0..<count {
+        let v = x[i]
+        x[i] = 0.5 * v * (1 + erff(v * invSqrt2))
+    }
 }
 
-/// Applies `activation` in place to `count` values.
-public func activateInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation) {
-    switch activation {
-    case .quickGELU:
-        for i in 0..<count {
-            let v = x[i]
-            x[i] = v / (1 + expf(-1.702 * v))
-        }
-    case .gelu:
-        let invSqrt2: Float = 0.70710678118654752
-        for i in 0..<count {
-            let v = x[i]
-            x[i] = 0.5 * v * (1 + erff(v * invSqrt2))
-        }
+/// QuickGELU in place over `count` values: x · σ(1.702 x) (OpenAI's original CLIP weights, HF's
+/// `quick_gelu`).
+public func quickGELUInPlace(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count {
+        let v = x[i]
+        x[i] = v / (1 + expf(-1.702 * v))
     }
 }
 

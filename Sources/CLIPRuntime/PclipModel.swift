@@ -1,7 +1,7 @@
-// A CLIP model in a .pclip file (formats/pclip.md): the tensor names, the metadata schema, and
-// loading into the float runtime (q8 and f16 tensors are widened to f32 on load until the int8
-// runtime executes them directly). The names here are the one table both the converter and the
-// loader use.
+// A CLIP model in a .pclip file (formats/pclip.md): the metadata schema, the check of a file
+// against the model its metadata describes, and loading. The encoders run q8 matrices as int8
+// (mapped in place when stored raw) and widen f16 ones to f32; `CLIPWeights(pclip:)` widens
+// everything to f32. Tensor names and shapes come from the schema (CLIPSchema/TensorNames.swift).
 
 import CLIPFormat
 import CLIPImage
@@ -9,69 +9,25 @@ import CLIPKernels
 import CLIPSupport
 import CLIPTokenizer
 
-/// One tensor of a model as a .pclip file names it.
+/// One tensor of a model as a .pclip file holds it.
 public struct NamedTensor: Sendable {
-    public let name: String
+    /// Which tensor of the model: its row of the schema.
+    public let id: ModelTensor
     public let tensor: Tensor
+    /// Its .pclip name.
+    public var name: String { id.pclipName! }
     /// A weight matrix (or the token embedding) that `--dtype q8|f16` narrows; the rest
     /// (LayerNorms, biases, position and class embeddings) always stays f32.
-    public let isMatrix: Bool
+    public var isMatrix: Bool { id.part.isMatrix }
 }
 
-/// The .pclip names of a model's tensors: `visitTensors` is the one table of names; listing
-/// the tensors (converter) and filling them in (loader) both walk it.
-public enum PclipNames {
-    public static let vocabulary = "tokenizer.vocabulary"
-    public static let merges = "tokenizer.merges"
-
+extension PclipNames {
     /// Every weight tensor of `weights`, in file order.
     public static func tensors(of weights: CLIPWeights) -> [NamedTensor] {
         var copy = weights
         var out: [NamedTensor] = []
-        copy.visitTensors { name, tensor, isMatrix in out.append(NamedTensor(name: name, tensor: tensor, isMatrix: isMatrix)) }
+        copy.visitTensors { id, tensor in out.append(NamedTensor(id: id, tensor: tensor)) }
         return out
-    }
-}
-
-extension CLIPWeights {
-    /// Calls `body` with each tensor's .pclip name, the tensor (which it may replace) and whether
-    /// it is a matrix that `--dtype` narrows, in file order.
-    public mutating func visitTensors(_ body: (String, inout Tensor, Bool) throws -> Void) rethrows {
-        func linear(_ name: String, _ l: inout LinearWeights) throws {
-            try body(name + ".weight", &l.weight, true)
-            if l.bias != nil { try body(name + ".bias", &l.bias!, false) }
-        }
-        func norm(_ name: String, _ n: inout LayerNormWeights) throws {
-            try body(name + ".weight", &n.gamma, false)
-            try body(name + ".bias", &n.beta, false)
-        }
-        func blocks(_ prefix: String, _ blocks: inout [BlockWeights]) throws {
-            for i in blocks.indices {
-                let p = "\(prefix).blocks.\(i)."
-                try norm(p + "ln_1", &blocks[i].ln1)
-                try linear(p + "attn.qkv", &blocks[i].qkv)
-                try linear(p + "attn.out", &blocks[i].attnOut)
-                try norm(p + "ln_2", &blocks[i].ln2)
-                try linear(p + "mlp.fc", &blocks[i].fc)
-                try linear(p + "mlp.proj", &blocks[i].proj)
-            }
-        }
-        if vision != nil {
-            try body("vision.patch_embed", &vision!.patchEmbedding, true)
-            try body("vision.class_embed", &vision!.classEmbedding, false)
-            try body("vision.pos_embed", &vision!.positionEmbedding, false)
-            try norm("vision.ln_pre", &vision!.lnPre)
-            try blocks("vision", &vision!.blocks)
-            try norm("vision.ln_post", &vision!.lnPost)
-            try body("vision.proj", &vision!.projection, true)
-        }
-        if text != nil {
-            try body("text.token_embed", &text!.tokenEmbedding, true)
-            try body("text.pos_embed", &text!.positionEmbedding, false)
-            try blocks("text", &text!.blocks)
-            try norm("text.ln_final", &text!.lnFinal)
-            try body("text.proj", &text!.projection, true)
-        }
     }
 }
 
@@ -197,22 +153,23 @@ extension CLIPModel {
         if preprocess.size != config.vision.imageSize {
             throw PclipError.badMetadata("preprocess.size \(preprocess.size) differs from model.vision.image_size \(config.vision.imageSize)")
         }
-        let hasVision = file.tensors.contains { $0.name.hasPrefix("vision.") }
-        let hasText = file.tensors.contains { $0.name.hasPrefix("text.") }
+        func holds(_ tower: ModelTensor.Tower) -> Bool { file.tensors.contains { $0.name.hasPrefix(tower.pclipRoot + ".") } }
+        let hasVision = holds(.vision), hasText = holds(.text)
         guard hasVision || hasText else { throw PclipError.badMetadata("the file holds neither tower") }
 
-        // Every name the config implies for the towers present, in file order, and nothing else.
-        // The skeleton has shapes but no values (the config is bounded by validate()).
-        var expected = PclipNames.tensors(of: CLIPWeights.skeleton(config: config, vision: hasVision, text: hasText))
-            .map { (name: $0.name, shape: $0.tensor.shape) }
-        if hasText { expected += [(PclipNames.vocabulary, []), (PclipNames.merges, [])] }
+        // Every name the config implies for the towers present, in file order, and nothing else
+        // (shapes from the schema: a few bytes per tensor, and the config is bounded by validate()).
+        let tokenizerNames = hasText ? [PclipNames.vocabulary, PclipNames.merges] : []
+        let expected: [(name: String, shape: [Int])] =
+            ModelTensor.all(config, vision: hasVision, text: hasText, logitScale: false).map { ($0.pclipName!, $0.shape(config)) }
+            + tokenizerNames.map { ($0, []) }
         let names = Set(expected.map(\.name))
         for t in file.tensors where !names.contains(t.name) {
             throw PclipError.badMetadata("tensor '\(t.name)' does not belong to the model the metadata describes")
         }
         for (name, shape) in expected {
             let info = try file.info(name)
-            let isTokenizer = name.hasPrefix("tokenizer.")
+            let isTokenizer = tokenizerNames.contains(name)
             if isTokenizer != (info.dtype == .bytes) {
                 throw PclipError.wrongDType(tensor: name, expected: isTokenizer ? "bytes" : "f32, f16 or q8", found: info.dtype)
             }
@@ -268,27 +225,20 @@ extension CLIPModel {
 }
 
 extension CLIPWeights {
-    /// Weights with the shapes `config` implies and no values (the skeleton a file is checked
-    /// against: costs a few bytes per tensor whatever the config claims).
-    static func skeleton(config c: CLIPConfig, vision: Bool, text: Bool) -> CLIPWeights {
-        func ln(_ d: Int) -> LayerNormWeights { LayerNormWeights(gamma: .shape([d]), beta: .shape([d])) }
-        func lin(_ o: Int, _ i: Int) -> LinearWeights { LinearWeights(weight: .shape([o, i]), bias: .shape([o])) }
-        func blocks(_ t: TowerConfig) -> [BlockWeights] {
-            (0..<t.layers).map { _ in
-                BlockWeights(ln1: ln(t.width), qkv: lin(3 * t.width, t.width), attnOut: lin(t.width, t.width),
-                             ln2: ln(t.width), fc: lin(t.mlpWidth, t.width), proj: lin(t.width, t.mlpWidth))
-            }
+    /// The float weights of a .pclip file, q8 and f16 tensors widened to f32, after checking the
+    /// file against its config (the towers it holds).
+    ///
+    /// ```swift
+    /// let weights = try CLIPWeights(pclip: try PclipFile(path: "model.pclip"))
+    /// ```
+    public init(pclip file: PclipFile) throws {
+        let (config, logitScale, _, towers) = try CLIPModel.validate(file)
+        self.init(config: config, towers: towers)
+        self.logitScale = logitScale
+        try visitTensors { id, tensor in
+            let (dims, values) = try file.floats(id.pclipName!)
+            tensor = Tensor(shape: dims, values: values)
         }
-        let v = c.vision, d = v.tower.width, td = c.text.tower.width
-        return CLIPWeights(
-            vision: vision ? VisionWeights(
-                patchEmbedding: .shape([d, 3 * v.patchSize * v.patchSize]), classEmbedding: .shape([d]),
-                positionEmbedding: .shape([v.tokens, d]), lnPre: ln(d), blocks: blocks(v.tower), lnPost: ln(d),
-                projection: .shape([c.embedDim, d])) : nil,
-            text: text ? TextWeights(
-                tokenEmbedding: .shape([c.text.vocabularySize, td]), positionEmbedding: .shape([c.text.contextLength, td]),
-                blocks: blocks(c.text.tower), lnFinal: ln(td), projection: .shape([c.embedDim, td])) : nil,
-            logitScale: 0)
     }
 }
 
@@ -298,48 +248,52 @@ struct PlanLoader {
     let file: PclipFile
     let config: CLIPConfig
 
-    func floats(_ name: String) throws -> Tensor {
-        let (dims, values) = try file.floats(name)
+    func floats(_ t: ModelTensor) throws -> Tensor {
+        let (dims, values) = try file.floats(t.pclipName!)
         return Tensor(shape: dims, values: values)
     }
 
-    func linear(_ name: String, bias: Bool = true) throws -> RuntimeLinear {
-        let b = bias ? try floats(name + ".bias") : nil
-        let info = try file.info(name + (bias ? ".weight" : ""))
+    func linear(_ weight: ModelTensor, bias: ModelTensor?) throws -> RuntimeLinear {
+        let b = try bias.map(floats)
+        let info = try file.info(weight.pclipName!)
         if info.dtype == .q8 && info.dims.count == 2 {
             let packed = try RuntimeLinear.q8(try Q8Weights(try file.data(info.name)), bias: b?.values)
             file.releasePages(of: info)  // a raw (mapped) tensor is now held once, packed
             return packed
         }
-        return .float(LinearWeights(weight: try floats(info.name), bias: b))
+        return .float(LinearWeights(weight: try floats(weight), bias: b))
     }
 
-    func norm(_ name: String) throws -> LayerNormWeights {
-        LayerNormWeights(gamma: try floats(name + ".weight"), beta: try floats(name + ".bias"))
+    func norm(_ weight: ModelTensor, _ bias: ModelTensor) throws -> LayerNormWeights {
+        LayerNormWeights(gamma: try floats(weight), beta: try floats(bias))
     }
 
-    func blocks(_ prefix: String, _ count: Int) throws -> [BlockPlan] {
+    func blocks(_ tower: ModelTensor.Tower, _ count: Int) throws -> [BlockPlan] {
         try (0..<count).map { i in
-            let p = "\(prefix).blocks.\(i)."
-            return BlockPlan(ln1: try norm(p + "ln_1"), qkv: try linear(p + "attn.qkv"), attnOut: try linear(p + "attn.out"),
-                             ln2: try norm(p + "ln_2"), fc: try linear(p + "mlp.fc"), proj: try linear(p + "mlp.proj"))
+            func t(_ part: TensorPart) -> ModelTensor { ModelTensor(part, tower, block: i) }
+            return BlockPlan(ln1: try norm(t(.ln1Weight), t(.ln1Bias)), qkv: try linear(t(.qkvWeight), bias: t(.qkvBias)),
+                             attnOut: try linear(t(.outWeight), bias: t(.outBias)), ln2: try norm(t(.ln2Weight), t(.ln2Bias)),
+                             fc: try linear(t(.fcWeight), bias: t(.fcBias)), proj: try linear(t(.projWeight), bias: t(.projBias)))
         }
     }
 
     func vision() throws -> VisionEncoder {
-        VisionEncoder(config: config, patch: try linear("vision.patch_embed", bias: false),
-                      classEmbedding: try floats("vision.class_embed").values,
-                      positionEmbedding: try floats("vision.pos_embed").values, lnPre: try norm("vision.ln_pre"),
-                      blocks: try blocks("vision", config.vision.tower.layers), lnPost: try norm("vision.ln_post"),
-                      projection: try linear("vision.proj", bias: false))
+        typealias T = ModelTensor
+        return VisionEncoder(
+            config: config, patch: try linear(T(.patchEmbedding), bias: nil),
+            classEmbedding: try floats(T(.classEmbedding)).values, positionEmbedding: try floats(T(.visionPositions)).values,
+            lnPre: try norm(T(.lnPreWeight), T(.lnPreBias)), blocks: try blocks(.vision, config.vision.tower.layers),
+            lnPost: try norm(T(.lnPostWeight), T(.lnPostBias)), projection: try linear(T(.visionProjection), bias: nil))
     }
 
     func text() throws -> TextEncoder {
-        let info = try file.info("text.token_embed")
+        typealias T = ModelTensor
+        let info = try file.info(T(.tokenEmbedding).pclipName!)
         let embedding: TokenEmbedding = info.dtype == .q8
-            ? .q8(try Q8Weights(try file.data(info.name))) : .float(try floats(info.name))
-        return TextEncoder(config: config, tokenEmbedding: embedding, positionEmbedding: try floats("text.pos_embed").values,
-                           blocks: try blocks("text", config.text.tower.layers), lnFinal: try norm("text.ln_final"),
-                           projection: try linear("text.proj", bias: false))
+            ? .q8(try Q8Weights(try file.data(info.name))) : .float(try floats(T(.tokenEmbedding)))
+        return TextEncoder(
+            config: config, tokenEmbedding: embedding, positionEmbedding: try floats(T(.textPositions)).values,
+            blocks: try blocks(.text, config.text.tower.layers), lnFinal: try norm(T(.lnFinalWeight), T(.lnFinalBias)),
+            projection: try linear(T(.textProjection), bias: nil))
     }
 }

@@ -1,28 +1,9 @@
 // Float weights of a CLIP model in one canonical layout, whatever checkpoint they came from.
 //
 // Every linear weight is [out, in] (PyTorch `nn.Linear`), so y = x · Wᵀ + b. Loaders transpose
-// OpenCLIP's `x @ W` projections into this layout; the mapping of names lives in CLIPConvert.
-
-/// A dense float tensor: row-major values with a shape.
-public struct Tensor: Sendable, Equatable {
-    public var shape: [Int]
-    public var values: [Float]
-
-    public init(shape: [Int], values: [Float]) {
-        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
-        self.shape = shape
-        self.values = values
-    }
-
-    public var count: Int { values.count }
-
-    /// A shape with no values: only for checking names and shapes (`CLIPWeights.skeleton`).
-    static func shape(_ shape: [Int]) -> Tensor {
-        var t = Tensor(shape: [0], values: [])
-        t.shape = shape
-        return t
-    }
-}
+// OpenCLIP's `x @ W` projections into this layout. Names and shapes come from the schema
+// (CLIPSchema/TensorNames.swift): `visitTensors` pairs each stored property with its row there,
+// the one place this module says which tensor a property holds.
 
 /// LayerNorm gain and bias, each [D].
 public struct LayerNormWeights: Sendable, Equatable {
@@ -41,13 +22,13 @@ public struct LinearWeights: Sendable, Equatable {
 /// One pre-LN residual block: x += attn(ln_1(x)); x += mlp(ln_2(x)).
 public struct BlockWeights: Sendable, Equatable {
     public var ln1: LayerNormWeights
-    /// q, k and v stacked: weight [3·D, D], bias [3·D] (OpenCLIP's `in_proj_weight` layout).
+    /// q, k and v stacked: weight [3·D, D], bias [3·D] (OpenCLIP's in-projection layout).
     public var qkv: LinearWeights
     public var attnOut: LinearWeights
     public var ln2: LayerNormWeights
-    /// c_fc / fc1: [mlpWidth, D].
+    /// The MLP's first matrix: [mlpWidth, D].
     public var fc: LinearWeights
-    /// c_proj / fc2: [D, mlpWidth].
+    /// The MLP's second matrix: [D, mlpWidth].
     public var proj: LinearWeights
 
     public init(ln1: LayerNormWeights, qkv: LinearWeights, attnOut: LinearWeights,
@@ -106,47 +87,82 @@ public struct CLIPWeights: Sendable, Equatable {
         self.vision = vision; self.text = text; self.logitScale = logitScale
     }
 
-    /// Checks every tensor's shape against `config`, naming the first that disagrees.
+    /// Weights with the structure `config` gives `towers` — every block, every bias — and empty
+    /// tensors, for a reader to fill through `visitTensors`.
+    public init(config: CLIPConfig, towers: Towers) {
+        let empty = Tensor(shape: [0], values: [])
+        let norm = LayerNormWeights(gamma: empty, beta: empty), linear = LinearWeights(weight: empty, bias: empty)
+        let block = BlockWeights(ln1: norm, qkv: linear, attnOut: linear, ln2: norm, fc: linear, proj: linear)
+        self.init(
+            vision: towers.vision ? VisionWeights(
+                patchEmbedding: empty, classEmbedding: empty, positionEmbedding: empty, lnPre: norm,
+                blocks: Array(repeating: block, count: config.vision.tower.layers), lnPost: norm, projection: empty) : nil,
+            text: towers.text ? TextWeights(
+                tokenEmbedding: empty, positionEmbedding: empty,
+                blocks: Array(repeating: block, count: config.text.tower.layers), lnFinal: norm, projection: empty) : nil,
+            logitScale: 0)
+    }
+
+    /// Checks every tensor's shape against `config`, naming the first that disagrees (by its
+    /// OpenCLIP name), in file order; a tower's block count is checked where its blocks begin.
     public func validate(against config: CLIPConfig) throws {
-        func check(_ t: Tensor, _ expected: [Int], _ name: String) throws {
-            if t.shape != expected { throw ModelError.shapeMismatch(tensor: name, expected: expected, found: t.shape) }
-        }
-        func checkBlocks(_ blocks: [BlockWeights], _ tc: TowerConfig, _ prefix: String) throws {
-            guard blocks.count == tc.layers else {
-                throw ModelError.invalidConfig("\(prefix) has \(blocks.count) blocks, the config says \(tc.layers)")
+        var copy = self
+        try copy.visitTensors { t, tensor in
+            // The block count where the tower's blocks begin: at its first block, or where that
+            // would be when it has none.
+            if let tower = t.tower, t.part == .ln1Weight && t.block == 0 || t.part == TensorPart.stem(tower).afterBlocks[0] {
+                let blocks = (tower == .vision ? vision?.blocks.count : text?.blocks.count) ?? 0
+                let layers = tower == .vision ? config.vision.tower.layers : config.text.tower.layers
+                guard blocks == layers else {
+                    throw ModelError.invalidConfig("\(tower.blockRoot(.openCLIP)) has \(blocks) blocks, the config says \(layers)")
+                }
             }
-            let d = tc.width, h = tc.mlpWidth
-            for (i, b) in blocks.enumerated() {
-                let p = "\(prefix).\(i)"
-                try check(b.ln1.gamma, [d], "\(p).ln_1.weight"); try check(b.ln1.beta, [d], "\(p).ln_1.bias")
-                try check(b.qkv.weight, [3 * d, d], "\(p).attn.in_proj_weight")
-                if let bias = b.qkv.bias { try check(bias, [3 * d], "\(p).attn.in_proj_bias") }
-                try check(b.attnOut.weight, [d, d], "\(p).attn.out_proj.weight")
-                if let bias = b.attnOut.bias { try check(bias, [d], "\(p).attn.out_proj.bias") }
-                try check(b.ln2.gamma, [d], "\(p).ln_2.weight"); try check(b.ln2.beta, [d], "\(p).ln_2.bias")
-                try check(b.fc.weight, [h, d], "\(p).mlp.c_fc.weight")
-                if let bias = b.fc.bias { try check(bias, [h], "\(p).mlp.c_fc.bias") }
-                try check(b.proj.weight, [d, h], "\(p).mlp.c_proj.weight")
-                if let bias = b.proj.bias { try check(bias, [d], "\(p).mlp.c_proj.bias") }
+            let expected = t.shape(config)
+            if tensor.shape != expected { throw ModelError.shapeMismatch(tensor: t.name, expected: expected, found: tensor.shape) }
+        }
+    }
+}
+
+extension CLIPWeights {
+    /// Calls `body` with each tensor's row of the schema and the tensor (which it may replace), in
+    /// file order: the one place that says which property holds which tensor of the table.
+    public mutating func visitTensors(_ body: (ModelTensor, inout Tensor) throws -> Void) rethrows {
+        func visit(_ part: TensorPart, _ t: inout Tensor) throws { try body(ModelTensor(part), &t) }
+        func blocks(_ tower: ModelTensor.Tower, _ blocks: inout [BlockWeights]) throws {
+            for i in blocks.indices {
+                func visit(_ part: TensorPart, _ t: inout Tensor) throws { try body(ModelTensor(part, tower, block: i), &t) }
+                func linear(_ weight: TensorPart, _ bias: TensorPart, _ l: inout LinearWeights) throws {
+                    try visit(weight, &l.weight)
+                    if l.bias != nil { try visit(bias, &l.bias!) }
+                }
+                try visit(.ln1Weight, &blocks[i].ln1.gamma)
+                try visit(.ln1Bias, &blocks[i].ln1.beta)
+                try linear(.qkvWeight, .qkvBias, &blocks[i].qkv)
+                try linear(.outWeight, .outBias, &blocks[i].attnOut)
+                try visit(.ln2Weight, &blocks[i].ln2.gamma)
+                try visit(.ln2Bias, &blocks[i].ln2.beta)
+                try linear(.fcWeight, .fcBias, &blocks[i].fc)
+                try linear(.projWeight, .projBias, &blocks[i].proj)
             }
         }
-        if let v = vision {
-            let d = config.vision.tower.width, p = config.vision.patchSize
-            try check(v.patchEmbedding, [d, 3 * p * p], "visual.conv1.weight")
-            try check(v.classEmbedding, [d], "visual.class_embedding")
-            try check(v.positionEmbedding, [config.vision.tokens, d], "visual.positional_embedding")
-            try check(v.lnPre.gamma, [d], "visual.ln_pre.weight"); try check(v.lnPre.beta, [d], "visual.ln_pre.bias")
-            try checkBlocks(v.blocks, config.vision.tower, "visual.transformer.resblocks")
-            try check(v.lnPost.gamma, [d], "visual.ln_post.weight"); try check(v.lnPost.beta, [d], "visual.ln_post.bias")
-            try check(v.projection, [config.embedDim, d], "visual.proj")
+        if vision != nil {
+            try visit(.patchEmbedding, &vision!.patchEmbedding)
+            try visit(.classEmbedding, &vision!.classEmbedding)
+            try visit(.visionPositions, &vision!.positionEmbedding)
+            try visit(.lnPreWeight, &vision!.lnPre.gamma)
+            try visit(.lnPreBias, &vision!.lnPre.beta)
+            try blocks(.vision, &vision!.blocks)
+            try visit(.lnPostWeight, &vision!.lnPost.gamma)
+            try visit(.lnPostBias, &vision!.lnPost.beta)
+            try visit(.visionProjection, &vision!.projection)
         }
-        if let t = text {
-            let d = config.text.tower.width
-            try check(t.tokenEmbedding, [config.text.vocabularySize, d], "token_embedding.weight")
-            try check(t.positionEmbedding, [config.text.contextLength, d], "positional_embedding")
-            try checkBlocks(t.blocks, config.text.tower, "transformer.resblocks")
-            try check(t.lnFinal.gamma, [d], "ln_final.weight"); try check(t.lnFinal.beta, [d], "ln_final.bias")
-            try check(t.projection, [config.embedDim, d], "text_projection")
+        if text != nil {
+            try visit(.tokenEmbedding, &text!.tokenEmbedding)
+            try visit(.textPositions, &text!.positionEmbedding)
+            try blocks(.text, &text!.blocks)
+            try visit(.lnFinalWeight, &text!.lnFinal.gamma)
+            try visit(.lnFinalBias, &text!.lnFinal.beta)
+            try visit(.textProjection, &text!.projection)
         }
     }
 }

@@ -64,7 +64,7 @@ public final class AdamW {
             DispatchQueue.concurrentPerform(iterations: chunks) { c in k.run((c * n / chunks)..<((c + 1) * n / chunks)) }
         }
         let p = model.parameters.pointer
-        let s = p + model.layout.offset("logit_scale")
+        let s = p + model.layout.offset(.logitScale)
         s[0] = min(max(s[0], 0), maxLogLogitScale)
     }
 }

@@ -129,7 +129,7 @@ final class BatchState {
     let c: TrainConfig
     let B: Int, L: Int
     let vision: Tower, text: Tower
-    let o: [String: Int]
+    let o: [TensorPart: Int]  // offsets of the tensors outside the blocks
     // Vision: patches [B·G², 3P²], x0 [B, Tv, D], ln_pre out + stats, pooled/ln_post [B, D], features.
     let patches, patchEmb, vx0, vlnPre, vlnPreMean, vlnPreRstd, vPooled, vlnPost, vlnPostMean, vlnPostRstd,
         vFeat, vNorm, vNorms: FloatBuffer
@@ -142,12 +142,10 @@ final class BatchState {
         self.c = c; self.B = B; self.L = L
         let dv = c.vision.width, dt = c.text.width, Tv = c.visionTokens, G2 = c.grid * c.grid
         let K = 3 * c.patchSize * c.patchSize, E = c.embedDim
-        vision = Tower(prefix: "visual.transformer.resblocks", config: c.vision, layout: layout, B: B, T: Tv,
-                       causal: false, activation: c.activation)
-        text = Tower(prefix: "transformer.resblocks", config: c.text, layout: layout, B: B, T: L,
-                     causal: true, activation: c.activation)
-        var o: [String: Int] = [:]
-        for v in layout.views { o[v.name] = v.offset }
+        vision = Tower(.vision, config: c.vision, layout: layout, B: B, T: Tv, causal: false, activation: c.activation)
+        text = Tower(.text, config: c.text, layout: layout, B: B, T: L, causal: true, activation: c.activation)
+        var o: [TensorPart: Int] = [:]
+        for v in layout.views where v.id.block == nil { o[v.id.part] = v.offset }
         self.o = o
         patches = FloatBuffer(B * G2 * K); patchEmb = FloatBuffer(B * G2 * dv); vx0 = FloatBuffer(B * Tv * dv)
         vlnPre = FloatBuffer(B * Tv * dv); vlnPreMean = FloatBuffer(B * Tv); vlnPreRstd = FloatBuffer(B * Tv)
@@ -166,34 +164,34 @@ final class BatchState {
         let dv = c.vision.width, Tv = c.visionTokens, G2 = c.grid * c.grid
         let K = 3 * c.patchSize * c.patchSize, E = c.embedDim, S = c.imageSize
         let clsIndex = [Int](repeating: 0, count: B)
-        func p(_ n: String) -> UnsafeMutablePointer<Float> { P + o[n]! }
+        func p(_ n: TensorPart) -> UnsafeMutablePointer<Float> { P + o[n]! }
         patchifyForward(patches.pointer, images, B: B, imageSize: S, patch: c.patchSize)  // [B·G², 3P²]
-        matmulForward(patchEmb.pointer, patches.pointer, p("visual.conv1.weight"), nil, N: B * G2, IC: K, OC: dv)
-        prependClassForward(vx0.pointer, patchEmb.pointer, p("visual.class_embedding"), B: B, T: G2, C: dv)  // [B, Tv, D]
-        positionAddForward(vx0.pointer, p("visual.positional_embedding"), B: B, T: Tv, C: dv)
+        matmulForward(patchEmb.pointer, patches.pointer, p(.patchEmbedding), nil, N: B * G2, IC: K, OC: dv)
+        prependClassForward(vx0.pointer, patchEmb.pointer, p(.classEmbedding), B: B, T: G2, C: dv)  // [B, Tv, D]
+        positionAddForward(vx0.pointer, p(.visionPositions), B: B, T: Tv, C: dv)
         layerNormForward(vlnPre.pointer, vlnPreMean.pointer, vlnPreRstd.pointer, vx0.pointer,
-                         p("visual.ln_pre.weight"), p("visual.ln_pre.bias"), N: B * Tv, C: dv)
+                         p(.lnPreWeight), p(.lnPreBias), N: B * Tv, C: dv)
         vision.forward(vlnPre.pointer, P)
         let vOut = vision.output(input: vlnPre.pointer)
         gatherRowsForward(vPooled.pointer, vOut, clsIndex, B: B, T: Tv, C: dv)  // [B, D]
         layerNormForward(vlnPost.pointer, vlnPostMean.pointer, vlnPostRstd.pointer, vPooled.pointer,
-                         p("visual.ln_post.weight"), p("visual.ln_post.bias"), N: B, C: dv)
-        matmulForward(vFeat.pointer, vlnPost.pointer, p("visual.proj"), nil, N: B, IC: dv, OC: E)  // [B, E]
+                         p(.lnPostWeight), p(.lnPostBias), N: B, C: dv)
+        matmulForward(vFeat.pointer, vlnPost.pointer, p(.visionProjection), nil, N: B, IC: dv, OC: E)  // [B, E]
         l2NormalizeForward(vNorm.pointer, vNorms.pointer, vFeat.pointer, N: B, C: E)
     }
 
     /// The text tower forward: fills everything up to `tNorm`.
     func forwardText(ids: UnsafePointer<Int32>, eot: [Int], params P: UnsafeMutablePointer<Float>) {
         let dt = c.text.width, E = c.embedDim
-        func p(_ n: String) -> UnsafeMutablePointer<Float> { P + o[n]! }
-        embeddingForward(tx0.pointer, ids, p("token_embedding.weight"), N: B * L, C: dt)  // [B, L, D]
-        positionAddForward(tx0.pointer, p("positional_embedding"), B: B, T: L, C: dt)
+        func p(_ n: TensorPart) -> UnsafeMutablePointer<Float> { P + o[n]! }
+        embeddingForward(tx0.pointer, ids, p(.tokenEmbedding), N: B * L, C: dt)  // [B, L, D]
+        positionAddForward(tx0.pointer, p(.textPositions), B: B, T: L, C: dt)
         text.forward(tx0.pointer, P)
         let tOut = text.output(input: tx0.pointer)
         gatherRowsForward(tPooled.pointer, tOut, eot, B: B, T: L, C: dt)  // [B, D]
         layerNormForward(tlnF.pointer, tlnFMean.pointer, tlnFRstd.pointer, tPooled.pointer,
-                         p("ln_final.weight"), p("ln_final.bias"), N: B, C: dt)
-        matmulForward(tFeat.pointer, tlnF.pointer, p("text_projection"), nil, N: B, IC: dt, OC: E)
+                         p(.lnFinalWeight), p(.lnFinalBias), N: B, C: dt)
+        matmulForward(tFeat.pointer, tlnF.pointer, p(.textProjection), nil, N: B, IC: dt, OC: E)
         l2NormalizeForward(tNorm.pointer, tNorms.pointer, tFeat.pointer, N: B, C: E)
     }
 
@@ -202,44 +200,44 @@ final class BatchState {
         let dv = c.vision.width, dt = c.text.width, Tv = c.visionTokens, G2 = c.grid * c.grid
         let K = 3 * c.patchSize * c.patchSize, E = c.embedDim
         let clsIndex = [Int](repeating: 0, count: B)
-        func p(_ n: String) -> UnsafeMutablePointer<Float> { P + o[n]! }
-        func g(_ n: String) -> UnsafeMutablePointer<Float> { G + o[n]! }
+        func p(_ n: TensorPart) -> UnsafeMutablePointer<Float> { P + o[n]! }
+        func g(_ n: TensorPart) -> UnsafeMutablePointer<Float> { G + o[n]! }
 
         forwardVision(images: images, params: P)
         forwardText(ids: ids, eot: eot, params: P)
 
         // ---- loss
-        let s = p("logit_scale")[0]
+        let s = p(.logitScale)[0]
         let (loss, saved) = contrastiveLossForward(vNorm.pointer, tNorm.pointer, logScale: s, B: B, E: E)
 
         // ---- backward
         for buf in [dvNorm, dtNorm, dvFeat, dtFeat, dvLn, dtLn, dvPooled, dtPooled, dvSeq, dvx0, dtSeq, dPatchEmb] { buf.zero() }
-        contrastiveLossBackward(dvNorm.pointer, dtNorm.pointer, &g("logit_scale")[0], vNorm.pointer, tNorm.pointer,
+        contrastiveLossBackward(dvNorm.pointer, dtNorm.pointer, &g(.logitScale)[0], vNorm.pointer, tNorm.pointer,
                                 logScale: s, saved: saved, B: B, E: E)
         // text
         l2NormalizeBackward(dtFeat.pointer, dtNorm.pointer, tNorm.pointer, tNorms.pointer, N: B, C: E)
-        matmulBackward(dtLn.pointer, g("text_projection"), nil, dtFeat.pointer, tlnF.pointer, p("text_projection"),
+        matmulBackward(dtLn.pointer, g(.textProjection), nil, dtFeat.pointer, tlnF.pointer, p(.textProjection),
                        N: B, IC: dt, OC: E)
-        layerNormBackward(dtPooled.pointer, g("ln_final.weight"), g("ln_final.bias"), dtLn.pointer, tPooled.pointer,
-                          p("ln_final.weight"), tlnFMean.pointer, tlnFRstd.pointer, N: B, C: dt)
+        layerNormBackward(dtPooled.pointer, g(.lnFinalWeight), g(.lnFinalBias), dtLn.pointer, tPooled.pointer,
+                          p(.lnFinalWeight), tlnFMean.pointer, tlnFRstd.pointer, N: B, C: dt)
         gatherRowsBackward(dtSeq.pointer, dtPooled.pointer, eot, B: B, T: L, C: dt)
         text.backward(dtSeq.pointer, input: tx0.pointer, P, G)
-        positionAddBackward(g("positional_embedding"), dtSeq.pointer, B: B, T: L, C: dt)
-        embeddingBackward(g("token_embedding.weight"), dtSeq.pointer, ids, N: B * L, C: dt)
+        positionAddBackward(g(.textPositions), dtSeq.pointer, B: B, T: L, C: dt)
+        embeddingBackward(g(.tokenEmbedding), dtSeq.pointer, ids, N: B * L, C: dt)
         // vision
         l2NormalizeBackward(dvFeat.pointer, dvNorm.pointer, vNorm.pointer, vNorms.pointer, N: B, C: E)
-        matmulBackward(dvLn.pointer, g("visual.proj"), nil, dvFeat.pointer, vlnPost.pointer, p("visual.proj"),
+        matmulBackward(dvLn.pointer, g(.visionProjection), nil, dvFeat.pointer, vlnPost.pointer, p(.visionProjection),
                        N: B, IC: dv, OC: E)
-        layerNormBackward(dvPooled.pointer, g("visual.ln_post.weight"), g("visual.ln_post.bias"), dvLn.pointer,
-                          vPooled.pointer, p("visual.ln_post.weight"), vlnPostMean.pointer, vlnPostRstd.pointer, N: B, C: dv)
+        layerNormBackward(dvPooled.pointer, g(.lnPostWeight), g(.lnPostBias), dvLn.pointer,
+                          vPooled.pointer, p(.lnPostWeight), vlnPostMean.pointer, vlnPostRstd.pointer, N: B, C: dv)
         gatherRowsBackward(dvSeq.pointer, dvPooled.pointer, clsIndex, B: B, T: Tv, C: dv)
         vision.backward(dvSeq.pointer, input: vlnPre.pointer, P, G)
         // dvSeq is now the gradient of ln_pre's output; ln_pre's backward fills dvx0.
-        layerNormBackward(dvx0.pointer, g("visual.ln_pre.weight"), g("visual.ln_pre.bias"), dvSeq.pointer, vx0.pointer,
-                          p("visual.ln_pre.weight"), vlnPreMean.pointer, vlnPreRstd.pointer, N: B * Tv, C: dv)
-        positionAddBackward(g("visual.positional_embedding"), dvx0.pointer, B: B, T: Tv, C: dv)
-        prependClassBackward(dPatchEmb.pointer, g("visual.class_embedding"), dvx0.pointer, B: B, T: G2, C: dv)
-        matmulBackward(nil, g("visual.conv1.weight"), nil, dPatchEmb.pointer, patches.pointer, p("visual.conv1.weight"),
+        layerNormBackward(dvx0.pointer, g(.lnPreWeight), g(.lnPreBias), dvSeq.pointer, vx0.pointer,
+                          p(.lnPreWeight), vlnPreMean.pointer, vlnPreRstd.pointer, N: B * Tv, C: dv)
+        positionAddBackward(g(.visionPositions), dvx0.pointer, B: B, T: Tv, C: dv)
+        prependClassBackward(dPatchEmb.pointer, g(.classEmbedding), dvx0.pointer, B: B, T: G2, C: dv)
+        matmulBackward(nil, g(.patchEmbedding), nil, dPatchEmb.pointer, patches.pointer, p(.patchEmbedding),
                        N: B * G2, IC: K, OC: dv)
         return loss
     }

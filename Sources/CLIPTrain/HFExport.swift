@@ -3,13 +3,13 @@
 // `CLIPModel.save_pretrained` produces (transformers 5.24), so the result loads with
 // `CLIPModel.from_pretrained(dir)` and goes through `pocketclip convert DIR` like any real checkpoint.
 //
-// From the canonical layout (Parameters.swift) to HF's: every open_clip key is renamed through
-// one table (`topLevelNames`, `blockNames`); the stacked `attn.in_proj_weight` [3D, D] / bias [3D]
-// are split into `self_attn.{q,k,v}_proj` [D, D] / [D] (rows 0..<D are q, then k, then v, as in
-// torch's MultiheadAttention); conv1 [D, 3·P·P] is stored as [D, 3, P, P] (same bytes); both
-// projections stay [E, D] (HF's bias-free `nn.Linear`, which is the canonical layout already);
-// the logit scale [1] becomes a 0-d tensor, as `save_pretrained` writes it. `position_ids` are
-// non-persistent buffers in transformers and are not saved.
+// From the canonical layout (Parameters.swift) to HF's, through the model schema's names and
+// transforms (CLIPSchema): the stacked attention in-projection [3D, D] / bias [3D] is split into
+// HF's separate q, k, v [D, D] / [D] (rows 0..<D are q, then k, then v, as in torch's
+// MultiheadAttention); conv1 [D, 3·P·P] is stored as [D, 3, P, P] (same bytes); both projections
+// stay [E, D] (HF's bias-free `nn.Linear`, which is the canonical layout already); the logit
+// scale is a 0-d tensor, as `save_pretrained` writes it. `position_ids` are non-persistent
+// buffers in transformers and are not saved.
 //
 // The directory appears whole or not at all: every file is written and fsynced in a fresh
 // sibling directory that is then renamed into place (an existing export there is replaced).
@@ -33,77 +33,11 @@ public enum HFExport {
     /// The files `write` creates itself; tokenizer files may not use these names.
     public static let modelFileNames = ["model.safetensors", "config.json", "preprocessor_config.json"]
 
-    // MARK: names
-
-    /// open_clip key -> HF key, outside the blocks.
-    static let topLevelNames: [String: String] = [
-        "visual.conv1.weight": "vision_model.embeddings.patch_embedding.weight",
-        "visual.class_embedding": "vision_model.embeddings.class_embedding",
-        "visual.positional_embedding": "vision_model.embeddings.position_embedding.weight",
-        "visual.ln_pre.weight": "vision_model.pre_layrnorm.weight",  // sic: HF's spelling
-        "visual.ln_pre.bias": "vision_model.pre_layrnorm.bias",
-        "visual.ln_post.weight": "vision_model.post_layernorm.weight",
-        "visual.ln_post.bias": "vision_model.post_layernorm.bias",
-        "visual.proj": "visual_projection.weight",
-        "token_embedding.weight": "text_model.embeddings.token_embedding.weight",
-        "positional_embedding": "text_model.embeddings.position_embedding.weight",
-        "ln_final.weight": "text_model.final_layer_norm.weight",
-        "ln_final.bias": "text_model.final_layer_norm.bias",
-        "text_projection": "text_projection.weight",
-        "logit_scale": "logit_scale",
-    ]
-
-    /// Block roots (open_clip -> HF), each followed by the block index and a name of `blockNames`.
-    static let blockRoots = [("visual.transformer.resblocks.", "vision_model.encoder.layers."),
-                             ("transformer.resblocks.", "text_model.encoder.layers.")]
-
-    /// Names inside a block (open_clip -> HF); the stacked in-projection is split instead.
-    static let blockNames: [String: String] = [
-        "ln_1.weight": "layer_norm1.weight", "ln_1.bias": "layer_norm1.bias",
-        "attn.out_proj.weight": "self_attn.out_proj.weight", "attn.out_proj.bias": "self_attn.out_proj.bias",
-        "ln_2.weight": "layer_norm2.weight", "ln_2.bias": "layer_norm2.bias",
-        "mlp.c_fc.weight": "mlp.fc1.weight", "mlp.c_fc.bias": "mlp.fc1.bias",
-        "mlp.c_proj.weight": "mlp.fc2.weight", "mlp.c_proj.bias": "mlp.fc2.bias",
-    ]
-    static let stackedInProjection = ["attn.in_proj_weight": "weight", "attn.in_proj_bias": "bias"]
-
     // MARK: contents
 
     /// The model's tensors under HF `CLIPModel` names and shapes, in layout order.
     public static func tensors(_ model: CLIPTrainModel) -> [(name: String, shape: [Int], values: [Float])] {
-        let c = model.config
-        var out: [(name: String, shape: [Int], values: [Float])] = []
-        for v in model.layout.views {
-            let values = Array(UnsafeBufferPointer(start: model.parameters.pointer + v.offset, count: v.count))
-            if let hf = topLevelNames[v.name] {
-                switch v.name {
-                case "visual.conv1.weight": out.append((hf, [v.shape[0], 3, c.patchSize, c.patchSize], values))
-                case "logit_scale": out.append((hf, [], values))
-                default: out.append((hf, v.shape, values))
-                }
-                continue
-            }
-            // Every other parameter is inside a block: "<root><index>.<name>".
-            guard let (root, hfRoot) = blockRoots.first(where: { v.name.hasPrefix($0.0) }) else {
-                preconditionFailure("HFExport has no HF name for '\(v.name)'; add it to the name tables")
-            }
-            let rest = v.name.dropFirst(root.count)
-            let dot = rest.firstIndex(of: ".")!
-            let prefix = hfRoot + rest[..<dot] + ".", inner = String(rest[rest.index(after: dot)...])
-            if let name = blockNames[inner] {
-                out.append((prefix + name, v.shape, values))
-            } else if let suffix = stackedInProjection[inner] {
-                // [3D, D] or [3D]: q, k, v are consecutive thirds.
-                let third = v.count / 3
-                let shape = v.shape.count == 2 ? [v.shape[0] / 3, v.shape[1]] : [v.shape[0] / 3]
-                for (i, part) in ["q_proj", "k_proj", "v_proj"].enumerated() {
-                    out.append((prefix + "self_attn.\(part).\(suffix)", shape, Array(values[(i * third)..<((i + 1) * third)])))
-                }
-            } else {
-                preconditionFailure("HFExport has no HF name for '\(v.name)'; add it to the name tables")
-            }
-        }
-        return out
+        model.checkpointTensors(.huggingFace)
     }
 
     /// The bytes of `model.safetensors`.

@@ -72,15 +72,9 @@ public func residualBackward(_ da: UnsafeMutablePointer<Float>, _ db: UnsafeMuta
 
 // MARK: - Activations
 
-/// The MLP activation: OpenAI's QuickGELU x·σ(1.702x) or the exact erf GELU (nn.GELU()).
-public enum TrainActivation: String, Sendable, Codable {
-    case quickGELU = "quick_gelu"
-    case gelu
-}
-
 /// out = act(inp) over `count` floats.
 public func activationForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-                              count: Int, kind: TrainActivation) {
+                              count: Int, kind: Activation) {
     switch kind {
     case .quickGELU:
         for i in 0..<count { let x = inp[i]; out[i] = x / (1 + expf(-1.702 * x)) }
@@ -91,7 +85,7 @@ public func activationForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafeP
 
 /// dinp += act'(inp) · dout.
 public func activationBackward(_ dinp: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>,
-                               _ dout: UnsafePointer<Float>, count: Int, kind: TrainActivation) {
+                               _ dout: UnsafePointer<Float>, count: Int, kind: Activation) {
     switch kind {
     case .quickGELU:
         for i in 0..<count {

@@ -3,9 +3,10 @@
 // same converter path as real checkpoints (`pocketclip convert DIR`) and loads in open_clip
 // itself (`CLIP(**model_cfg).load_state_dict(load_file(...))`).
 //
-// From the canonical layout to open_clip's: conv1 [D, 3·P·P] is stored as [D, 3, P, P] (same
-// bytes), visual.proj and text_projection [E, D] are transposed to [D, E] (open_clip computes
-// x @ proj), the logit scale [1] becomes a 0-d tensor. Everything else is stored as is.
+// From the canonical layout to open_clip's, through the model schema's names and transforms
+// (CLIPSchema): conv1 [D, 3·P·P] is stored as [D, 3, P, P] (same bytes), both projections
+// [E, D] are transposed to [D, E] (open_clip computes x @ proj), the logit scale is a 0-d tensor.
+// Everything else is stored as is.
 // Safetensors: an 8-byte little-endian header length, a JSON header (padded with spaces to a
 // multiple of 8 so the F32 payloads stay aligned), then the payloads in header order.
 
@@ -21,23 +22,7 @@ public enum OpenCLIPExport {
 
     /// The model's tensors under open_clip's names, shapes and layouts, in layout order.
     public static func tensors(_ model: CLIPTrainModel) -> [(name: String, shape: [Int], values: [Float])] {
-        let c = model.config
-        return model.layout.views.map { v in
-            let values = Array(UnsafeBufferPointer(start: model.parameters.pointer + v.offset, count: v.count))
-            switch v.name {
-            case "visual.conv1.weight":
-                return (v.name, [v.shape[0], 3, c.patchSize, c.patchSize], values)
-            case "visual.proj", "text_projection":
-                let (rows, cols) = (v.shape[0], v.shape[1])  // [E, D] -> [D, E]
-                var t = [Float](repeating: 0, count: v.count)
-                for r in 0..<rows { for k in 0..<cols { t[k * rows + r] = values[r * cols + k] } }
-                return (v.name, [cols, rows], t)
-            case "logit_scale":
-                return (v.name, [], values)
-            default:
-                return (v.name, v.shape, values)
-            }
-        }
+        model.checkpointTensors(.openCLIP)
     }
 
     /// The bytes of `open_clip_model.safetensors`.
@@ -129,6 +114,19 @@ public enum OpenCLIPExport {
         let dir = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
         let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+    }
+}
+
+extension CLIPTrainModel {
+    /// Every parameter as `layout` stores it, in layout order: its names (HF's q, k, v are three),
+    /// shapes and values, through the schema's transforms.
+    func checkpointTensors(_ layout: CheckpointLayout) -> [(name: String, shape: [Int], values: [Float])] {
+        let model = config.model
+        return self.layout.views.flatMap { v in
+            let values = Array(UnsafeBufferPointer(start: parameters.pointer + v.offset, count: v.count))
+            return v.id.stored(Tensor(shape: v.shape, values: values), in: layout, config: model)
+                .map { ($0.name, $0.tensor.shape, $0.tensor.values) }
+        }
     }
 }
 

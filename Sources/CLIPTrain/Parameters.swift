@@ -1,23 +1,20 @@
 // The trainable parameters of a small CLIP: its shapes (`TrainConfig`), one flat Float buffer
 // with a named view per tensor (`ParameterLayout`), and CLIP's seeded initialization.
 //
-// Names are open_clip's state-dict keys; layouts are the project's canonical ones (the same as
-// CLIPRuntime's weights, which this module does not import): every linear weight [out, in],
-// attn.in_proj_weight the stacked q/k/v [3D, D], conv1 flattened to [D, 3·P·P] in (channel,
-// row, column) order, visual.proj and text_projection as [embedDim, D] (open_clip stores both
-// transposed, [D, embedDim]). A later exporter can write HF/open_clip safetensors from this.
+// The tensors, their names and shapes are the model schema's (CLIPSchema/TensorNames.swift), in
+// its file order: names are the canonical (open_clip's) ones, layouts the canonical ones shared
+// with CLIPRuntime's weights, which this module does not import — every linear weight [out, in],
+// the attention in-projection the stacked q/k/v [3D, D], conv1 flattened to [D, 3·P·P] in
+// (channel, row, column) order, both projections [embedDim, D]. The exporters write HF and
+// open_clip safetensors from this through the schema's transforms.
 
 import CLIPSupport
+@_exported import CLIPSchema
 
-/// Shapes of one transformer tower.
-public struct TrainTowerConfig: Sendable, Equatable, Codable {
-    public var width: Int
-    public var layers: Int
-    public var heads: Int
-    public var mlpWidth: Int
-
+extension TowerConfig {
+    /// A tower whose MLP is `mlpRatio` times its width (open_clip's `mlp_ratio`; 4 in CLIP).
     public init(width: Int, layers: Int, heads: Int, mlpRatio: Int = 4) {
-        self.width = width; self.layers = layers; self.heads = heads; self.mlpWidth = mlpRatio * width
+        self.init(width: width, layers: layers, heads: heads, mlpWidth: mlpRatio * width)
     }
 }
 
@@ -29,18 +26,26 @@ public struct TrainTowerConfig: Sendable, Equatable, Codable {
 public struct TrainConfig: Sendable, Equatable, Codable {
     public var imageSize: Int
     public var patchSize: Int
-    public var vision: TrainTowerConfig
+    public var vision: TowerConfig
     public var vocabularySize: Int
     public var contextLength: Int
-    public var text: TrainTowerConfig
+    public var text: TowerConfig
     public var embedDim: Int
-    public var activation: TrainActivation
+    public var activation: Activation
 
-    public init(imageSize: Int, patchSize: Int, vision: TrainTowerConfig, vocabularySize: Int,
-                contextLength: Int, text: TrainTowerConfig, embedDim: Int, activation: TrainActivation = .quickGELU) {
+    public init(imageSize: Int, patchSize: Int, vision: TowerConfig, vocabularySize: Int,
+                contextLength: Int, text: TowerConfig, embedDim: Int, activation: Activation = .quickGELU) {
         self.imageSize = imageSize; self.patchSize = patchSize; self.vision = vision
         self.vocabularySize = vocabularySize; self.contextLength = contextLength; self.text = text
         self.embedDim = embedDim; self.activation = activation
+    }
+
+    /// The same architecture as the model schema's config, from which every parameter's name and
+    /// shape derive (LayerNorm epsilon 1e-5, what every layer here uses).
+    public var model: CLIPConfig {
+        CLIPConfig(vision: VisionConfig(imageSize: imageSize, patchSize: patchSize, tower: vision),
+                   text: TextConfig(vocabularySize: vocabularySize, contextLength: contextLength, tower: text),
+                   embedDim: embedDim, activation: activation)
     }
 
     public var grid: Int { imageSize / patchSize }
@@ -104,6 +109,9 @@ public enum ParameterKind: Sendable, Equatable {
 
 /// One named tensor inside the flat parameter buffer.
 public struct ParameterView: Sendable, Equatable {
+    /// Which tensor of the model: its row of the schema.
+    public var id: ModelTensor
+    /// Its canonical (open_clip) name.
     public var name: String
     public var shape: [Int]
     public var offset: Int
@@ -118,54 +126,44 @@ public struct ParameterView: Sendable, Equatable {
 public struct ParameterLayout: Sendable {
     public private(set) var views: [ParameterView] = []
     private var index: [String: Int] = [:]
+    private var offsets: [ModelTensor: Int] = [:]
     public private(set) var count = 0
 
-    /// The layout of `config`, following open_clip's (and OpenAI CLIP's) initialization:
-    /// - class and position embeddings of the ViT, visual.proj and text_projection: std width^-½;
+    /// The layout of `config`: the schema's tensors in file order, then the logit scale,
+    /// following open_clip's (and OpenAI CLIP's) initialization:
+    /// - the ViT's class and position embeddings and both projections: std width^-½;
     /// - token embedding std 0.02, text position embedding std 0.01;
     /// - in every block (both towers, as open_clip's Transformer.init_parameters does for the
-    ///   text tower): in_proj std width^-½, out_proj and c_proj std width^-½·(2·layers)^-½,
-    ///   c_fc std (2·width)^-½; biases 0, LayerNorm gains 1;
-    /// - conv1 std (3·P²)^-½, i.e. a unit-variance response to unit-variance pixels (open_clip
-    ///   leaves conv1 at PyTorch's default uniform init, of std (3·3·P²)^-½);
+    ///   text tower): the attention in-projection std width^-½, the attention out-projection and
+    ///   the MLP's second matrix std width^-½·(2·layers)^-½, the MLP's first matrix std
+    ///   (2·width)^-½; biases 0, LayerNorm gains 1;
+    /// - the patch embedding std (3·P²)^-½, i.e. a unit-variance response to unit-variance pixels
+    ///   (open_clip leaves conv1 at PyTorch's default uniform init, of std (3·3·P²)^-½);
     /// - logit scale ln(1/0.07).
     public init(_ c: TrainConfig) {
-        let dv = c.vision.width, dt = c.text.width, P = c.patchSize
-        add("visual.conv1.weight", [dv, 3 * P * P], .weight, 1 / Float(3 * P * P).squareRoot())
-        add("visual.class_embedding", [dv], .embedding, 1 / Float(dv).squareRoot())
-        add("visual.positional_embedding", [c.visionTokens, dv], .embedding, 1 / Float(dv).squareRoot())
-        add("visual.ln_pre.weight", [dv], .gain, 0); add("visual.ln_pre.bias", [dv], .bias, 0)
-        addBlocks("visual.transformer.resblocks", c.vision)
-        add("visual.ln_post.weight", [dv], .gain, 0); add("visual.ln_post.bias", [dv], .bias, 0)
-        add("visual.proj", [c.embedDim, dv], .weight, 1 / Float(dv).squareRoot())
-        add("token_embedding.weight", [c.vocabularySize, dt], .embedding, 0.02)
-        add("positional_embedding", [c.contextLength, dt], .embedding, 0.01)
-        addBlocks("transformer.resblocks", c.text)
-        add("ln_final.weight", [dt], .gain, 0); add("ln_final.bias", [dt], .bias, 0)
-        add("text_projection", [c.embedDim, dt], .weight, 1 / Float(dt).squareRoot())
-        add("logit_scale", [1], .logitScale, 0)
-    }
-
-    private mutating func addBlocks(_ prefix: String, _ t: TrainTowerConfig) {
-        let d = t.width, h = t.mlpWidth
-        let attnStd = 1 / Float(d).squareRoot()
-        let projStd = attnStd / Float(2 * max(t.layers, 1)).squareRoot()
-        let fcStd = 1 / Float(2 * d).squareRoot()
-        for i in 0..<t.layers {
-            let p = "\(prefix).\(i)."
-            add(p + "ln_1.weight", [d], .gain, 0); add(p + "ln_1.bias", [d], .bias, 0)
-            add(p + "attn.in_proj_weight", [3 * d, d], .weight, attnStd); add(p + "attn.in_proj_bias", [3 * d], .bias, 0)
-            add(p + "attn.out_proj.weight", [d, d], .weight, projStd); add(p + "attn.out_proj.bias", [d], .bias, 0)
-            add(p + "ln_2.weight", [d], .gain, 0); add(p + "ln_2.bias", [d], .bias, 0)
-            add(p + "mlp.c_fc.weight", [h, d], .weight, fcStd); add(p + "mlp.c_fc.bias", [h], .bias, 0)
-            add(p + "mlp.c_proj.weight", [d, h], .weight, projStd); add(p + "mlp.c_proj.bias", [d], .bias, 0)
+        let model = c.model
+        for t in ModelTensor.all(model) {
+            let tower = t.tower == .text ? c.text : c.vision
+            let width = 1 / Float(tower.width).squareRoot()
+            let (kind, std): (ParameterKind, Float)
+            switch t.part {
+            case .patchEmbedding: (kind, std) = (.weight, 1 / Float(3 * c.patchSize * c.patchSize).squareRoot())
+            case .classEmbedding, .visionPositions: (kind, std) = (.embedding, width)
+            case .tokenEmbedding: (kind, std) = (.embedding, 0.02)
+            case .textPositions: (kind, std) = (.embedding, 0.01)
+            case .visionProjection, .textProjection, .qkvWeight: (kind, std) = (.weight, width)
+            case .outWeight, .projWeight: (kind, std) = (.weight, width / Float(2 * max(tower.layers, 1)).squareRoot())
+            case .fcWeight: (kind, std) = (.weight, 1 / Float(2 * tower.width).squareRoot())
+            case .lnPreWeight, .lnPostWeight, .lnFinalWeight, .ln1Weight, .ln2Weight: (kind, std) = (.gain, 0)
+            case .lnPreBias, .lnPostBias, .lnFinalBias, .ln1Bias, .ln2Bias, .qkvBias, .outBias, .fcBias, .projBias:
+                (kind, std) = (.bias, 0)
+            case .logitScale: (kind, std) = (.logitScale, 0)
+            }
+            index[t.name] = views.count
+            offsets[t] = count
+            views.append(ParameterView(id: t, name: t.name, shape: t.shape(model), offset: count, kind: kind, initStd: std))
+            count += views.last!.count
         }
-    }
-
-    private mutating func add(_ name: String, _ shape: [Int], _ kind: ParameterKind, _ std: Float) {
-        index[name] = views.count
-        views.append(ParameterView(name: name, shape: shape, offset: count, kind: kind, initStd: std))
-        count += shape.reduce(1, *)
     }
 
     /// The view called `name` (an open_clip key).
@@ -176,8 +174,8 @@ public struct ParameterLayout: Sendable {
         return views[i]
     }
 
-    /// Offset of `name`; the model's own names, so a miss is a programming error.
-    func offset(_ name: String) -> Int { views[index[name]!].offset }
+    /// Offset of the tensor `t`; the model's own tensors, so a miss is a programming error.
+    func offset(_ t: ModelTensor) -> Int { offsets[t]! }
 
     /// Fills `params` with CLIP's initialization from a seeded generator.
     public func initialize(_ params: UnsafeMutablePointer<Float>, seed: UInt64) {

@@ -36,25 +36,22 @@ final class BlockActivations {
 
 /// Runs one tower forward and backward for a fixed (B, T).
 final class Tower {
-    let prefix: String
-    let config: TrainTowerConfig
+    let config: TowerConfig
     let B: Int, T: Int
     let causal: Bool
-    let activation: TrainActivation
-    private let offsets: [[Int]]  // per layer, the 12 parameter offsets in `names` order
+    let activation: Activation
+    private let offsets: [[Int]]  // per layer, the 12 parameter offsets in `TensorPart.blockParts` order
     private let acts: [BlockActivations]
     // Backward scratch, zeroed before each use because backward passes accumulate.
     private let dln, dqkv, datty, dfch, dfchAct, proj: FloatBuffer
 
-    private static let names = ["ln_1.weight", "ln_1.bias", "attn.in_proj_weight", "attn.in_proj_bias",
-                                "attn.out_proj.weight", "attn.out_proj.bias", "ln_2.weight", "ln_2.bias",
-                                "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"]
-
-    init(prefix: String, config: TrainTowerConfig, layout: ParameterLayout, B: Int, T: Int,
-         causal: Bool, activation: TrainActivation) {
-        self.prefix = prefix; self.config = config; self.B = B; self.T = T
+    init(_ tower: ModelTensor.Tower, config: TowerConfig, layout: ParameterLayout, B: Int, T: Int,
+         causal: Bool, activation: Activation) {
+        self.config = config; self.B = B; self.T = T
         self.causal = causal; self.activation = activation
-        offsets = (0..<config.layers).map { l in Tower.names.map { layout.offset("\(prefix).\(l).\($0)") } }
+        // o[0...11]: ln_1 gain, bias; in-projection weight, bias; out-projection weight, bias;
+        // ln_2 gain, bias; MLP first matrix, bias; MLP second matrix, bias.
+        offsets = (0..<config.layers).map { l in TensorPart.blockParts.map { layout.offset(ModelTensor($0, tower, block: l)) } }
         let D = config.width, H = config.mlpWidth, N = B * T
         acts = (0..<config.layers).map { _ in BlockActivations(B: B, T: T, D: D, H: H, NH: config.heads) }
         dln = FloatBuffer(N * D); dqkv = FloatBuffer(N * 3 * D); datty = FloatBuffer(N * D)

@@ -88,7 +88,7 @@ final class LayerGradientTests: XCTestCase {
 
     func testActivations() {
         let n = 23
-        for kind in [TrainActivation.quickGELU, .gelu] {
+        for kind in [Activation.quickGELU, .gelu] {
             gradCheck("\(kind.rawValue)", inputs: [randomArray(n, seed: 12, scale: 3)],
                       forward: { x in withPointers([zeros(n)] + x) { p in activationForward(p[0], p[1], count: n, kind: kind) }[0] },
                       backward: { x, dy in [withPointers([zeros(n), x[0], dy]) { p in activationBackward(p[0], p[1], p[2], count: n, kind: kind) }[0]] })

@@ -128,7 +128,7 @@ int pc_attention_heads_f32(const float *qkv, float *out, float *scratch, int64_t
 int pc_attention_rows_f32(const float *qkv, float *out, float *scratch, int64_t tokens, int64_t dim,
                           int64_t heads, int causal, int64_t h0, int64_t h1, int64_t q0, int64_t q1);
 
-/// The MLP activations in place over n floats, the formulas of `activateInPlace` in
+/// The MLP activations in place over n floats, the formulas of `geluInPlace` / `quickGELUInPlace` in
 /// FloatKernels.swift: GELU x·½(1 + erf(x/√2)) and QuickGELU x·σ(1.702·x).
 /// The portable path calls libm (erff, expf) exactly like the Swift definition; the AVX2 + FMA
 /// path evaluates 8 lanes with polynomial approximations whose maximum error is stated in

@@ -1,7 +1,14 @@
 // The architecture of a CLIP model, as a value read from a checkpoint or a .pclip file.
-// Nothing about the architecture comes from command-line flags.
+// Nothing about the architecture comes from command-line flags. The runtime, the converter and
+// the trainer share these types; TensorNames.swift derives every tensor's shape from them.
 
-import CLIPKernels
+/// The MLP activations CLIP checkpoints use. The weights do not say which: the config must.
+public enum Activation: String, Sendable, Codable, CaseIterable {
+    /// x · σ(1.702 x): OpenAI's original CLIP weights (and HF's `quick_gelu`).
+    case quickGELU = "quick_gelu"
+    /// Exact GELU, x · Φ(x) with erf: most OpenCLIP-trained models (HF's `gelu`).
+    case gelu = "gelu"
+}
 
 /// Shapes of one transformer tower.
 public struct TowerConfig: Sendable, Equatable, Codable {
