@@ -7,7 +7,7 @@
 #
 #   tools/ci/test-aarch64-swift.sh        # needs root; makes the roots on first use (~3 min, 1.2 GB)
 #
-#   Cortex-A72: kernel, image, format, tokenizer, converter and runtime tests
+#   Cortex-A72: support, schema, kernel, image, format, tokenizer, converter, runtime and search tests
 #   Cortex-A76: kernel and runtime tests
 #   Cortex-A72: the CLI tests below, one per command (the tests start the aarch64 pocketclip as a
 #               child process, so they run where aarch64 executables run: aarch64-roots.sh arm64)
@@ -81,7 +81,7 @@ run() {
   [[ $rc -eq 0 ]] || status=1
 }
 
-libraries=$(classes CLIPSupportTests CLIPKernelsTests CLIPImageTests CLIPFormatTests CLIPTokenizerTests CLIPConvertTests CLIPRuntimeTests)
+libraries=$(classes CLIPSupportTests CLIPSchemaTests CLIPKernelsTests CLIPImageTests CLIPFormatTests CLIPTokenizerTests CLIPConvertTests CLIPRuntimeTests CLIPSearchTests)
 run cortex-a72 neon direct "$libraries"
 run cortex-a76 dotprod direct "$(classes CLIPKernelsTests CLIPRuntimeTests)"
 # Every command once: classify, embed, help, convert/inspect/verify, head build, index build/query,
