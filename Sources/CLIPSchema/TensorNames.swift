@@ -32,7 +32,7 @@ public enum CheckpointLayout: String, Sendable, CaseIterable {
 }
 
 /// Each kind of tensor a CLIP model has: the rows of the table.
-public enum TensorPart: String, Sendable, CaseIterable {
+public enum TensorPart: Sendable, CaseIterable {
     // The vision tower outside its blocks.
     case patchEmbedding, classEmbedding, visionPositions, lnPreWeight, lnPreBias, lnPostWeight, lnPostBias,
          visionProjection
