@@ -3,6 +3,7 @@
 import ArgumentParser
 import CLIPConvert
 import CLIPFormat
+import CLIPKernels
 import CLIPRuntime
 #if canImport(Glibc)
 import Glibc

@@ -5,6 +5,7 @@
 
 import ArgumentParser
 import CLIPFormat
+import CLIPKernels
 import CLIPRuntime
 import CLIPTokenizer
 import CLIPTrain
