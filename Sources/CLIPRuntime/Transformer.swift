@@ -142,12 +142,10 @@ struct BlockPlan: @unchecked Sendable {
 func layerNorm(_ x: UnsafePointer<Float>, _ ln: LayerNormWeights, _ y: UnsafeMutablePointer<Float>,
                rows: Int, eps: Float, pool: WorkerPool = .single) {
     let dim = ln.gamma.count
-    ln.gamma.values.withUnsafeBufferPointer { g in
-        ln.beta.values.withUnsafeBufferPointer { b in
-            pool.parallelRanges(rows, granularity: 4) { r in
-                layerNormFast(x + r.lowerBound * dim, y + r.lowerBound * dim, gamma: g.baseAddress!, beta: b.baseAddress!,
-                              rows: r.count, dim: dim, eps: eps)
-            }
+    ln.withPointers { gamma, beta in
+        pool.parallelRanges(rows, granularity: 4) { r in
+            let o = r.lowerBound * dim
+            layerNormFast(x + o, y + o, gamma: gamma, beta: beta, rows: r.count, dim: dim, eps: eps)
         }
     }
 }
@@ -157,13 +155,19 @@ func layerNorm(_ x: UnsafePointer<Float>, _ ln: LayerNormWeights, _ y: UnsafeMut
 func addLayerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, _ ln: LayerNormWeights,
                   _ y: UnsafeMutablePointer<Float>, rows: Int, eps: Float, pool: WorkerPool = .single) {
     let dim = ln.gamma.count
-    ln.gamma.values.withUnsafeBufferPointer { g in
-        ln.beta.values.withUnsafeBufferPointer { b in
-            pool.parallelRanges(rows, granularity: 4) { r in
-                let o = r.lowerBound * dim
-                addLayerNormFast(x + o, residual: residual + o, y + o, gamma: g.baseAddress!, beta: b.baseAddress!,
-                                 rows: r.count, dim: dim, eps: eps)
-            }
+    ln.withPointers { gamma, beta in
+        pool.parallelRanges(rows, granularity: 4) { r in
+            let o = r.lowerBound * dim
+            addLayerNormFast(x + o, residual: residual + o, y + o, gamma: gamma, beta: beta, rows: r.count, dim: dim, eps: eps)
+        }
+    }
+}
+
+extension LayerNormWeights {
+    /// gamma and beta, for the kernels.
+    func withPointers<R>(_ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
+        gamma.values.withUnsafeBufferPointer { g in
+            beta.values.withUnsafeBufferPointer { b in body(g.baseAddress!, b.baseAddress!) }
         }
     }
 }
