@@ -74,9 +74,12 @@ final class ForwardPass {
         self.timer = timer
     }
 
-    /// Shows the observer the values at `values`, of `shape`, as `name`.
-    func observe(_ name: String, _ values: UnsafePointer<Float>, shape: [Int]) {
-        observer?(name, shape, UnsafeBufferPointer(start: values, count: shape.reduce(1, *)))
+    /// Shows the observer the values at `values`, of `shape`, as `name` (neither is built
+    /// without an observer).
+    func observe(_ name: @autoclosure () -> String, _ values: UnsafePointer<Float>, shape: @autoclosure () -> [Int]) {
+        guard let observer else { return }
+        let shape = shape()
+        observer(name(), shape, UnsafeBufferPointer(start: values, count: shape.reduce(1, *)))
     }
 }
 
