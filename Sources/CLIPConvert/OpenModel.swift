@@ -2,6 +2,7 @@
 // (an HF directory, an OpenCLIP directory or one .safetensors file). What the CLI's MODEL
 // argument accepts, for library users too.
 
+import CLIPKernels
 import CLIPRuntime
 
 extension CLIPModel {

@@ -79,27 +79,12 @@ public enum RuntimeLinear: @unchecked Sendable {
     }
 }
 
-/// Scratch for quantized activations of up to `rows` × `width`.
+/// Room for activations quantized per row: up to `rows` × `width` int8 values, and each row's
+/// scale and zero point (a `ScratchArena` owns the memory).
 struct QuantScratch {
-    var q: [Int8]
-    var scales: [Float]
-    var zeroPoints: [Int32]
-    init(rows: Int, width: Int) {
-        q = [Int8](repeating: 0, count: rows * width)
-        scales = [Float](repeating: 0, count: rows)
-        zeroPoints = [Int32](repeating: 0, count: rows)
-    }
-
-    /// The three buffers at once: quantized rows, their scales, their zero points.
-    mutating func withPointers<R>(
-        _ body: (UnsafeMutablePointer<Int8>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>) -> R
-    ) -> R {
-        q.withUnsafeMutableBufferPointer { q in
-            scales.withUnsafeMutableBufferPointer { s in
-                zeroPoints.withUnsafeMutableBufferPointer { z in body(q.baseAddress!, s.baseAddress!, z.baseAddress!) }
-            }
-        }
-    }
+    let q: UnsafeMutablePointer<Int8>
+    let scales: UnsafeMutablePointer<Float>
+    let zeroPoints: UnsafeMutablePointer<Int32>
 }
 
 /// y[M, N] = x[M, K] · Wᵀ + b, split over output columns across the pool.
@@ -108,7 +93,7 @@ struct QuantScratch {
 /// (all rows): elementwise follow-ups (the activation, a residual add) then use every thread and
 /// find their columns still in cache. Its results must not depend on how columns are split.
 func apply(_ l: RuntimeLinear, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows m: Int,
-           scratch: inout QuantScratch, pool: WorkerPool, epilogue: ((Range<Int>) -> Void)? = nil) {
+           quant: QuantScratch, pool: WorkerPool, epilogue: ((Range<Int>) -> Void)? = nil) {
     switch l {
     case .float(let lw):
         let n = lw.weight.shape[0], k = lw.weight.shape[1]
@@ -127,24 +112,20 @@ func apply(_ l: RuntimeLinear, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoin
         }
     case .q8(let w, let bias):
         let k = w.k
-        scratch.withPointers { xqm, xsm, xzm in
-            // Rows quantize independently (per-row scale and zero point): split them across the
-            // threads.
-            pool.parallelRanges(m, granularity: 4) { rows in
-                quantizeRows(x + rows.lowerBound * k, rows: rows.count, k: k, q: xqm + rows.lowerBound * k,
-                             scales: xsm + rows.lowerBound, zeroPoints: xzm + rows.lowerBound)
-            }
-            let xqp = UnsafePointer(xqm), xsp = UnsafePointer(xsm), xzp = UnsafePointer(xzm)
-            let run = { (bias: UnsafePointer<Float>?) in
-                pool.parallelChunks(pool.threads) { part, _ in
-                    let columns = w.columnSplit(part, of: pool.threads)
-                    if !columns.isEmpty {
-                        gemmQ8(xqp, xScales: xsp, xZeroPoints: xzp, w, bias: bias, y, m: m, columns: columns)
-                        epilogue?(columns)
-                    }
+        // Rows quantize independently (per-row scale and zero point): split them across the threads.
+        pool.parallelRanges(m, granularity: 4) { rows in
+            quantizeRows(x + rows.lowerBound * k, rows: rows.count, k: k, q: quant.q + rows.lowerBound * k,
+                         scales: quant.scales + rows.lowerBound, zeroPoints: quant.zeroPoints + rows.lowerBound)
+        }
+        let run = { (bias: UnsafePointer<Float>?) in
+            pool.parallelChunks(pool.threads) { part, _ in
+                let columns = w.columnSplit(part, of: pool.threads)
+                if !columns.isEmpty {
+                    gemmQ8(quant.q, xScales: quant.scales, xZeroPoints: quant.zeroPoints, w, bias: bias, y, m: m, columns: columns)
+                    epilogue?(columns)
                 }
             }
-            if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
         }
+        if let bias { bias.withUnsafeBufferPointer { run($0.baseAddress!) } } else { run(nil) }
     }
 }

@@ -100,10 +100,10 @@ extension VisionEncoder {
         let images = Double(n)
         var ops: [ProfileStage: Double] = [:]
         ops[ProfileStage(.vision, .embed)] = 2 * images * g2 * patchLength * d
-        for i in blocks.indices {
+        for i in tower.blocks.indices {
             // The last block runs its queries, out proj and MLP on one row per image.
-            let rows = i == blocks.count - 1 ? images : images * t
-            let queries = i == blocks.count - 1 ? 1 : t
+            let rows = i == tower.blocks.count - 1 ? images : images * t
+            let queries = i == tower.blocks.count - 1 ? 1 : t
             let qkv = 2 * images * t * d * 3 * d
             let attention = 2 * 2 * images * queries * t * d   // q·kᵀ and p·v over all heads
             ops[ProfileStage(.vision, .attention, block: i)] = qkv + attention + 2 * rows * d * d
@@ -123,8 +123,8 @@ extension TextEncoder {
         let t = Double(tokenCount)
         var ops: [ProfileStage: Double] = [:]
         ops[ProfileStage(.text, .embed)] = 0
-        for i in blocks.indices {
-            let last = i == blocks.count - 1
+        for i in tower.blocks.indices {
+            let last = i == tower.blocks.count - 1
             let rows = last ? 1 : t
             // Causal: query j sees j + 1 keys; the last block's single query sees all t.
             let pairs = last ? t : t * (t + 1) / 2

@@ -42,13 +42,14 @@ enum TokenEmbedding: @unchecked Sendable {
 /// ```
 ///
 /// Thread safety: as for `VisionEncoder`. Share it and call it from several threads at
-/// once: the weights are read-only after init and `encode` allocates its scratch per call.
+/// once: the weights are read-only after init and `encode` allocates its buffers per call.
 /// Don't share an `observer` or a `timer` between concurrent calls.
 public struct TextEncoder: @unchecked Sendable {
     public let config: CLIPConfig
     let tokenEmbedding: TokenEmbedding
     let positionEmbedding: [Float]
-    let blocks: [BlockPlan]
+    /// The blocks, causal.
+    let tower: Tower
     let lnFinal: LayerNormWeights
     let projection: RuntimeLinear
 
@@ -66,14 +67,15 @@ public struct TextEncoder: @unchecked Sendable {
         self.config = config
         self.tokenEmbedding = tokenEmbedding
         self.positionEmbedding = positionEmbedding
-        self.blocks = blocks
+        self.tower = Tower(name: .text, config: config.text.tower, blocks: blocks, causal: true,
+                           activation: config.activation, eps: config.layerNormEps)
         self.lnFinal = lnFinal
         self.projection = projection
     }
 
     /// Bytes of weights this encoder holds.
     public var weightBytes: Int {
-        tokenEmbedding.bytes + projection.weightBytes + blocks.reduce(0) { $0 + $1.weightBytes }
+        tokenEmbedding.bytes + projection.weightBytes + tower.weightBytes
             + 4 * (positionEmbedding.count + 2 * lnFinal.gamma.count)
     }
 
@@ -94,7 +96,7 @@ public struct TextEncoder: @unchecked Sendable {
     public func encode(tokens: [Int32], computeAllTokens: Bool = false,
                        observer: ActivationObserver? = nil, pool: WorkerPool = .single,
                        timer: StageTimer? = nil) throws -> [Float] {
-        let c = config.text, d = c.tower.width
+        let c = config.text
         guard !tokens.isEmpty, tokens.count <= c.contextLength else {
             throw ModelError.invalidInput(
                 "a text needs 1 to \(c.contextLength) tokens, got \(tokens.count); shorten the text or let the tokenizer truncate it")
@@ -103,33 +105,26 @@ public struct TextEncoder: @unchecked Sendable {
             throw ModelError.invalidInput("token id \(id) is outside the vocabulary of \(c.vocabularySize)")
         }
         let poolAt = Self.poolIndex(of: tokens)
-        let t = computeAllTokens ? tokens.count : poolAt + 1
-        // shape = [T, D]
-        var x = [Float](repeating: 0, count: t * d)
-        x.withUnsafeMutableBufferPointer { xb in
-            for i in 0..<t {
-                tokenEmbedding.row(Int(tokens[i]), into: xb.baseAddress! + i * d, width: d)
-                for j in 0..<d { xb[i * d + j] += positionEmbedding[i * d + j] }
-            }
+        let pass = ForwardPass(tower, sequences: 1, tokens: computeAllTokens ? tokens.count : poolAt + 1,
+                               embedDim: config.embedDim, pool: pool, observer: observer, timer: timer)
+        return forward(tokens, pooledRow: poolAt, pass)
+    }
+
+    /// openai/CLIP `encode_text` on the first T of `tokens` (all of them, or up to the pooling
+    /// position) → embedding [embedDim].
+    private func forward(_ tokens: [Int32], pooledRow: Int, _ p: ForwardPass) -> [Float] {
+        let d = tower.config.width, t = p.tokens
+        for i in 0..<t {                                                              // x: [T, D]
+            tokenEmbedding.row(Int(tokens[i]), into: p.x + i * d, width: d)
+            for j in 0..<d { p.x[i * d + j] += positionEmbedding[i * d + j] }
         }
-        timer?.lap(ProfileStage(.text, .embed))
-        runTower(&x, sequences: 1, tokens: t, blocks: blocks, config: c.tower, causal: true,
-                 activation: config.activation, eps: config.layerNormEps, prefix: "text", observer: observer, pool: pool,
-                 pooledRow: poolAt, timer: timer, tower: .text)
-        // ln_final at the pooling position, then the projection. shape = [D] → [embedDim]
-        var pooled = [Float](repeating: 0, count: d)
-        var out = [Float](repeating: 0, count: config.embedDim)
-        var quant = QuantScratch(rows: 1, width: d)
-        x.withUnsafeBufferPointer { xb in
-            pooled.withUnsafeMutableBufferPointer { pb in
-                layerNorm(xb.baseAddress! + poolAt * d, lnFinal, pb.baseAddress!, rows: 1, eps: config.layerNormEps)
-                observer?("text.pooled", [d], UnsafeBufferPointer(pb))
-                out.withUnsafeMutableBufferPointer { ob in
-                    apply(projection, pb.baseAddress!, ob.baseAddress!, rows: 1, scratch: &quant, pool: pool)
-                }
-            }
-        }
-        timer?.lap(ProfileStage(.text, .head))
-        return out
+        p.timer?.lap(ProfileStage(.text, .embed))
+        tower.forward(p, pooledRow: pooledRow)                                        // x: [T, D]
+        layerNorm(p.x + pooledRow * d, lnFinal, p.pooled, rows: 1, eps: config.layerNormEps)  // ln_final(x[eot]): [D]
+        p.observe("text.pooled", p.pooled, shape: [d])
+        apply(projection, p.pooled, p.embeddings, rows: 1, quant: p.quant, pool: p.pool)  // @ text_projection: [embedDim]
+        let embedding = Array(UnsafeBufferPointer(start: p.embeddings, count: config.embedDim))
+        p.timer?.lap(ProfileStage(.text, .head))
+        return embedding
     }
 }

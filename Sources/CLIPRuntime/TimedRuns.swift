@@ -5,6 +5,7 @@
 
 import CLIPFormat
 import CLIPImage
+import CLIPKernels
 import CLIPSupport
 import CLIPTokenizer
 

@@ -1,17 +1,118 @@
-// The pre-LN residual block both CLIP towers are made of (openai/CLIP `ResidualAttentionBlock`):
+// The transformer both CLIP towers are made of (openai/CLIP `Transformer`): a stack of pre-LN
+// residual blocks (`ResidualAttentionBlock`), each
 //
 //     x = x + out_proj(attention(in_proj(ln_1(x))))
 //     x = x + c_proj(act(c_fc(ln_2(x))))
 //
 // A forward pass runs S sequences of T tokens at once (a batch of images): the linear layers
-// see all S·T rows (bigger matmuls), attention runs per sequence. Buffers are allocated once
-// per forward pass and reused by every block.
+// see all S·T rows (bigger matmuls), attention runs per sequence. Letters: S sequences, T tokens,
+// D the width, H heads. The buffers are the pass's (ForwardPass.swift), reused by every block.
 
 import CLIPKernels
 
 /// Receives named intermediate activations (e.g. "vision.hidden.0") with their shape; used by
 /// the golden tests to compare every layer with the reference.
 public typealias ActivationObserver = (_ name: String, _ shape: [Int], _ values: UnsafeBufferPointer<Float>) -> Void
+
+/// A stack of residual blocks as one CLIP tower runs them: openai/CLIP `Transformer(width,
+/// layers, heads, attn_mask)`, with the activation and LayerNorm epsilon of its model.
+struct Tower: Sendable {
+    /// Which tower: names its profiler stages and its observed activations ("vision.hidden.3").
+    let name: ProfileStage.Tower
+    let config: TowerConfig
+    let blocks: [BlockPlan]
+    /// The text tower's mask: token i attends to tokens 0...i only.
+    let causal: Bool
+    let activation: Activation
+    let eps: Float
+
+    var weightBytes: Int { blocks.reduce(0) { $0 + $1.weightBytes } }
+
+    /// Runs every block in place on the pass's x [S·T, D], showing the observer the residual
+    /// stream before the first block and after each one as "<name>.hidden.<i>" ([S·T, D]).
+    ///
+    /// `pooledRow`: the one row per sequence the caller reads afterwards (class token, EOT token).
+    /// Without an observer, the last block then computes only that row (see `block`); the other
+    /// rows of x are left at their values before the last block.
+    func forward(_ p: ForwardPass, pooledRow: Int) {
+        p.observe("\(name.rawValue).hidden.0", p.x, shape: [p.rows, config.width])
+        for i in blocks.indices {
+            let last = i == blocks.count - 1 && p.observer == nil
+            block(i, p, onlyRow: last ? pooledRow : nil)
+            p.observe("\(name.rawValue).hidden.\(i + 1)", p.x, shape: [p.rows, config.width])
+        }
+    }
+
+    /// Residual block i, in place on x [S·T, D]:
+    ///
+    ///     x = x + out_proj(attention(in_proj(ln_1(x))))
+    ///     x = x + c_proj(act(c_fc(ln_2(x))))
+    ///
+    /// With `onlyRow` = r, only row r of each sequence is brought up to date (the others keep
+    /// their input values): every row still feeds the keys and values, but the attention output,
+    /// the MLP and both residual adds run on S rows instead of S·T. The tower's last block uses it
+    /// when only the pooled token is read; each computed row has the same bits as in a full block
+    /// (no kernel result depends on which other rows are computed with it).
+    func block(_ i: Int, _ p: ForwardPass, onlyRow: Int?) {
+        let w = blocks[i], d = config.width, mw = config.mlpWidth, act = activation
+        layerNorm(p.x, w.ln1, p.normed, rows: p.rows, eps: eps, pool: p.pool)           // normed: [S·T, D]
+        apply(w.qkv, p.normed, p.qkv, rows: p.rows, quant: p.quant, pool: p.pool)       // qkv: [S·T, 3D]
+        attention(p, queryRow: onlyRow)                                                 // attended: [S·T, D]
+        // The n rows the rest of the block runs on: all S·T, or the S kept rows.
+        let (x, attended, n) = onlyRow.map { keepRow($0, p) } ?? (p.x, p.attended, p.rows)
+        apply(w.attnOut, attended, p.projected, rows: n, quant: p.quant, pool: p.pool)  // projected: [n, D]
+        p.timer?.lap(ProfileStage(name, .attention, block: i))
+        // x += projected, then normed = ln_2(x): the residual add fused with the norm after it.
+        addLayerNorm(x, residual: p.projected, w.ln2, p.normed, rows: n, eps: eps, pool: p.pool)  // normed: [n, D]
+        // The activation and the second residual add run on each thread's own output columns.
+        let hidden = p.hidden, projected = p.projected
+        apply(w.fc, p.normed, hidden, rows: n, quant: p.quant, pool: p.pool) { cols in  // hidden: [n, mlpWidth]
+            for row in 0..<n { activateInPlaceFast(hidden + row * mw + cols.lowerBound, count: cols.count, act) }
+        }
+        apply(w.proj, hidden, projected, rows: n, quant: p.quant, pool: p.pool) { cols in  // x += c_proj(hidden): [n, D]
+            for row in 0..<n { addInPlace(x + row * d + cols.lowerBound, projected + row * d + cols.lowerBound, count: cols.count) }
+        }
+        if let r = onlyRow { restoreRow(r, p) }
+        p.timer?.lap(ProfileStage(name, .mlp, block: i))
+    }
+
+    /// attended = softmax(q·kᵀ / √(D/H) [+ causal mask]) · v for each sequence and head:
+    /// qkv [S·T, 3D] → attended [S·T, D]; with `queryRow`, only that row of each sequence.
+    func attention(_ p: ForwardPass, queryRow: Int?) {
+        let t = p.tokens, d = config.width, h = config.heads, causal = causal
+        let qkv = p.qkv, out = p.attended, scores = p.scores, perWorker = p.scoresPerWorker
+        let queries = queryRow.map { $0..<($0 + 1) }
+        p.pool.parallelChunks(p.sequences * h) { slot, range in
+            // (sequence, head) pairs split across workers, so one image's heads use every thread;
+            // each worker owns one slice of the scratch. Consecutive heads of a sequence go in one call.
+            var u = range.lowerBound
+            while u < range.upperBound {
+                let seq = u / h, end = min(range.upperBound, (seq + 1) * h)
+                attentionFast(qkv: qkv + seq * t * 3 * d, out: out + seq * t * d, scratch: scores + slot * perWorker,
+                              tokens: t, dim: d, heads: h, causal: causal, headRange: (u - seq * h)..<(end - seq * h),
+                              queryRows: queries)
+                u = end
+            }
+        }
+    }
+
+    /// Gathers row r of each sequence of x and of attended into keptX and keptAttended ([S, D]
+    /// each), for a block that computes only those rows.
+    private func keepRow(_ r: Int, _ p: ForwardPass) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) {
+        let d = config.width
+        for seq in 0..<p.sequences {
+            (p.keptX + seq * d).update(from: p.x + (seq * p.tokens + r) * d, count: d)
+            (p.keptAttended + seq * d).update(from: p.attended + (seq * p.tokens + r) * d, count: d)
+        }
+        return (p.keptX, p.keptAttended, p.sequences)
+    }
+
+    /// Puts the kept rows back as row r of each sequence of x.
+    private func restoreRow(_ r: Int, _ p: ForwardPass) {
+        let d = config.width
+        for seq in 0..<p.sequences { (p.x + (seq * p.tokens + r) * d).update(from: p.keptX + seq * d, count: d) }
+    }
+}
 
 /// One block as the runtime executes it (float or int8 linears).
 struct BlockPlan: @unchecked Sendable {
@@ -37,39 +138,14 @@ struct BlockPlan: @unchecked Sendable {
     }
 }
 
-/// Work buffers for one tower's forward pass over `rows` = S·T rows.
-struct BlockScratch {
-    var normed: [Float]    // [rows, D]
-    var qkv: [Float]       // [rows, 3D]
-    var attended: [Float]  // [rows, D]
-    var projected: [Float] // [rows, D]
-    var hidden: [Float]    // [rows, mlpWidth]
-    var scores: [Float]    // attention scratch per worker
-    var quant: QuantScratch
-    let scoresPerWorker: Int
-
-    init(rows: Int, tokens t: Int, config c: TowerConfig, threads: Int) {
-        normed = [Float](repeating: 0, count: rows * c.width)
-        qkv = [Float](repeating: 0, count: rows * 3 * c.width)
-        attended = [Float](repeating: 0, count: rows * c.width)
-        projected = [Float](repeating: 0, count: rows * c.width)
-        hidden = [Float](repeating: 0, count: rows * c.mlpWidth)
-        scoresPerWorker = attentionFastScratchCount(tokens: t, dim: c.width, heads: c.heads)
-        scores = [Float](repeating: 0, count: max(1, threads) * scoresPerWorker)
-        quant = QuantScratch(rows: rows, width: max(c.width, c.mlpWidth))
-    }
-}
-
 /// y = LayerNorm(x) over `rows` rows, split by rows across the pool (rows are independent).
 func layerNorm(_ x: UnsafePointer<Float>, _ ln: LayerNormWeights, _ y: UnsafeMutablePointer<Float>,
                rows: Int, eps: Float, pool: WorkerPool = .single) {
     let dim = ln.gamma.count
-    ln.gamma.values.withUnsafeBufferPointer { g in
-        ln.beta.values.withUnsafeBufferPointer { b in
-            pool.parallelRanges(rows, granularity: 4) { r in
-                layerNormFast(x + r.lowerBound * dim, y + r.lowerBound * dim, gamma: g.baseAddress!, beta: b.baseAddress!,
-                              rows: r.count, dim: dim, eps: eps)
-            }
+    ln.withPointers { gamma, beta in
+        pool.parallelRanges(rows, granularity: 4) { r in
+            let o = r.lowerBound * dim
+            layerNormFast(x + o, y + o, gamma: gamma, beta: beta, rows: r.count, dim: dim, eps: eps)
         }
     }
 }
@@ -79,113 +155,19 @@ func layerNorm(_ x: UnsafePointer<Float>, _ ln: LayerNormWeights, _ y: UnsafeMut
 func addLayerNorm(_ x: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>, _ ln: LayerNormWeights,
                   _ y: UnsafeMutablePointer<Float>, rows: Int, eps: Float, pool: WorkerPool = .single) {
     let dim = ln.gamma.count
-    ln.gamma.values.withUnsafeBufferPointer { g in
-        ln.beta.values.withUnsafeBufferPointer { b in
-            pool.parallelRanges(rows, granularity: 4) { r in
-                let o = r.lowerBound * dim
-                addLayerNormFast(x + o, residual: residual + o, y + o, gamma: g.baseAddress!, beta: b.baseAddress!,
-                                 rows: r.count, dim: dim, eps: eps)
-            }
+    ln.withPointers { gamma, beta in
+        pool.parallelRanges(rows, granularity: 4) { r in
+            let o = r.lowerBound * dim
+            addLayerNormFast(x + o, residual: residual + o, y + o, gamma: gamma, beta: beta, rows: r.count, dim: dim, eps: eps)
         }
     }
 }
 
-/// Runs one residual block in place on x [S·T, D].
-///
-/// With `onlyRow` = r, only row r of each sequence is brought up to date (the others keep their
-/// input values): every row still feeds the keys and values, but the attention output, the MLP
-/// and both residual adds run on S rows instead of S·T. The tower's last block uses it when only
-/// the pooled token is read; each computed row has the same bits as in a full block (no kernel
-/// result depends on which other rows are computed with it).
-func residualBlock(
-    _ x: UnsafeMutablePointer<Float>, sequences s: Int, tokens t: Int, block w: BlockPlan, config c: TowerConfig,
-    causal: Bool, activation: Activation, eps: Float, scratch sc: inout BlockScratch, pool: WorkerPool,
-    onlyRow: Int? = nil, timer: StageTimer? = nil, tower: ProfileStage.Tower = .vision, index: Int = 0
-) {
-    let d = c.width, rows = s * t
-    // Move the quantization scratch out (leaving an empty one) so it stays uniquely referenced:
-    // mutating a shared copy would reallocate it in every block.
-    var quant = sc.quant
-    sc.quant = QuantScratch(rows: 0, width: 0)
-    defer { sc.quant = quant }
-    sc.normed.withUnsafeMutableBufferPointer { normed in
-    sc.qkv.withUnsafeMutableBufferPointer { qkv in
-    sc.attended.withUnsafeMutableBufferPointer { attended in
-    sc.projected.withUnsafeMutableBufferPointer { projected in
-    sc.hidden.withUnsafeMutableBufferPointer { hidden in
-    sc.scores.withUnsafeMutableBufferPointer { scores in
-        let nb = normed.baseAddress!, pb = projected.baseAddress!
-        // Attention: shape = [S·T, D] → [S·T, 3D] → per sequence and head → [S·T, D]
-        layerNorm(x, w.ln1, nb, rows: rows, eps: eps, pool: pool)
-        apply(w.qkv, nb, qkv.baseAddress!, rows: rows, scratch: &quant, pool: pool)
-        let qkvBase = UnsafePointer(qkv.baseAddress!), out = attended.baseAddress!, scratchBase = scores.baseAddress!
-        let perWorker = sc.scoresPerWorker
-        let h = c.heads
-        let queries = onlyRow.map { $0..<($0 + 1) }
-        pool.parallelChunks(s * h) { slot, range in
-            // (sequence, head) pairs split across workers, so one image's heads use every thread;
-            // each worker owns one slice of the scratch. Consecutive heads of a sequence go in one call.
-            var u = range.lowerBound
-            while u < range.upperBound {
-                let seq = u / h, end = min(range.upperBound, (seq + 1) * h)
-                attentionFast(qkv: qkvBase + seq * t * 3 * d, out: out + seq * t * d, scratch: scratchBase + slot * perWorker,
-                              tokens: t, dim: d, heads: h, causal: causal, headRange: (u - seq * h)..<(end - seq * h),
-                              queryRows: queries)
-                u = end
-            }
-        }
-        // The rows the rest of the block runs on: all of x, or the S kept rows gathered into the
-        // qkv buffer (free now; it holds ≥ 2·S·D floats): kept x rows, then their attention rows.
-        var xr = x, ar = UnsafePointer(out), n = rows
-        if let r = onlyRow {
-            let xg = qkv.baseAddress!, ag = qkv.baseAddress! + s * d
-            for seq in 0..<s {
-                (xg + seq * d).update(from: x + (seq * t + r) * d, count: d)
-                (ag + seq * d).update(from: out + (seq * t + r) * d, count: d)
-            }
-            xr = xg; ar = UnsafePointer(ag); n = s
-        }
-        apply(w.attnOut, ar, pb, rows: n, scratch: &quant, pool: pool)
-        timer?.lap(ProfileStage(tower, .attention, block: index))
-        // MLP: shape = [n, D] → [n, mlpWidth] → [n, D], after the attention's residual add. The
-        // activation and the second residual add run on each thread's own output columns.
-        addLayerNorm(xr, residual: pb, w.ln2, nb, rows: n, eps: eps, pool: pool)
-        let hb = hidden.baseAddress!, mw = c.mlpWidth
-        apply(w.fc, nb, hb, rows: n, scratch: &quant, pool: pool) { cols in
-            for row in 0..<n { activateInPlaceFast(hb + row * mw + cols.lowerBound, count: cols.count, activation) }
-        }
-        let xm = xr
-        apply(w.proj, hb, pb, rows: n, scratch: &quant, pool: pool) { cols in
-            for row in 0..<n { addInPlace(xm + row * d + cols.lowerBound, pb + row * d + cols.lowerBound, count: cols.count) }
-        }
-        if let r = onlyRow {
-            for seq in 0..<s { (x + (seq * t + r) * d).update(from: xr + seq * d, count: d) }
-        }
-        timer?.lap(ProfileStage(tower, .mlp, block: index))
-    }}}}}}
-}
-
-/// Runs all blocks of a tower on x [S·T, D], reporting the residual stream before the first
-/// block and after each one as "<prefix>.hidden.<i>" (shape [S·T, D]).
-///
-/// `pooledRow`: the one row per sequence the caller reads afterwards (class token, EOT token).
-/// Without an observer, the last block then computes only that row (see `residualBlock`); the
-/// other rows of x are left at their values before the last block.
-/// `timer`: laps each block's attention and MLP as stages of `tower` (see Profiler.swift).
-func runTower(
-    _ x: inout [Float], sequences s: Int, tokens t: Int, blocks: [BlockPlan], config c: TowerConfig, causal: Bool,
-    activation: Activation, eps: Float, prefix: String, observer: ActivationObserver?, pool: WorkerPool,
-    pooledRow: Int? = nil, timer: StageTimer? = nil, tower: ProfileStage.Tower = .vision
-) {
-    var scratch = BlockScratch(rows: s * t, tokens: t, config: c, threads: pool.threads)
-    x.withUnsafeMutableBufferPointer { xb in
-        observer?("\(prefix).hidden.0", [s * t, c.width], UnsafeBufferPointer(xb))
-        for (i, block) in blocks.enumerated() {
-            let last = i == blocks.count - 1 && observer == nil
-            residualBlock(xb.baseAddress!, sequences: s, tokens: t, block: block, config: c, causal: causal,
-                          activation: activation, eps: eps, scratch: &scratch, pool: pool, onlyRow: last ? pooledRow : nil,
-                          timer: timer, tower: tower, index: i)
-            observer?("\(prefix).hidden.\(i + 1)", [s * t, c.width], UnsafeBufferPointer(xb))
+extension LayerNormWeights {
+    /// gamma and beta, for the kernels.
+    func withPointers<R>(_ body: (UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
+        gamma.values.withUnsafeBufferPointer { g in
+            beta.values.withUnsafeBufferPointer { b in body(g.baseAddress!, b.baseAddress!) }
         }
     }
 }

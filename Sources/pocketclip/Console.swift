@@ -5,6 +5,7 @@
 
 import ArgumentParser
 import CLIPConvert
+import CLIPKernels
 import CLIPRuntime
 import CLIPSupport
 

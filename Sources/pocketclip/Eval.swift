@@ -4,6 +4,7 @@
 
 import ArgumentParser
 import CLIPConvert
+import CLIPKernels
 import CLIPRuntime
 import CLIPSupport
 import CLIPTrain

@@ -4,6 +4,7 @@
 // SVG, and a checkpoint directory `pocketclip convert` takes like any real one.
 
 import ArgumentParser
+import CLIPKernels
 import CLIPRuntime
 import CLIPSupport
 import CLIPTokenizer

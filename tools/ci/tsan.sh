@@ -4,7 +4,7 @@
 # tokenizer (its locked BPE cache) shared by 4 threads.
 #
 #   tools/ci/tsan.sh                 # build into .build-tsan, run the tests, print "TSAN OK" or fail
-#   tools/ci/tsan.sh ThreadPoolTests # only the tests whose names match the given filter(s)
+#   tools/ci/tsan.sh WorkerPoolTests # only the tests whose names match the given filter(s)
 #
 # SwiftPM passes --sanitize=thread to the C targets too, so the C kernels and the pool are
 # instrumented as well as the Swift code. Any ThreadSanitizer report fails the run: nothing is
@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 SCRATCH=.build-tsan
 FILTERS=("$@")
-[ ${#FILTERS[@]} -gt 0 ] || FILTERS=(ConcurrencyTests ThreadingTests PooledRowShortcutTests ThreadPoolTests
+[ ${#FILTERS[@]} -gt 0 ] || FILTERS=(ConcurrencyTests ThreadingTests PooledRowShortcutTests WorkerPoolTests
                                    VocabularyTests.testConcurrentUseGivesTheSameIds)
 
 # Without this the Swift backtracer can hang on a crash.
