@@ -70,6 +70,27 @@ public struct RunRecord {
     public var stagesMs: Double { Double(intervals.reduce(0) { $0 + $1.nanoseconds }) / 1e6 }
 }
 
+/// Wall-clock and CPU milliseconds of `runs` calls of a body, after `warmup` untimed ones.
+public struct TimedRuns {
+    public let wallMs: [Double]
+    public let cpuMs: [Double]
+
+    public init(warmup: Int, runs: Int, _ body: () throws -> Void) rethrows {
+        var wall: [Double] = [], cpu: [Double] = []
+        for i in 0..<(warmup + runs) {
+            let start = monotonicSeconds(), cpuStart = processCPUSeconds()
+            try body()
+            if i >= warmup {
+                wall.append((monotonicSeconds() - start) * 1000)
+                cpu.append((processCPUSeconds() - cpuStart) * 1000)
+            }
+        }
+        wallMs = wall
+        cpuMs = cpu
+    }
+}
+
+/// The value below which a fraction `p` of `values` lie (the nearest-rank percentile).
 public func percentile(_ values: [Double], _ p: Double) -> Double {
     let sorted = values.sorted()
     guard !sorted.isEmpty else { return 0 }

@@ -49,35 +49,20 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let model = try modelOptions.load(towers: image != nil ? .vision : .text)
-            var times: [Double] = [], cpuTimes: [Double] = []
             var embedding: [Float] = []
+            let runs: TimedRuns
             if let image {
                 guard let vision = model.vision else { throw CLIError("the model has no vision tower") }
                 let pixels = try Preprocessor.pixels(path: image, config: model.preprocess)
                 let batch = [[Float]](repeating: pixels, count: self.batch)
-                for i in 0..<(warmup + runs) {
-                    let start = monotonicSeconds(), cpuStart = processCPUSeconds()
-                    embedding = try vision.encode(batch: batch, pool: model.pool)[0]
-                    if i >= warmup {
-                        times.append((monotonicSeconds() - start) * 1000)
-                        cpuTimes.append((processCPUSeconds() - cpuStart) * 1000)
-                    }
-                }
-            } else if let text {
-                guard let encoder = model.text, let tokenizer = model.tokenizer else { throw CLIError("the model has no text tower") }
+                runs = try TimedRuns(warmup: warmup, runs: self.runs) { embedding = try vision.encode(batch: batch, pool: model.pool)[0] }
+            } else {
+                guard let text, let encoder = model.text, let tokenizer = model.tokenizer else { throw CLIError("the model has no text tower") }
                 let tokens = try tokenizer.tokenize(text, truncate: true, context: encoder.config.text.contextLength)
-                for i in 0..<(warmup + runs) {
-                    let start = monotonicSeconds(), cpuStart = processCPUSeconds()
-                    embedding = try encoder.encode(tokens: tokens, pool: model.pool)
-                    if i >= warmup {
-                        times.append((monotonicSeconds() - start) * 1000)
-                        cpuTimes.append((processCPUSeconds() - cpuStart) * 1000)
-                    }
-                }
+                runs = try TimedRuns(warmup: warmup, runs: self.runs) { embedding = try encoder.encode(tokens: tokens, pool: model.pool) }
             }
-            let sorted = times.sorted()
-            let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
-            let p90 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.9).rounded(.up)) - 1)]
+            let times = runs.wallMs, cpuTimes = runs.cpuMs
+            let median = CLIPRuntime.median(times), p90 = percentile(times, 0.9)
             let key = image != nil ? "image_ms" : "text_ms"
             if json {
                 print("{\"\(key)\": [\(times.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"cpu_ms\": [\(cpuTimes.map { jsonNumber(Float($0)) }.joined(separator: ", "))], \"median_ms\": \(jsonNumber(Float(median))), \"p90_ms\": \(jsonNumber(Float(p90))), \"threads\": \(model.pool.threads), \"kernels\": \"\(KernelISA.current.name)\", \"batch\": \(batch), \"embedding\": \(jsonArray(embedding))}")
