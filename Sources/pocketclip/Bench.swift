@@ -50,18 +50,18 @@ struct Bench: ParsableCommand {
         try reportingErrors {
             let model = try modelOptions.load(towers: image != nil ? .vision : .text)
             var embedding: [Float] = []
-            let runs: TimedRuns
+            let timed: TimedRuns
             if let image {
                 guard let vision = model.vision else { throw CLIError("the model has no vision tower") }
                 let pixels = try Preprocessor.pixels(path: image, config: model.preprocess)
                 let batch = [[Float]](repeating: pixels, count: self.batch)
-                runs = try TimedRuns(warmup: warmup, runs: self.runs) { embedding = try vision.encode(batch: batch, pool: model.pool)[0] }
+                timed = try TimedRuns(warmup: warmup, runs: runs) { embedding = try vision.encode(batch: batch, pool: model.pool)[0] }
             } else {
                 guard let text, let encoder = model.text, let tokenizer = model.tokenizer else { throw CLIError("the model has no text tower") }
                 let tokens = try tokenizer.tokenize(text, truncate: true, context: encoder.config.text.contextLength)
-                runs = try TimedRuns(warmup: warmup, runs: self.runs) { embedding = try encoder.encode(tokens: tokens, pool: model.pool) }
+                timed = try TimedRuns(warmup: warmup, runs: runs) { embedding = try encoder.encode(tokens: tokens, pool: model.pool) }
             }
-            let times = runs.wallMs, cpuTimes = runs.cpuMs
+            let times = timed.wallMs, cpuTimes = timed.cpuMs
             let median = CLIPRuntime.median(times), p90 = percentile(times, 0.9)
             let key = image != nil ? "image_ms" : "text_ms"
             if json {
