@@ -105,6 +105,7 @@ public struct TextEncoder: @unchecked Sendable {
             throw ModelError.invalidInput("token id \(id) is outside the vocabulary of \(c.vocabularySize)")
         }
         let poolAt = Self.poolIndex(of: tokens)
+        // T: the real tokens up to EOT (exact under the causal mask), unless told to run them all.
         let pass = ForwardPass(tower, sequences: 1, tokens: computeAllTokens ? tokens.count : poolAt + 1,
                                embedDim: config.embedDim, pool: pool, observer: observer, timer: timer)
         return forward(tokens, pooledRow: poolAt, pass)
