@@ -1,8 +1,8 @@
-// libFuzzer entry for the Fashion-MNIST IDX reader: any bytes parse as an image file and as a
+// libFuzzer entry for the Fashion-MNIST IDX reader (CLIPTrainData): any bytes parse as an image file and as a
 // label file, or throw — never crash, and never allocate from a header the file's own length
 // does not back (a count of 2^32-1 images must be refused, not allocated).
 
-import CLIPTrain
+import CLIPTrainData
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzIDX(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
