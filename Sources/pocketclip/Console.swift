@@ -4,9 +4,7 @@
 // lists: line endings, BOMs, stdin).
 
 import ArgumentParser
-import CLIPConvert
 import CLIPKernels
-import CLIPRuntime
 import CLIPSupport
 
 // MARK: - Errors and exit status
@@ -82,14 +80,14 @@ func formatBytes(_ n: Int) -> String {
     return "\(n) B"
 }
 
-func formatRatio(_ a: Int, _ b: Int) -> String {
-    let r = Double(a) / Double(max(1, b))
-    return "\(Double(Int(r * 100)) / 100)×"
-}
+/// `x` cut (not rounded) to two decimals, trailing zeros dropped: 1.2345 → "1.23", 2.0 → "2.0".
+private func hundredths(_ x: Double) -> String { "\(Double(Int(x * 100)) / 100)" }
 
-func formatSeconds(_ s: Double) -> String { "\(Double(Int(s * 100)) / 100) s" }
+func formatRatio(_ a: Int, _ b: Int) -> String { hundredths(Double(a) / Double(max(1, b))) + "×" }
 
-func formatMs(_ ms: Double) -> String { "\(Double(Int(ms * 100)) / 100) ms" }
+func formatSeconds(_ s: Double) -> String { hundredths(s) + " s" }
+
+func formatMs(_ ms: Double) -> String { hundredths(ms) + " ms" }
 
 func say(_ line: String) {
     let s = line + "\n"
