@@ -20,7 +20,7 @@
 #                   Debian 12's glibc 2.36 cannot run sid's swiftlang (it needs 2.42), and the
 #                   host's Swift cannot import the 6.2.3 aarch64 modules, so the build runs here,
 #                   entered with unshare -m + chroot (see `sid` above)
-#   sysroot-arm64/  sid arm64 libc, libstdc++, zlib, zstd, TurboJPEG, OpenBLAS (-dev) and the
+#   sysroot-arm64/  sid arm64 libc, libstdc++, zlib, zstd, libjpeg-turbo (TurboJPEG and libjpeg), libwebp, OpenBLAS (-dev) and the
 #                   Swift runtime (libswiftlang), plus the aarch64 modules and static runtime from
 #                   swiftlang:arm64 (only usr/libexec/swift/lib/{swift,swift_static,clang})
 #   sdk/            debian-sid-aarch64.artifactbundle, the Swift SDK over that sysroot
@@ -39,6 +39,7 @@
 set -euo pipefail
 
 recipe=1   # bump when what goes into a root changes: roots with an older stamp are made again
+sysroot_recipe=2   # bump when the sysroot's packages change (2: libjpeg62-turbo-dev, libwebp-dev)
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 self=$repo/tools/board/$(basename "$0")
 dir=${POCKETCLIP_AARCH64_ROOTS:-${XDG_CACHE_HOME:-$HOME/.cache}/pocketclip-aarch64}
@@ -132,8 +133,11 @@ if [[ $cmd == arm64 ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-stamp_ok() { [[ -f $dir/stamps/$1 ]] && grep -qx "recipe=$recipe" "$dir/stamps/$1"; }
-stamp_write() { mkdir -p "$dir/stamps"; { echo "recipe=$recipe"; cat; } > "$dir/stamps/$1"; }
+# The sysroot's package list has its own number, so adding a library remakes only the sysroot
+# (about a minute), not the compiler root.
+recipe_of() { if [[ $1 == sysroot-arm64 ]]; then echo "$recipe.$sysroot_recipe"; else echo "$recipe"; fi; }
+stamp_ok() { [[ -f $dir/stamps/$1 ]] && grep -qx "recipe=$(recipe_of "$1")" "$dir/stamps/$1"; }
+stamp_write() { mkdir -p "$dir/stamps"; { echo "recipe=$(recipe_of "$1")"; cat; } > "$dir/stamps/$1"; }
 stamp_get() { sed -n "s/^$2=//p" "$dir/stamps/$1" 2>/dev/null; }
 t0=$SECONDS
 elapsed() { echo "$((SECONDS - $1)) s"; }
@@ -217,11 +221,11 @@ make_sysroot() {
   # The gcc sid builds with (16 when written): its libgcc and libstdc++ -dev packages.
   gcc=$(apt_sid apt-cache depends gcc:arm64 | grep -oE 'Depends: gcc-[0-9]+' | head -n 1 | grep -oE '[0-9]+$')
   [[ -n $gcc ]] || die "cannot tell which gcc sid's gcc:arm64 depends on"
-  say "making the arm64 sysroot $S: sid libc, gcc $gcc's libstdc++, zlib, zstd, TurboJPEG, OpenBLAS, libswiftlang $v"
+  say "making the arm64 sysroot $S: sid libc, gcc $gcc's libstdc++, zlib, zstd, libjpeg-turbo (TurboJPEG and libjpeg), libwebp, OpenBLAS, libswiftlang $v"
   rm -rf "$S.partial"
   # extract: unpacked, no maintainer scripts (nothing arm64 runs here)
   mmdebstrap --mode=root --variant=extract --arch=arm64 --skip=check/qemu --aptopt="$novalid" \
-    --include="libc6-dev,libgcc-$gcc-dev,libstdc++-$gcc-dev,zlib1g-dev,libzstd-dev,libturbojpeg0-dev,libopenblas-dev,libopenblas-pthread-dev,libgfortran5,libswiftlang=$v" \
+    --include="libc6-dev,libgcc-$gcc-dev,libstdc++-$gcc-dev,zlib1g-dev,libzstd-dev,libturbojpeg0-dev,libjpeg62-turbo-dev,libwebp-dev,libopenblas-dev,libopenblas-pthread-dev,libgfortran5,libswiftlang=$v" \
     sid "$S.partial" "$mirror" 2>&1 | sed 's/^/  mmdebstrap: /' >&2
   # swiftlang:arm64 for the aarch64 .swiftmodules, swiftrt.o, the static runtime and clang's
   # headers; not its compilers, embedded or host modules (1.7 GB of the package).

@@ -13,7 +13,7 @@
 # addresses only, so keep the unstripped one next to it for reading them).
 #
 # Scratch path .build-board (apart from the everyday .build, so the two never rebuild each other).
-# Needs the static archives of libzstd-dev, zlib1g-dev and libturbojpeg0-dev (Debian ships them in
+# Needs the static archives of libzstd-dev, zlib1g-dev, libturbojpeg0-dev, libjpeg62-turbo-dev and libwebp-dev (Debian ships them in
 # the same -dev packages). Exits non-zero if the result needs any library outside glibc's family.
 #
 # --arch aarch64: the same executable for 64-bit ARM boards, cross-compiled with Debian
@@ -54,7 +54,7 @@ if [[ $arch == aarch64 ]]; then
   static=$PWD/$scratch/static-libs
   pc=$PWD/$scratch/pkgconfig
   mkdir -p "$static" "$pc"
-  for spec in zstd:libzstd z:zlib turbojpeg:libturbojpeg; do
+  for spec in zstd:libzstd z:zlib turbojpeg:libturbojpeg jpeg:libjpeg webp:libwebp webpdemux:libwebpdemux; do
     lib=${spec%%:*} name=${spec#*:}
     [[ -f $libdir/lib$lib.a ]] || { echo "board-build: $libdir/lib$lib.a is missing (rm -rf $rootsdir/stamps and run again)" >&2; exit 1; }
     ln -sf "$libdir/lib$lib.a" "$static/lib$lib.a"
@@ -106,11 +106,11 @@ libdir=/usr/lib/$triple
 static=$PWD/$scratch/static-libs
 pc=$PWD/$scratch/pkgconfig
 mkdir -p "$static" "$pc"
-for spec in zstd:libzstd z:zlib turbojpeg:libturbojpeg; do
+for spec in zstd:libzstd z:zlib turbojpeg:libturbojpeg jpeg:libjpeg webp:libwebp webpdemux:libwebpdemux; do
   lib=${spec%%:*} name=${spec#*:}
   archive=$libdir/lib$lib.a
   if [[ ! -f $archive ]]; then
-    echo "board-build: $archive is missing; install the -dev package that ships it (libzstd-dev, zlib1g-dev, libturbojpeg0-dev)" >&2
+    echo "board-build: $archive is missing; install the -dev package that ships it (libzstd-dev, zlib1g-dev, libturbojpeg0-dev, libjpeg62-turbo-dev, libwebp-dev)" >&2
     exit 1
   fi
   ln -sf "$archive" "$static/lib$lib.a"

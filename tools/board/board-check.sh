@@ -90,7 +90,7 @@ fi
 
 # The claim under test: nothing the executable needs is missing from a root that never had Swift
 # or the C libraries. Say so if one of them is there after all (a reused, modified root).
-present=$(cd "$rootfs" && ls usr/lib/*/libzstd.so* usr/lib/*/libturbojpeg.so* usr/lib/*/libopenblas* \
+present=$(cd "$rootfs" && ls usr/lib/*/libzstd.so* usr/lib/*/libturbojpeg.so* usr/lib/*/libjpeg.so* usr/lib/*/libwebp*.so* usr/lib/*/libopenblas* \
   usr/lib/*/libswiftCore.so usr/lib/*/libz.so* 2>/dev/null || true)
 if [[ $arch == aarch64 ]]; then   # dpkg-query is an arm64 program there: count its status file
   echo "board-check: root $rootfs ($(du -sh "$rootfs" | cut -f1), $(grep -c '^Status: install ok installed' "$rootfs/var/lib/dpkg/status") packages, arm64)"

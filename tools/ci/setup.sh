@@ -2,7 +2,7 @@
 # Installs the Debian packages PocketCLIP builds against, plus any named as arguments (idempotent;
 # needs root or sudo): bash tools/ci/setup.sh [dataset-fashion-mnist …]
 set -euo pipefail
-packages=(libzstd-dev libturbojpeg0-dev zlib1g-dev libopenblas-dev pkg-config "$@")  # extra packages as arguments
+packages=(libzstd-dev libturbojpeg0-dev libjpeg62-turbo-dev libwebp-dev zlib1g-dev libopenblas-dev pkg-config "$@")  # extra packages as arguments
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
