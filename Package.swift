@@ -25,12 +25,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // System libraries (Debian: zlib1g-dev, libturbojpeg0-dev). PNG is parsed in Swift with
+        // System libraries (Debian: zlib1g-dev, libturbojpeg0-dev, libwebp-dev). PNG is parsed in Swift with
         // zlib for DEFLATE (Sources/CLIPImage/Inflate.swift says why not libpng).
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(
             name: "CImageCodecs", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        // libwebp and its demuxer (libwebpdemux's .pc requires libwebp): WebP stills and the first
+        // frame of animations, decoded as Pillow's _webp module does (WebPDecoder.swift).
+        .systemLibrary(name: "CWebP", pkgConfig: "libwebpdemux", providers: [.apt(["libwebp-dev"])]),
         // OpenBLAS sgemm for the float training module only; the runtime never reaches it.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
@@ -40,7 +43,7 @@ let package = Package(
 
         // Leaves: each imports nothing of the project but CLIPSupport.
         .target(name: "CLIPTokenizer", dependencies: ["CLIPSupport"]),
-        .target(name: "CLIPImage", dependencies: ["CImageCodecs", "CZlib", "CLIPSupport"]),
+        .target(name: "CLIPImage", dependencies: ["CImageCodecs", "CWebP", "CZlib", "CLIPSupport"]),
         // The int8 inner loops in C: per-function target attributes and run-time dispatch
         // (AVX2 / AVX-VNNI / NEON / NEON dotprod / portable), so no unsafeFlags.
         .target(name: "CLIPKernelsC"),

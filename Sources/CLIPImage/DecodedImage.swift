@@ -4,7 +4,7 @@
 // "1" and "P", premultiplied alpha for "LA" and "RGBA"), so the decoder keeps what Pillow would
 // hold after `Image.open`: the same mode, the same 8-bit samples, the palette and tRNS data.
 
-/// The pixel layouts Pillow gives PNG and JPEG files (`Image.mode`).
+/// The pixel layouts Pillow gives PNG, JPEG and WebP files (`Image.mode`).
 public enum PixelMode: String, Sendable, Codable, Equatable {
     /// "1": bilevel, stored one byte per pixel as 0 or 255 (Pillow's in-memory form).
     case bilevel = "1"
@@ -99,15 +99,23 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     case tooManyPixels(width: Int, height: Int, limit: Int)
     case invalidConfig(String)
     case invalidArgument(String)
+    /// A buffer the size of the image could not be allocated (malloc or libwebp said so).
+    case outOfMemory(detail: String)
 
     public var description: String {
         switch self {
         case .fileNotReadable(let path, let reason):
             return "cannot read image file '\(path)': \(reason). Check the path and permissions."
         case .unknownFormat(let bytes):
-            let hex = bytes.map { String($0, radix: 16) }.joined(separator: " ")
-            return "not a PNG or JPEG image (first bytes: \(hex)); expected a file starting with the PNG "
-                + "signature 89 50 4e 47 or the JPEG marker ff d8. Convert the image to PNG or JPEG first."
+            if bytes.isEmpty {
+                return "the file is empty (0 bytes); expected a PNG, JPEG or WebP image. It was probably cut short "
+                    + "while copying or downloading; fetch it again."
+            }
+            let hex = hexBytes(bytes)
+            let known = otherImageFormat(bytes).map { "; it looks like \($0), which is not read" } ?? ""
+            return "not a PNG, JPEG or WebP image (first bytes: \(hex)\(known)); expected a file starting with the "
+                + "PNG signature 89 50 4e 47, the JPEG marker ff d8 ff or RIFF....WEBP. Convert the image to PNG, "
+                + "JPEG or WebP first."
         case .truncated(let format, let detail):
             return "\(format) file is truncated: \(detail). The file was probably cut short while copying or "
                 + "downloading; fetch it again."
@@ -124,8 +132,40 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
             return "invalid preprocessing config: \(what)"
         case .invalidArgument(let what):
             return "invalid argument: \(what)"
+        case .outOfMemory(let detail):
+            return "out of memory: \(detail). Free memory, raise the process's memory limit or downscale the image."
         }
     }
+}
+
+/// Bytes as two-digit lowercase hex separated by spaces: "42 4d 36 0c".
+func hexBytes(_ bytes: [UInt8]) -> String {
+    bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
+}
+
+/// Names the image formats that are recognised but not read, from a file's first bytes, so that
+/// the unknown-format message can tell the user what they have.
+func otherImageFormat(_ b: [UInt8]) -> String? {
+    func starts(_ t: [UInt8], at offset: Int = 0) -> Bool {
+        b.count >= offset + t.count && Array(b[offset..<(offset + t.count)]) == t
+    }
+    func starts(_ s: String, at offset: Int = 0) -> Bool { starts(Array(s.utf8), at: offset) }
+    if starts("GIF87a") || starts("GIF89a") { return "a GIF image" }
+    if starts("BM") { return "a BMP image" }
+    if starts("II*\u{0}") || starts("MM\u{0}*") { return "a TIFF image" }
+    if starts("ftyp", at: 4), b.count >= 12 {
+        let brand = String(decoding: b[8..<12], as: UTF8.self)
+        switch brand {
+        case "avif", "avis": return "an AVIF image (ftyp \(brand))"
+        case "heic", "heix", "heim", "heis", "hevc", "hevx", "mif1", "msf1": return "a HEIC/HEIF image (ftyp \(brand))"
+        default: return "an ISO media file (ftyp \(brand)), such as a video"
+        }
+    }
+    if starts("RIFF") { return "a RIFF file of another kind (not WEBP), such as WAV or AVI" }
+    if starts([0xFF, 0x0A]) || starts([0, 0, 0, 0x0C] + Array("JXL ".utf8)) { return "a JPEG XL image" }
+    if starts("8BPS") { return "a Photoshop document" }
+    if starts("%PDF") { return "a PDF document" }
+    return nil
 }
 
 /// Checks header dimensions before decoding: zero sizes and decompression bombs are refused here.

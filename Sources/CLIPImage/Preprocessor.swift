@@ -74,7 +74,7 @@ public struct PreprocessConfig: Sendable, Codable, Equatable {
     }
 }
 
-/// Decodes PNG and JPEG files into their Pillow mode.
+/// Decodes PNG, JPEG and WebP files into their Pillow mode.
 public enum ImageDecoder {
     /// Reads and decodes an image file. Throws `ImageError` for unreadable, non-image, truncated,
     /// corrupt, empty or oversized (> `maxPixels`) files.
@@ -83,7 +83,7 @@ public enum ImageDecoder {
         return try decode(bytes: data, maxPixels: maxPixels)
     }
 
-    /// Largest file read (1 GiB): far above any real PNG/JPEG within `ImageLimits.maxPixelCount`.
+    /// Largest file read (1 GiB): far above any real PNG/JPEG/WebP within `ImageLimits.maxPixelCount`.
     public static let maxFileBytes = 1 << 30
 
     /// POSIX read, so a missing file or a directory gives the system's reason (strerror).
@@ -98,12 +98,11 @@ public enum ImageDecoder {
         guard size <= maxFileBytes else {
             throw ImageError.fileNotReadable(path: path, reason: "file is \(size) bytes, above the \(maxFileBytes)-byte limit (ImageDecoder.maxFileBytes)")
         }
-        // The signature first: a large file that is not a PNG or JPEG is refused without reading it.
-        var head = [UInt8](repeating: 0, count: min(size, 8))
+        // The signature first: a large file that is not an image read here is refused unread, and
+        // an empty or cut-short one is named as such.
+        var head = [UInt8](repeating: 0, count: min(size, signatureBytes))
         let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
-        if got == head.count, !isImageSignature(head) {
-            throw ImageError.unknownFormat(firstBytes: head)
-        }
+        if got == head.count { _ = try sniff(head, fileSize: size) }
         var bytes = [UInt8](repeating: 0, count: size)
         var done = 0
         while done < size {
@@ -118,24 +117,43 @@ public enum ImageDecoder {
         return Array(bytes.prefix(done))
     }
 
-    /// True if `head` (the first 8 bytes, or the whole of a shorter file) starts like a PNG or a JPEG.
-    private static func isImageSignature(_ head: [UInt8]) -> Bool {
-        if head.count >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF { return true }
-        return !head.isEmpty && Array(PNGDecoder.signature.prefix(head.count)) == head
+    /// The formats read, told apart by their first bytes (never by the file name).
+    enum Format { case png, jpeg, webp }
+
+    /// Bytes that tell the formats apart: RIFF, a 4-byte size, WEBP.
+    static let signatureBytes = 12
+
+    /// The format of a file of `fileSize` bytes that starts with `head` (its first `signatureBytes`
+    /// bytes, or all of a shorter file), or the error that says why it is none of them: an empty
+    /// file, a file cut short inside a signature, or another format (named when recognised).
+    static func sniff(_ head: [UInt8], fileSize: Int) throws -> Format {
+        let b = Array(head.prefix(signatureBytes))
+        let riff: [UInt8] = Array("RIFF".utf8), webp: [UInt8] = Array("WEBP".utf8)
+        if b.count >= 8 && Array(b[0..<8]) == PNGDecoder.signature { return .png }
+        if b.count >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF { return .jpeg }
+        if b.count >= 12 && Array(b[0..<4]) == riff && Array(b[8..<12]) == webp { return .webp }
+        // Shorter than a signature that it starts like: the file was cut short.
+        let cut = "the file is only \(fileSize) byte\(fileSize == 1 ? "" : "s") long (\(hexBytes(b)))"
+        if fileSize < 8 && !b.isEmpty && Array(PNGDecoder.signature.prefix(b.count)) == b {
+            throw ImageError.truncated(format: "PNG", detail: "\(cut), inside the 8-byte PNG signature")
+        }
+        if fileSize == 2 && b == [0xFF, 0xD8] {
+            throw ImageError.truncated(format: "JPEG", detail: "\(cut): the start-of-image marker ff d8 and no more")
+        }
+        if fileSize < 12 && b.count >= 4 && Array(b[0..<4]) == riff
+            && Array(webp.prefix(max(b.count - 8, 0))) == Array(b.dropFirst(8)) {
+            throw ImageError.truncated(format: "WebP", detail: "\(cut), inside the 12-byte RIFF....WEBP header")
+        }
+        throw ImageError.unknownFormat(firstBytes: b)
     }
 
-    /// Decodes PNG or JPEG bytes (format found from the signature, not a file name).
+    /// Decodes PNG, JPEG or WebP bytes (format found from the signature, not a file name).
     public static func decode(bytes: [UInt8], maxPixels: Int = ImageLimits.maxPixelCount) throws -> DecodedImage {
-        if bytes.count >= 8 && Array(bytes[0..<8]) == PNGDecoder.signature {
-            return try PNGDecoder.decode(bytes, maxPixels: maxPixels)
+        switch try sniff(Array(bytes.prefix(signatureBytes)), fileSize: bytes.count) {
+        case .png: return try PNGDecoder.decode(bytes, maxPixels: maxPixels)
+        case .jpeg: return try JPEGDecoder.decode(bytes, maxPixels: maxPixels)
+        case .webp: return try WebPDecoder.decode(bytes, maxPixels: maxPixels)
         }
-        if bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF {
-            return try JPEGDecoder.decode(bytes, maxPixels: maxPixels)
-        }
-        if bytes.count < 8 && !bytes.isEmpty && Array(PNGDecoder.signature.prefix(bytes.count)) == bytes {
-            throw ImageError.truncated(format: "PNG", detail: "file ends inside the signature")
-        }
-        throw ImageError.unknownFormat(firstBytes: Array(bytes.prefix(8)))
     }
 }
 

@@ -1,5 +1,6 @@
 // ErrorTests.swift — bad input throws a descriptive ImageError; nothing crashes or over-allocates.
 import CLIPSupport
+import Foundation
 import XCTest
 @testable import CLIPImage
 
@@ -52,6 +53,94 @@ final class ErrorTests: XCTestCase {
         }
         assertThrows(try ImageDecoder.decode(bytes: [])) {
             if case .unknownFormat = $0 { return true } else { return false }
+        }
+    }
+
+    // MARK: format sniffing and its messages
+
+    func message(_ bytes: [UInt8]) -> String {
+        do {
+            _ = try ImageDecoder.decode(bytes: bytes)
+            return "decoded"
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    func testEmptyFileSaysSo() throws {
+        XCTAssertEqual(message([]), "the file is empty (0 bytes); expected a PNG, JPEG or WebP image. It was probably "
+            + "cut short while copying or downloading; fetch it again.")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sniff-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let empty = dir.appendingPathComponent("empty.jpg").path
+        XCTAssert(FileManager.default.createFile(atPath: empty, contents: Data()))
+        XCTAssertThrowsError(try ImageDecoder.decode(path: empty)) { XCTAssertEqual($0 as? ImageError, .unknownFormat(firstBytes: [])) }
+    }
+
+    /// `ff d8` alone is the start of a JPEG and no more: a truncated JPEG, not an unknown format
+    /// whose message would expect the very bytes it shows.
+    func testTwoByteJPEGStartIsTruncated() {
+        XCTAssertEqual(message([0xFF, 0xD8]), "JPEG file is truncated: the file is only 2 bytes long (ff d8): the "
+            + "start-of-image marker ff d8 and no more. The file was probably cut short while copying or downloading; fetch it again.")
+    }
+
+    func testShortSignaturesAreTruncated() {
+        XCTAssertEqual(message([0x89, 0x50, 0x4E]), "PNG file is truncated: the file is only 3 bytes long (89 50 4e), "
+            + "inside the 8-byte PNG signature. The file was probably cut short while copying or downloading; fetch it again.")
+        for riff in [Array("RIFF".utf8), Array("RIFF".utf8) + [0x24, 0, 0, 0], Array("RIFF".utf8) + [0x24, 0, 0, 0] + Array("WEB".utf8)] {
+            XCTAssert(message(riff).hasPrefix("WebP file is truncated: the file is only \(riff.count) bytes long (52 49 46 46"), message(riff))
+            XCTAssert(message(riff).contains("inside the 12-byte RIFF....WEBP header"), message(riff))
+        }
+        // A 1-byte ff, or ff d8 followed by something else, is no JPEG start (Pillow wants ff d8 ff).
+        XCTAssert(message([0xFF]).hasPrefix("not a PNG, JPEG or WebP image (first bytes: ff);"), message([0xFF]))
+        XCTAssert(message([0xFF, 0xD8, 0x00]).hasPrefix("not a PNG, JPEG or WebP image (first bytes: ff d8 00);"))
+    }
+
+    /// Two hex digits a byte (a BMP header has zero bytes), the three formats read named, and a
+    /// recognised format that is not read named too.
+    func testUnknownFormatMessageNamesWhatItFound() {
+        let bmp: [UInt8] = [0x42, 0x4D, 0x36, 0x0C, 0, 0, 0, 0, 0, 0, 0x36, 0, 0, 0]
+        XCTAssertEqual(message(bmp), "not a PNG, JPEG or WebP image (first bytes: 42 4d 36 0c 00 00 00 00 00 00 36 00; "
+            + "it looks like a BMP image, which is not read); expected a file starting with the PNG signature 89 50 4e 47, "
+            + "the JPEG marker ff d8 ff or RIFF....WEBP. Convert the image to PNG, JPEG or WebP first.")
+        let ftyp = [0, 0, 0, 0x20] + Array("ftyp".utf8)
+        let named: [([UInt8], String)] = [
+            (Array("GIF89a".utf8) + [1, 0, 1, 0], "a GIF image"),
+            (Array("GIF87a".utf8), "a GIF image"),
+            ([0x49, 0x49, 0x2A, 0, 8, 0, 0, 0], "a TIFF image"),
+            ([0x4D, 0x4D, 0, 0x2A, 0, 0, 0, 8], "a TIFF image"),
+            (ftyp + Array("heic".utf8), "a HEIC/HEIF image (ftyp heic)"),
+            (ftyp + Array("mif1".utf8), "a HEIC/HEIF image (ftyp mif1)"),
+            (ftyp + Array("avif".utf8), "an AVIF image (ftyp avif)"),
+            (ftyp + Array("isom".utf8), "an ISO media file (ftyp isom), such as a video"),
+            (Array("RIFF".utf8) + [0x24, 0, 0, 0] + Array("WAVE".utf8), "a RIFF file of another kind (not WEBP), such as WAV or AVI"),
+            ([0xFF, 0x0A, 0xFA, 0x7F], "a JPEG XL image"),
+            (Array("%PDF-1.7".utf8), "a PDF document"),
+        ]
+        for (bytes, what) in named {
+            XCTAssert(message(bytes).contains("; it looks like \(what), which is not read); expected"), message(bytes))
+        }
+        let text = Array("this is text".utf8)
+        XCTAssertEqual(message(text), "not a PNG, JPEG or WebP image (first bytes: 74 68 69 73 20 69 73 20 74 65 78 74); "
+            + "expected a file starting with the PNG signature 89 50 4e 47, the JPEG marker ff d8 ff or RIFF....WEBP. "
+            + "Convert the image to PNG, JPEG or WebP first.")
+    }
+
+    /// A file is refused from its first 12 bytes before the rest is read, with the same message.
+    func testFileSniffingMatchesBytes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sniff-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        for bytes: [UInt8] in [[0xFF, 0xD8], [0x42, 0x4D, 0x36, 0x0C, 0, 0, 0, 0, 0, 0, 0x36, 0, 0, 0, 0x28], Array("RIFF".utf8)] {
+            let file = dir.appendingPathComponent("x.png").path
+            XCTAssert(FileManager.default.createFile(atPath: file, contents: Data(bytes)))
+            do {
+                _ = try ImageDecoder.decode(path: file)
+                XCTFail("decoded \(bytes)")
+            } catch {
+                XCTAssertEqual("\(error)", message(bytes))
+            }
         }
     }
 

@@ -93,8 +93,8 @@ final class ImageLimitEdgeTests: XCTestCase {
         }
     }
 
-    /// A sparse file of exactly 1 GiB passes the size check and is refused from its first 8
-    /// bytes (not a PNG or JPEG) without being read; 1 GiB + 1 is refused from its size alone,
+    /// A sparse file of exactly 1 GiB passes the size check and is refused from its first 12
+    /// bytes (not a PNG, JPEG or WebP) without being read; 1 GiB + 1 is refused from its size alone,
     /// even with a PNG signature.
     func testFileSizeLimit() throws {
         XCTAssertEqual(ImageDecoder.maxFileBytes, 1 << 30)
@@ -105,7 +105,7 @@ final class ImageLimitEdgeTests: XCTestCase {
             try makeSparseFile(dir + "/" + name, head: head, size: size)
         }
         let atLimit = try sparse("at.png", size: ImageDecoder.maxFileBytes, head: [])
-        assertError(try ImageDecoder.decode(path: atLimit)) { $0 == .unknownFormat(firstBytes: [UInt8](repeating: 0, count: 8)) }
+        assertError(try ImageDecoder.decode(path: atLimit)) { $0 == .unknownFormat(firstBytes: [UInt8](repeating: 0, count: 12)) }
         for head in [[], PNGDecoder.signature] {
             let over = try sparse("over.png", size: ImageDecoder.maxFileBytes + 1, head: head)
             assertError(try ImageDecoder.decode(path: over)) {

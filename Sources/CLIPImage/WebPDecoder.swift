@@ -1,0 +1,158 @@
+// WebPDecoder.swift — WebP to a DecodedImage via libwebp, matching Pillow's WebPImagePlugin.
+//
+// Pillow 13 (`_webp.c`, `WebPImagePlugin.py`) opens every WebP file with libwebp's animation
+// decoder, `WebPAnimDecoderNew(data, NULL)`: default options, so straight (not premultiplied)
+// RGBA output with libwebp's default decoding (fancy chroma upsampling, no dithering). The mode
+// comes from `WebPGetFeatures`: "RGBA" when the file says it has alpha (a VP8X alpha flag, an
+// ALPH chunk or the VP8L alpha bit), else "RGB" (rawmode "RGBX", the fourth byte dropped).
+// `Image.open` then holds the FIRST frame of an animation, composited by the animation decoder
+// onto a transparent black canvas. ICC, EXIF and XMP chunks go to `info` and change no pixel (no
+// colour management, no EXIF rotation), so they are ignored here too.
+//
+// A still image is decoded straight into our buffer with `WebPDecode` in the final mode (RGB or
+// RGBA): for a still file the animation decoder runs that very call (MODE_RGBA) on the file's one
+// frame, and libwebp's RGB and RGBA writers share their YUV->RGB conversion, so the samples are
+// the same without the animation decoder's two extra canvases (8 bytes a pixel). The demuxer is
+// run first all the same, so a file Pillow refuses (it cannot be demuxed) is refused here too.
+// Animated files go through `WebPAnimDecoder` exactly as in Pillow.
+//
+// Debian's libwebp (1.2.4) and the 1.6.0 in Pillow's wheel give identical samples on every file
+// tried (lossy q0-100 with and without alpha, lossless, methods 0-6, sizes 1x1 to 400x300,
+// animations); libwebp holds its SIMD paths bit-exact to the C code (docs/preprocessing.md).
+
+import CLIPSupport
+import CWebP
+
+enum WebPDecoder {
+    static func decode(_ data: [UInt8], maxPixels: Int) throws -> DecodedImage {
+        try data.withUnsafeBufferPointer { buf in
+            try decode(buf.baseAddress!, count: buf.count, maxPixels: maxPixels)
+        }
+    }
+
+    private static func decode(_ bytes: UnsafePointer<UInt8>, count: Int, maxPixels: Int) throws -> DecodedImage {
+        var features = WebPBitstreamFeatures()
+        let status = WebPGetFeatures(bytes, count, &features)
+        guard status == VP8_STATUS_OK else { throw error(status, stage: "header", bytes, count) }
+        // Decompression-bomb guard: from the header (the canvas of an animation), before anything
+        // the size of the image is allocated.
+        let w = Int(features.width), h = Int(features.height)
+        try checkDimensions(width: w, height: h, maxPixels: maxPixels)
+
+        var webpData = WebPData(bytes: bytes, size: count)
+        guard let demuxer = WebPDemux(&webpData) else {
+            throw refusedContainer(bytes, count)
+        }
+        WebPDemuxDelete(demuxer)
+
+        let mode: PixelMode = features.has_alpha != 0 ? .rgba : .rgb
+        let pixelCount = w * h
+        if features.has_animation != 0 {
+            return try firstFrame(&webpData, width: w, height: h, mode: mode, bytes: bytes, count: count)
+        }
+        var pixels = try allocatePixels(pixelCount * mode.channels, what: "the \(w)x\(h) WebP image")
+        var config = WebPDecoderConfig()
+        guard WebPInitDecoderConfig(&config) != 0 else {
+            throw ImageError.unsupported(format: "WebP", detail: "libwebp's decoder does not match its header (ABI version)")
+        }
+        let decoded: VP8StatusCode = pixels.withUnsafeMutableBufferPointer { dst in
+            config.output.colorspace = mode == .rgba ? MODE_RGBA : MODE_RGB
+            config.output.is_external_memory = 1
+            config.output.u.RGBA.rgba = dst.baseAddress
+            config.output.u.RGBA.stride = Int32(w * mode.channels)
+            config.output.u.RGBA.size = dst.count
+            let s = WebPDecode(bytes, count, &config)
+            WebPFreeDecBuffer(&config.output)  // external memory: frees nothing of ours
+            return s
+        }
+        guard decoded == VP8_STATUS_OK else { throw error(decoded, stage: "image data", bytes, count) }
+        return DecodedImage(mode: mode, width: w, height: h, pixels: pixels)
+    }
+
+    /// The first frame of an animation, as Pillow's `Image.open` holds it: the animation decoder's
+    /// RGBA canvas after frame 1, its alpha dropped when the file has none.
+    private static func firstFrame(_ webpData: inout WebPData, width w: Int, height h: Int, mode: PixelMode,
+                                   bytes: UnsafePointer<UInt8>, count: Int) throws -> DecodedImage {
+        // The decoder allocates two RGBA canvases (its own and the previous frame's).
+        try probeAllocation(2 * 4 * w * h, what: "the \(w)x\(h) WebP animation canvas")
+        guard let decoder = WebPAnimDecoderNew(&webpData, nil) else {
+            throw ImageError.outOfMemory(detail: "libwebp could not create the animation decoder for a \(w)x\(h) canvas")
+        }
+        defer { WebPAnimDecoderDelete(decoder) }
+        var info = WebPAnimInfo()
+        guard WebPAnimDecoderGetInfo(decoder, &info) != 0, Int(info.canvas_width) == w, Int(info.canvas_height) == h else {
+            throw ImageError.corrupt(format: "WebP", detail: "the animation canvas differs from the header's \(w)x\(h)")
+        }
+        var canvas: UnsafeMutablePointer<UInt8>?
+        var timestamp: Int32 = 0
+        guard WebPAnimDecoderGetNext(decoder, &canvas, &timestamp) != 0, let rgba = canvas else {
+            if riffSizeExceeds(bytes, count) {
+                throw ImageError.truncated(format: "WebP", detail: "the first animation frame could not be decoded; the RIFF header promises more bytes than the file has")
+            }
+            throw ImageError.corrupt(format: "WebP", detail: "the first animation frame could not be decoded")
+        }
+        let pixelCount = w * h
+        var pixels = try allocatePixels(pixelCount * mode.channels, what: "the \(w)x\(h) WebP image")
+        if mode == .rgba {
+            pixels.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: rgba, count: pixelCount * 4) }
+        } else {
+            pixels.withUnsafeMutableBufferPointer { dst in
+                for i in 0..<pixelCount {
+                    dst[3 * i] = rgba[4 * i]
+                    dst[3 * i + 1] = rgba[4 * i + 1]
+                    dst[3 * i + 2] = rgba[4 * i + 2]
+                }
+            }
+        }
+        return DecodedImage(mode: mode, width: w, height: h, pixels: pixels)
+    }
+
+    // MARK: errors and allocation
+
+    /// The RIFF header's size field (bytes 4-7, little-endian) counts the bytes after it: more than
+    /// the file holds means the file was cut short.
+    private static func riffSizeExceeds(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+        guard count >= 8 else { return true }
+        let size = (0..<4).reduce(0) { $0 | Int(bytes[4 + $1]) << (8 * $1) }
+        return size + 8 > count
+    }
+
+    /// The demuxer refused the container (Pillow's "could not create decoder object").
+    private static func refusedContainer(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> ImageError {
+        if riffSizeExceeds(bytes, count) {
+            return .truncated(format: "WebP", detail: "the RIFF header promises \(count >= 8 ? "more bytes" : "a header") than the file's \(count)")
+        }
+        return .corrupt(format: "WebP", detail: "libwebp's demuxer cannot parse the RIFF chunks")
+    }
+
+    private static func error(_ status: VP8StatusCode, stage: String, _ bytes: UnsafePointer<UInt8>, _ count: Int) -> ImageError {
+        switch status {
+        case VP8_STATUS_NOT_ENOUGH_DATA:
+            return .truncated(format: "WebP", detail: "the \(stage) ends after \(count) bytes")
+        case VP8_STATUS_OUT_OF_MEMORY:
+            return .outOfMemory(detail: "libwebp could not allocate its buffers for the \(stage)")
+        case VP8_STATUS_UNSUPPORTED_FEATURE:
+            return .unsupported(format: "WebP", detail: "libwebp does not support a feature of the \(stage)")
+        default:
+            // A bitstream error in a file whose RIFF size is larger than the file: cut short.
+            if riffSizeExceeds(bytes, count) {
+                return .truncated(format: "WebP", detail: "the \(stage) cannot be decoded and the RIFF header promises more bytes than the file's \(count)")
+            }
+            return .corrupt(format: "WebP", detail: "libwebp cannot decode the \(stage) (VP8 status \(status.rawValue))")
+        }
+    }
+
+    /// A zeroed pixel buffer, refused with an error instead of the abort a failed Swift array
+    /// allocation would be: the same number of bytes is first asked of malloc, and given back.
+    static func allocatePixels(_ count: Int, what: String) throws -> [UInt8] {
+        try probeAllocation(count, what: what)
+        return [UInt8](repeating: 0, count: count)
+    }
+
+    static func probeAllocation(_ count: Int, what: String) throws {
+        guard let p = malloc(max(count, 1)) else {
+            throw ImageError.outOfMemory(detail: "\(count) bytes for \(what) could not be allocated")
+        }
+        free(p)
+    }
+}
