@@ -297,7 +297,7 @@ public struct EmbeddingIndex: Sendable {
 /// How `EmbeddingIndex.build` walks and batches.
 public struct IndexBuildOptions: Sendable {
     /// File name extensions to embed, lowercase, without the dot.
-    public var extensions: Set<String> = ["png", "jpg", "jpeg"]
+    public var extensions: Set<String> = ["png", "jpg", "jpeg", "webp"]
     /// Images per forward pass.
     public var batchSize: Int = 16
     /// Save after at least this many new images (and at the end). Once the index is large a save

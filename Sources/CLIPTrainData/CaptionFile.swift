@@ -67,7 +67,7 @@ public enum CaptionDataError: Error, CustomStringConvertible, Equatable {
         case let .noUsableRows(path, skipped):
             let shown = skipped.prefix(5).map(\.description).joined(separator: "; ")
             let why = skipped.isEmpty ? "the file has no rows" : "all \(skipped.count) rows were skipped (\(shown)\(skipped.count > 5 ? "; …" : ""))"
-            return "captions file '\(path)' gives no usable image–caption pair: \(why). Each row needs an existing PNG or JPEG (path relative to the captions file's folder) and a non-empty caption"
+            return "captions file '\(path)' gives no usable image–caption pair: \(why). Each row needs an existing PNG, JPEG or WebP image (path relative to the captions file's folder) and a non-empty caption"
         case .invalidArgument(let m): return "invalid argument: \(m)"
         }
     }

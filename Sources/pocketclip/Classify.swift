@@ -31,7 +31,7 @@ struct Classify: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Argument(help: "Image files (PNG or JPEG).")
+    @Argument(help: "Image files (PNG, JPEG or WebP).")
     var images: [String] = []
 
     @Option(help: ArgumentHelp("A file with one image path per line ('-': standard input), classified after those "

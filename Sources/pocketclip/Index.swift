@@ -51,7 +51,7 @@ struct IndexBuild: ParsableCommand {
     var saveEvery: Int = 64
 
     @Option(help: ArgumentHelp("File name extensions to index.", valueName: "a,b"))
-    var extensions: String = "png,jpg,jpeg"
+    var extensions: String = "png,jpg,jpeg,webp"
 
     func validate() throws {
         if batch < 1 { throw ValidationError("--batch must be at least 1") }

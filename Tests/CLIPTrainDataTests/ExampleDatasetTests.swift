@@ -24,8 +24,8 @@ final class ExampleDatasetTests: XCTestCase {
         // The report the README shows.
         XCTAssertTrue(data.summary.hasSuffix("captions.tsv: 32 pairs from 30 images; 4 rows skipped:\n"
             + "  line 35: missing image '\(root)/images/missing-green-hexagon.png'\n  line 36: empty caption\n"
-            + "  line 37: undecodable image '\(root)/broken.png': not a PNG or JPEG image (first bytes: 74 68 69 73 20 69 73 20); "
-            + "expected a file starting with the PNG signature 89 50 4e 47 or the JPEG marker ff d8. Convert the image to PNG or JPEG first.\n"
+            + "  line 37: undecodable image '\(root)/broken.png': not a PNG, JPEG or WebP image (first bytes: 74 68 69 73 20 69 73 20 6e 6f 74 20); "
+            + "expected a file starting with the PNG signature 89 50 4e 47, the JPEG marker ff d8 ff or RIFF....WEBP. Convert the image to PNG, JPEG or WebP first.\n"
             + "  line 38: malformed row: expected at least 2 tab-separated fields (the header puts the image in column 1 and the caption "
             + "in column 2), found 1; a caption may not contain a tab"), data.summary)
         XCTAssertEqual(data.rows.first, CaptionRow(line: 2, imagePath: root + "/images/small-red-circle.png", caption: "a small red circle"))

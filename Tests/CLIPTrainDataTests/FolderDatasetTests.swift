@@ -53,7 +53,7 @@ final class FolderDatasetTests: XCTestCase {
         XCTAssertEqual(data.skipped.map(\.line), [3, 4, 5, 6, 7, 9])
         XCTAssertEqual(data.skipped[0].reason, .missingImage(path: dir.path + "/img/nothere.png"))
         XCTAssertEqual(data.skipped[1].reason, .emptyCaption)
-        for (i, expected) in [(2, "not a PNG or JPEG"), (3, "truncated"), (5, "not a regular file")] {
+        for (i, expected) in [(2, "not a PNG, JPEG or WebP"), (3, "truncated"), (5, "not a regular file")] {
             guard case let .undecodableImage(_, detail) = data.skipped[i].reason else { XCTFail("\(data.skipped[i])"); continue }
             XCTAssertTrue(detail.contains(expected), detail)
         }

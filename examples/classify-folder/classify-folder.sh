@@ -6,7 +6,7 @@
 #
 # Defaults: the bundled Fashion-MNIST model (models/pocketclip-fmnist.pclip), its ten garment
 # labels and five prompt templates (examples/fashion-*.txt), top 3, CSV on stdout. Images are
-# the folder's *.png, *.jpg and *.jpeg files (any case, subfolders included), sorted by path.
+# the folder's *.png, *.jpg, *.jpeg and *.webp files (any case, subfolders included), sorted by path.
 #
 # The class names go through the text tower once (`pocketclip head build`); every image then
 # needs only the vision tower (`classify --head`), in chunks of 256 images per process. An
@@ -32,7 +32,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$pocketclip" head build "$model" --labels-file "$labels" --templates-file "$templates" -o "$work/classes.head" >/dev/null
 
-mapfile -d '' images < <(find "$folder" -type f \( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' \) \
+mapfile -d '' images < <(find "$folder" -type f \( -iname '*.png' -o -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.webp' \) \
   -not -path '*/.*' -print0 | sort -z)
 
 # One classify run per chunk; a chunk that fails (an undecodable image stops a run) is retried
