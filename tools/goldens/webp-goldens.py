@@ -19,6 +19,7 @@ Outputs in Tests/Fixtures/images/webp/ (read by Tests/CLIPImageTests/WebPTests.s
   <case>.f32             expected normalized CHW float32 (little-endian), open_clip, one case
   manifest.json          per input: Pillow's mode, size, n_frames, CRC-32 of its decoded samples;
                          per case: the expected files
+and small seeds of each kind in Fuzz/corpus/FuzzImage/webp_*.webp.
 """
 import io
 import json
@@ -80,6 +81,17 @@ frames = [with_alpha(80, 60)] + [Image.fromarray(pattern(80, 60, 4), "RGBA").rot
 frames[0].save(os.path.join(ROOT, "animated_80x60.webp"), "WEBP", save_all=True, append_images=frames[1:],
                duration=100, loop=0, quality=70)
 inputs["animated_80x60.webp"] = "RGBA"
+
+
+# Fuzz seeds: each kind of file, a few hundred bytes, so mutations stay cheap.
+SEEDS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Fuzz", "corpus", "FuzzImage")
+small = with_alpha(12, 9)
+small.convert("RGB").save(os.path.join(SEEDS, "webp_lossy_12x9.webp"), "WEBP", quality=60)
+small.save(os.path.join(SEEDS, "webp_lossy_alpha_12x9.webp"), "WEBP", quality=60)
+small.save(os.path.join(SEEDS, "webp_lossless_alpha_12x9.webp"), "WEBP", lossless=True)
+small.save(os.path.join(SEEDS, "webp_animated_12x9.webp"), "WEBP", save_all=True, duration=50,
+           append_images=[small.rotate(90), small.rotate(180)], quality=50)
+small.convert("RGB").save(os.path.join(SEEDS, "webp_exif_12x9.webp"), "WEBP", quality=60, exif=exif.tobytes())
 
 
 def openclip_uint8(im, size):

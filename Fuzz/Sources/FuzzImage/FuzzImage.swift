@@ -1,8 +1,8 @@
 // libFuzzer entry for image decoding through to preprocessing: any bytes must decode (PNG in
-// Swift + zlib, JPEG through TurboJPEG) and preprocess to a 32×32 and a 224×224 crop, or throw —
-// never crash, read out of bounds, or allocate past the pixel limit (decompression bombs are
-// refused from the header, before decoding). The pixel limit is lowered so a hostile header
-// cannot make one input slow.
+// Swift + zlib, JPEG through TurboJPEG, WebP through libwebp) and preprocess to a 32×32 and a
+// 224×224 crop, or throw — never crash, read out of bounds, or allocate past the pixel limit
+// (decompression bombs are refused from the header, before decoding). The pixel limit is lowered
+// so a hostile header cannot make one input slow.
 
 import CLIPImage
 
