@@ -87,7 +87,7 @@ enum WebPDecoder {
         var timestamp: Int32 = 0
         guard WebPAnimDecoderGetNext(decoder, &canvas, &timestamp) != 0, let rgba = canvas else {
             if riffSizeExceeds(bytes, count) {
-                throw ImageError.truncated(format: "WebP", detail: "the first animation frame could not be decoded; the RIFF header promises more bytes than the file has")
+                throw ImageError.truncated(format: "WebP", detail: "the first animation frame could not be decoded; the RIFF header promises \(riffLength(bytes, count)) bytes, the file has \(count)")
             }
             throw ImageError.corrupt(format: "WebP", detail: "the first animation frame could not be decoded")
         }
@@ -109,20 +109,23 @@ enum WebPDecoder {
 
     // MARK: errors and allocation
 
-    /// The RIFF header's size field (bytes 4-7, little-endian) counts the bytes after it: more than
-    /// the file holds means the file was cut short.
+    /// The file length the RIFF header promises: its size field (bytes 4-7, little-endian) counts
+    /// the bytes after it.
+    private static func riffLength(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Int {
+        count < 8 ? 8 : 8 + (0..<4).reduce(0) { $0 | Int(bytes[4 + $1]) << (8 * $1) }
+    }
+
+    /// True when the RIFF header promises more bytes than the file has: it was cut short.
     private static func riffSizeExceeds(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-        guard count >= 8 else { return true }
-        let size = (0..<4).reduce(0) { $0 | Int(bytes[4 + $1]) << (8 * $1) }
-        return size + 8 > count
+        riffLength(bytes, count) > count
     }
 
     /// The demuxer refused the container (Pillow's "could not create decoder object").
     private static func refusedContainer(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> ImageError {
         if riffSizeExceeds(bytes, count) {
-            return .truncated(format: "WebP", detail: "the RIFF header promises \(count >= 8 ? "more bytes" : "a header") than the file's \(count)")
+            return .truncated(format: "WebP", detail: "the RIFF header promises \(riffLength(bytes, count)) bytes, the file has \(count)")
         }
-        return .corrupt(format: "WebP", detail: "libwebp's demuxer cannot parse the RIFF chunks")
+        return .corrupt(format: "WebP", detail: "libwebp's demuxer cannot parse its RIFF chunks")
     }
 
     private static func error(_ status: VP8StatusCode, stage: String, _ bytes: UnsafePointer<UInt8>, _ count: Int) -> ImageError {
@@ -136,7 +139,7 @@ enum WebPDecoder {
         default:
             // A bitstream error in a file whose RIFF size is larger than the file: cut short.
             if riffSizeExceeds(bytes, count) {
-                return .truncated(format: "WebP", detail: "the \(stage) cannot be decoded and the RIFF header promises more bytes than the file's \(count)")
+                return .truncated(format: "WebP", detail: "the \(stage) cannot be decoded and the RIFF header promises \(riffLength(bytes, count)) bytes, the file has \(count)")
             }
             return .corrupt(format: "WebP", detail: "libwebp cannot decode the \(stage) (VP8 status \(status.rawValue))")
         }

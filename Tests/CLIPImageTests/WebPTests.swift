@@ -130,6 +130,16 @@ final class WebPTests: XCTestCase {
         }
     }
 
+    /// What the user reads for a file cut in half.
+    func testTruncatedMessage() throws {
+        let full = try Fixtures.bytes("webp/lossy_rgb_100x75.webp")
+        let half = full.count / 2
+        XCTAssertThrowsError(try ImageDecoder.decode(bytes: Array(full.prefix(half)))) {
+            XCTAssertEqual("\($0)", "WebP file is truncated: the RIFF header promises \(full.count) bytes, the file has \(half). "
+                + "The file was probably cut short while copying or downloading; fetch it again.")
+        }
+    }
+
     /// A damaged VP8 frame header (its start code 9d 01 2a) and a damaged VP8L signature.
     func testCorruptBitstreamsAreRefused() throws {
         var lossy = try Fixtures.bytes("webp/lossy_rgb_100x75.webp")
