@@ -7,19 +7,31 @@
 
 import CLIPSupport
 
+/// The components of `path` between slashes, empty ones dropped. Split on the byte '/', as the
+/// kernel does: a Character-based split would keep "/" + a combining mark together. (UTF-8 never
+/// has that byte inside a multi-byte character, so each piece decodes back to its own bytes.)
+func pathComponents(_ path: String) -> [Substring.UTF8View] {
+    path.utf8.split(separator: slash)
+}
+
+private let slash = UInt8(ascii: "/")
+private let dot = Array(".".utf8), dotDot = Array("..".utf8)
+
+func isAbsolute(_ path: String) -> Bool { path.utf8.first == slash }
+
 /// `path` (absolute) with empty and "." components dropped and ".." applied; ".." at the top
 /// stays at "/", as the kernel resolves it.
 func lexicallyNormalized(_ path: String) -> String {
-    var parts: [Substring] = []
-    for c in path.split(separator: "/") where c != "." {
-        if c == ".." { _ = parts.popLast() } else { parts.append(c) }
+    var parts: [Substring.UTF8View] = []
+    for c in pathComponents(path) where !c.elementsEqual(dot) {
+        if c.elementsEqual(dotDot) { _ = parts.popLast() } else { parts.append(c) }
     }
-    return "/" + parts.joined(separator: "/")
+    return "/" + parts.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "/")
 }
 
 /// `path` made absolute against the current directory (unchanged if it already is).
 func absolutePath(_ path: String) -> String {
-    if path.hasPrefix("/") { return path }
+    if isAbsolute(path) { return path }
     guard let cwd = getcwd(nil, 0) else { return "/" + path }
     defer { free(cwd) }
     return String(cString: cwd) + "/" + path
@@ -27,16 +39,17 @@ func absolutePath(_ path: String) -> String {
 
 /// The directory holding `file`: its realpath when it exists, else its normalized absolute path.
 func resolvedDirectory(of file: String) -> String {
-    let dir = file.lastIndex(of: "/").map { $0 == file.startIndex ? "/" : String(file[..<$0]) } ?? "."
+    let bytes = file.utf8
+    let dir = bytes.lastIndex(of: slash).map { $0 == bytes.startIndex ? "/" : String(decoding: bytes[..<$0], as: UTF8.self) } ?? "."
     return realPath(dir) ?? lexicallyNormalized(absolutePath(dir))
 }
 
 /// `target` relative to `base`, both normalized absolute paths: "." when they are the same.
 func relativePath(from base: String, to target: String) -> String {
-    let b = base.split(separator: "/"), t = target.split(separator: "/")
+    let b = pathComponents(base), t = pathComponents(target)
     var common = 0
-    while common < b.count, common < t.count, b[common].utf8.elementsEqual(t[common].utf8) { common += 1 }
-    let parts = Array(repeating: "..", count: b.count - common) + t[common...].map(String.init)
+    while common < b.count, common < t.count, b[common].elementsEqual(t[common]) { common += 1 }
+    let parts = Array(repeating: "..", count: b.count - common) + t[common...].map { String(decoding: $0, as: UTF8.self) }
     return parts.isEmpty ? "." : parts.joined(separator: "/")
 }
 
@@ -62,7 +75,7 @@ extension EmbeddingIndex {
     /// taken from the file's directory, an absolute one (what version 1 stored) as it is.
     static func resolvedRoot(stored: String, indexPath: String) -> String {
         if stored.isEmpty { return "" }
-        if stored.hasPrefix("/") { return lexicallyNormalized(stored) }
+        if isAbsolute(stored) { return lexicallyNormalized(stored) }
         return lexicallyNormalized(resolvedDirectory(of: indexPath) + "/" + stored)
     }
 }
