@@ -37,7 +37,7 @@ struct Convert: ParsableCommand {
               pocketclip convert open_clip_model.safetensors -o m.pclip --activation gelu \\
                   --tokenizer bpe_simple_vocab_16e6.txt.gz
               pocketclip convert ./ckpt -o m-f16.pclip --dtype f16 --compress none
-              pocketclip convert models/pocketclip-fmnist.pclip -o fmnist-raw.pclip --compress none
+              pocketclip convert model.pclip -o model-raw.pclip --compress none   # re-store
             """)
 
     @OptionGroup var source: ModelOptions

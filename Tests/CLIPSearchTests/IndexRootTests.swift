@@ -60,7 +60,7 @@ final class IndexRootTests: XCTestCase {
         // A relative path to the index resolves from the current directory, as any path does.
         let cwd = fm.currentDirectoryPath
         XCTAssertTrue(fm.changeCurrentDirectoryPath(dir + "/elsewhere"))
-        defer { fm.changeCurrentDirectoryPath(cwd) }
+        defer { _ = fm.changeCurrentDirectoryPath(cwd) }
         XCTAssertEqual(try EmbeddingIndex.read("deep/x.index").root, dir + "/photos")
         XCTAssertEqual(try EmbeddingIndex.read("../photos.index").root, dir + "/photos")
         // An in-memory root given relative is taken from the current directory too.

@@ -76,7 +76,8 @@ private func exercise(_ bytes: [UInt8]) {
             precondition(written == bytes, "the writer does not reproduce an index stored as it writes it")
         }
         try back.write(to: scratch)
-        precondition(try ReadOnlyFile(path: scratch).readAll(limit: written.count + 1) == written, "the writer is not canonical")
+        let again = try ReadOnlyFile(path: scratch).readAll(limit: written.count + 1)
+        precondition(again == written, "the writer is not canonical")
     } catch {
         preconditionFailure("an index that parsed could not be written and read back: \(error)")
     }
