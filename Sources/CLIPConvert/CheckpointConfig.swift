@@ -5,7 +5,9 @@
 // class defaults, so a missing key means the `CLIPVisionConfig` / `CLIPTextConfig` default
 // (vision 12 heads, text 8 heads, `quick_gelu`, eps 1e-5) — exactly what transformers assumes.
 // OpenCLIP's `open_clip_config.json` follows open_clip's `CLIPVisionCfg`/`CLIPTextCfg` defaults
-// (head_width 64, 8 text heads, `quick_gelu` false).
+// (head_width 64, 8 text heads, `quick_gelu` false). Either config names the activation, so an
+// explicit `--activation` must agree with it unless forced (`CheckpointOptions.forceActivation`);
+// only an OpenCLIP file without its config needs `--activation` to say.
 
 import CLIPImage
 import CLIPKernels
@@ -56,6 +58,14 @@ struct ConfigSettings {
         }
     }
 
+    /// The config's activation, or an explicit `--activation`: the same one, or another with
+    /// `forceActivation` (a config that names the wrong one); `says` quotes the config for the error.
+    static func choose(_ fromConfig: Activation, says: String, in path: String, options: CheckpointOptions) throws -> Activation {
+        guard let asked = options.activation, asked != fromConfig else { return fromConfig }
+        guard options.forceActivation else { throw CheckpointError.activationConflict(path: path, asked: asked, says: says) }
+        return asked
+    }
+
     static func floats(_ v: JSONValue?, _ key: String, _ path: String) throws -> [Float]? {
         guard let v else { return nil }
         guard let a = v.array, a.count == 3, a.allSatisfy({ $0.number != nil }) else {
@@ -78,8 +88,8 @@ struct ConfigSettings {
         guard visionAct == textAct else {
             throw CheckpointError.badConfig(path: path, detail: "vision hidden_act '\(visionAct)' differs from text hidden_act '\(textAct)'; PocketCLIP runs one activation for both")
         }
-        var activation = try Self.activation(named: visionAct, in: path)
-        if let forced = options.activation { activation = forced }
+        let says = vision["hidden_act"] == nil ? "leaves hidden_act at transformers' default 'quick_gelu'" : "says hidden_act '\(visionAct)'"
+        let activation = try choose(Self.activation(named: visionAct, in: path), says: says, in: path, options: options)
         let eps = vision["layer_norm_eps"]?.number ?? 1e-5
         var s = ConfigSettings(
             visionHeadsValue: vision["num_attention_heads"]?.int ?? 12, visionHeadWidth: nil,
@@ -112,8 +122,9 @@ struct ConfigSettings {
         }
         let vision = model["vision_cfg"] ?? .object([])
         let text = model["text_cfg"] ?? .object([])
-        var activation: Activation = (model["quick_gelu"]?.bool ?? false) ? .quickGELU : .gelu
-        if let forced = options.activation { activation = forced }
+        let quick = model["quick_gelu"]?.bool
+        let says = quick.map { "says model_cfg.quick_gelu \($0)" } ?? "leaves model_cfg.quick_gelu at open_clip's default false (gelu)"
+        let activation = try choose(quick == true ? .quickGELU : .gelu, says: says, in: path, options: options)
         var s = ConfigSettings(
             visionHeadsValue: nil, visionHeadWidth: vision["head_width"]?.int ?? 64,
             textHeadsValue: text["heads"]?.int ?? 8, textHeadWidth: nil,

@@ -18,15 +18,19 @@ import CLIPTokenizer
 /// Choices a checkpoint cannot always make for itself.
 public struct CheckpointOptions: Sendable {
     /// QuickGELU vs GELU when the checkpoint has no config saying which (OpenCLIP files alone).
+    /// One that contradicts the checkpoint's config is an error unless `forceActivation`.
     public var activation: Activation?
+    /// Run `activation` even where the checkpoint's config names the other one.
+    public var forceActivation: Bool
     /// A tokenizer vocabulary (`bpe_simple_vocab_16e6.txt.gz`, or an HF dir) if the checkpoint has none.
     public var tokenizerPath: String?
     public var towers: Towers
     public var cropRounding: CropRounding
 
-    public init(activation: Activation? = nil, tokenizerPath: String? = nil, towers: Towers = .both,
-                cropRounding: CropRounding = .openCLIP) {
+    public init(activation: Activation? = nil, forceActivation: Bool = false, tokenizerPath: String? = nil,
+                towers: Towers = .both, cropRounding: CropRounding = .openCLIP) {
         self.activation = activation
+        self.forceActivation = forceActivation
         self.tokenizerPath = tokenizerPath
         self.towers = towers
         self.cropRounding = cropRounding
@@ -48,6 +52,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
     case notFound(String)
     case unrecognized(path: String, detail: String)
     case needsActivation(path: String)
+    /// `--activation` names one activation, the checkpoint's config (`says`) the other.
+    case activationConflict(path: String, asked: Activation, says: String)
+    /// `--activation` with a .pclip file converted with the other one.
+    case activationFixed(path: String, asked: Activation, has: Activation)
     case badConfig(path: String, detail: String)
     case unsupportedTensors(path: String, names: [String])
 
@@ -57,6 +65,10 @@ public enum CheckpointError: Error, CustomStringConvertible, Equatable {
         case let .unrecognized(p, detail): return "'\(p)' is not a CLIP checkpoint PocketCLIP can read: \(detail)"
         case .needsActivation(let p):
             return "'\(p)' has no open_clip_config.json saying whether the MLP uses QuickGELU or GELU, and the weights cannot tell; pass --activation quick_gelu (OpenAI-trained, '-quickgelu' models) or --activation gelu"
+        case let .activationConflict(p, asked, says):
+            return "--activation \(asked.rawValue) contradicts config '\(p)', which \(says); drop --activation to use the checkpoint's, or add --force-activation to run \(asked.rawValue) anyway"
+        case let .activationFixed(p, asked, has):
+            return "'\(p)' runs \(has.rawValue), fixed when it was converted; --activation \(asked.rawValue) applies to float checkpoints: drop it, or convert the float checkpoint again with --activation \(asked.rawValue) (and --force-activation if its config names \(has.rawValue))"
         case let .badConfig(p, detail): return "config '\(p)': \(detail)"
         case let .unsupportedTensors(p, names):
             let shown = names.prefix(5).joined(separator: ", ")

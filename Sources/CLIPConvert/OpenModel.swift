@@ -14,7 +14,13 @@ extension CLIPModel {
     ///     let scores = try model.classify(imagePath: "cat.jpg", labels: ["cat", "dog"])
     public static func open(_ path: String, options: CheckpointOptions = CheckpointOptions(),
                             threads: Int = WorkerPool.availableCores) throws -> CLIPModel {
-        if isPclip(path) { return try load(pclip: path, towers: options.towers, threads: threads) }
+        if isPclip(path) {
+            let model = try load(pclip: path, towers: options.towers, threads: threads)
+            if let asked = options.activation, asked != model.config.activation {
+                throw CheckpointError.activationFixed(path: path, asked: asked, has: model.config.activation)
+            }
+            return model
+        }
         let c = try CheckpointLoader.load(path, options: options)
         return try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer,
                              threads: threads)

@@ -67,11 +67,14 @@ public final class PclipFile: @unchecked Sendable {
     public let versionMinor: UInt16
     /// The metadata JSON object.
     public let metadata: JSONValue
+    /// The metadata section as stored (what a re-store copies byte for byte).
+    public var metadataBytes: [UInt8] { Array(storage.slice(metadataRange)) }
     /// Directory order.
     public let tensors: [PclipTensorInfo]
     public var fileSize: Int { storage.count }
     private let index: [String: Int]
     private let storage: MappedBytes
+    private let metadataRange: Range<Int>
 
     /// Opens and validates the container at `path` (memory-mapped).
     public convenience init(path: String) throws {
@@ -127,6 +130,7 @@ public final class PclipFile: @unchecked Sendable {
         guard !metadataRange.overlaps(directoryRange) else {
             throw PclipError.badSection(section: "directory", detail: "it overlaps the metadata")
         }
+        self.metadataRange = metadataRange
         let metadataBytes = storage.slice(metadataRange), directoryBytes = storage.slice(directoryRange)
         let computedMetadataCRC = crc32(metadataBytes)
         guard computedMetadataCRC == metadataCRC else {

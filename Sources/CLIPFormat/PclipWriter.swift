@@ -19,14 +19,24 @@ public final class PclipWriter {
         let crc: UInt32
     }
 
-    private let metadata: JSONValue
+    private let metadataBytes: [UInt8]
+    private let versionMinor: UInt16
     private var entries: [Entry] = []
     private var names = Set<String>()
     public let zstdLevel: Int32
 
-    public init(metadata: JSONValue, zstdLevel: Int32 = 3) {
+    public convenience init(metadata: JSONValue, zstdLevel: Int32 = 3) {
         precondition(metadata.members != nil, "metadata must be a JSON object")
-        self.metadata = metadata
+        self.init(metadataBytes: Array(metadata.serialized().utf8), versionMinor: Pclip.versionMinor, zstdLevel: zstdLevel)
+    }
+
+    /// A writer whose metadata section is `metadataBytes` as given, under `versionMinor`: what a
+    /// re-store copies from the file it reads (`PclipFile.metadataBytes`, `versionMinor`), so the
+    /// metadata stays byte for byte and keys a newer minor version added keep their version.
+    public init(metadataBytes: [UInt8], versionMinor: UInt16, zstdLevel: Int32 = 3) {
+        precondition(metadataBytes.count >= 2 && metadataBytes.count <= Pclip.maxMetadataBytes, "metadata size")
+        self.metadataBytes = metadataBytes
+        self.versionMinor = versionMinor
         self.zstdLevel = zstdLevel
     }
 
@@ -54,8 +64,6 @@ public final class PclipWriter {
     /// encoding, so an unwritable target fails at once and an interrupt finds the temp file).
     @discardableResult
     public func write(into out: AtomicFileWriter) throws -> PclipWriteSummary {
-        let metadataBytes = Array(metadata.serialized().utf8)
-        precondition(metadataBytes.count <= Pclip.maxMetadataBytes, "metadata too large")
         let directoryOffset = Pclip.headerSize + metadataBytes.count
         let directorySize = entries.reduce(0) { $0 + 2 + $1.info.name.utf8.count + 8 + 8 * $1.info.dims.count + 8 + 8 + 8 + 4 }
         // Every payload starts at a multiple of the alignment (required for raw ones).
@@ -81,7 +89,7 @@ public final class PclipWriter {
         precondition(directory.count == directorySize)
         var header: [UInt8] = Pclip.magic
         header.appendLE(Pclip.versionMajor)
-        header.appendLE(Pclip.versionMinor)
+        header.appendLE(versionMinor)
         header.appendLE(UInt32(0))
         header.appendLE(UInt64(Pclip.headerSize))
         header.appendLE(UInt64(metadataBytes.count))

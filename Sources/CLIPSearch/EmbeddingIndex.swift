@@ -6,12 +6,14 @@
 // File layout (little-endian; docs/examples.md has the same table):
 //
 //     magic        8 B   "PCLIPIDX"
-//     version      u32   1
+//     version      u32   2 (1 is read too: its root is absolute)
 //     fingerprint  u32   the model's (CLIPModel.fingerprint)
 //     dim          u32   embedding size, 1...maxDim
 //     count        u32   entries, ≤ maxEntries
 //     root_len     u32   ≤ maxPathBytes
-//     root         root_len B of UTF-8: the indexed folder, absolute and resolved
+//     root         root_len B of UTF-8: the indexed folder relative to the directory that
+//                  holds the index file ("." for the index's own directory, "" for none);
+//                  one starting with "/" is absolute (version 1 always stored it so)
 //     count × entry:
 //       path_len   u32   1...maxPathBytes
 //       path       path_len B of UTF-8, relative to root
@@ -23,6 +25,7 @@
 // Writes go through AtomicFileWriter (temporary file, fsync, rename): the path only ever holds
 // a complete index. Building over a folder saves every few batches, so a killed run keeps what
 // it saved, and a rerun embeds only files that are new or changed (size or mtime differ).
+// Moving the folder and its index together (IndexPaths.swift) keeps both working.
 
 import CLIPImage
 import CLIPRuntime
@@ -67,7 +70,7 @@ public enum EmbeddingIndexError: Error, CustomStringConvertible, Equatable {
         case let .notAnIndex(path):
             return "'\(path)' is not an embedding index (no PCLIPIDX magic); build one with: pocketclip index build MODEL FOLDER -o FILE"
         case let .unsupportedVersion(path, v):
-            return "index '\(path)' has format version \(v); this pocketclip reads version \(EmbeddingIndex.version): rebuild the index"
+            return "index '\(path)' has format version \(v); this pocketclip reads versions \(EmbeddingIndex.readableVersions.lowerBound) to \(EmbeddingIndex.readableVersions.upperBound): rebuild the index"
         case let .corrupt(path, detail):
             return "index '\(path)' is truncated or corrupt: \(detail); delete it and build it again"
         case let .otherModel(path, index, model):
@@ -95,7 +98,10 @@ public enum EmbeddingIndexError: Error, CustomStringConvertible, Equatable {
 /// builds into the same file at once.
 public struct EmbeddingIndex: Sendable {
     public static let magic: [UInt8] = Array("PCLIPIDX".utf8)
-    public static let version: UInt32 = 1
+    /// The version written. 2: the root is stored relative to the index file's directory.
+    public static let version: UInt32 = 2
+    /// Versions read (1 stored an absolute root, which version 2 still reads as such).
+    public static let readableVersions: ClosedRange<UInt32> = 1...2
     /// Largest embedding accepted: ViT-bigG's is 1280; 16384 leaves room and bounds a lying header.
     public static let maxDim = 16384
     /// Most entries in one index (a u32 field anyway): beyond that, shard the folder.
@@ -105,7 +111,9 @@ public struct EmbeddingIndex: Sendable {
 
     public let modelFingerprint: UInt32
     public let dim: Int
-    /// The indexed folder, absolute; entry paths are relative to it.
+    /// The indexed folder, absolute and normalized when read from a file or built (where the
+    /// file names it now, relative to the index's own directory); entry paths are relative to
+    /// it. Empty: an index of no folder (entries a program appended itself).
     public let root: String
     public private(set) var paths: [String] = []
     public private(set) var stamps: [FileStamp] = []
@@ -117,9 +125,6 @@ public struct EmbeddingIndex: Sendable {
     public init(modelFingerprint: UInt32, dim: Int, root: String) throws {
         guard dim >= 1 && dim <= Self.maxDim else {
             throw EmbeddingIndexError.invalid("embedding size \(dim) is outside 1...\(Self.maxDim) (EmbeddingIndex.maxDim); index with a CLIP model whose embedding fits")
-        }
-        guard root.utf8.count <= Self.maxPathBytes else {
-            throw EmbeddingIndexError.invalid("folder path is \(root.utf8.count) bytes, more than the \(Self.maxPathBytes) an index stores (EmbeddingIndex.maxPathBytes); index a folder with a shorter path")
         }
         self.modelFingerprint = modelFingerprint
         self.dim = dim
@@ -166,8 +171,13 @@ public struct EmbeddingIndex: Sendable {
 
     // MARK: - Writing and reading
 
-    /// Writes the index atomically: `path` holds either the old file or the whole new one.
+    /// Writes the index atomically: `path` holds either the old file or the whole new one. The
+    /// root is stored relative to `path`'s directory (`storedRoot(forIndexAt:)`).
     public func write(to path: String) throws {
+        let storedRoot = storedRoot(forIndexAt: path)
+        guard storedRoot.utf8.count <= Self.maxPathBytes else {
+            throw EmbeddingIndexError.invalid("the folder's path relative to the index is \(storedRoot.utf8.count) bytes, more than the \(Self.maxPathBytes) an index stores (EmbeddingIndex.maxPathBytes); write the index nearer to the folder")
+        }
         let writer = try AtomicFileWriter(path: path)
         var crc: UInt32 = 0
         var buffer: [UInt8] = []
@@ -178,8 +188,8 @@ public struct EmbeddingIndex: Sendable {
             buffer.removeAll(keepingCapacity: true)
         }
         buffer += Self.magic
-        for v in [Self.version, modelFingerprint, UInt32(dim), UInt32(count), UInt32(root.utf8.count)] { buffer.appendLE(v) }
-        buffer += Array(root.utf8)
+        for v in [Self.version, modelFingerprint, UInt32(dim), UInt32(count), UInt32(storedRoot.utf8.count)] { buffer.appendLE(v) }
+        buffer += Array(storedRoot.utf8)
         for i in 0..<count {
             buffer.appendLE(UInt32(paths[i].utf8.count))
             buffer += Array(paths[i].utf8)
@@ -206,7 +216,8 @@ public struct EmbeddingIndex: Sendable {
     }
 
     /// Parses the bytes of an index file, with the same checks as `read` (which calls it);
-    /// `path` only names the file in errors. Also the fuzzer's entry point (Fuzz/FuzzIndex).
+    /// `path` names the file in errors, and its directory is where a relative root starts.
+    /// Also the fuzzer's entry point (Fuzz/FuzzIndex).
     public static func parse(bytes: [UInt8], path: String) throws -> EmbeddingIndex {
         guard bytes.count >= magic.count, Array(bytes[0..<magic.count]) == magic else {
             throw EmbeddingIndexError.notAnIndex(path: path)
@@ -226,7 +237,7 @@ public struct EmbeddingIndex: Sendable {
         }
         r.position = magic.count
         let version = try r.u32("version")
-        guard version == Self.version else { throw EmbeddingIndexError.unsupportedVersion(path: path, version: version) }
+        guard readableVersions.contains(version) else { throw EmbeddingIndexError.unsupportedVersion(path: path, version: version) }
         let stored = file[(file.count - 4)...].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
         let actual = crc32(UnsafeRawBufferPointer(rebasing: file[..<(file.count - 4)]))
         guard stored == actual else {
@@ -238,7 +249,7 @@ public struct EmbeddingIndex: Sendable {
         guard dim >= 1 && dim <= maxDim else {
             throw EmbeddingIndexError.corrupt(path: path, detail: "dim \(dim) (the embedding size) is outside 1...\(maxDim) (EmbeddingIndex.maxDim)")
         }
-        let root = try r.string("root", allowEmpty: true, path: path)
+        let root = resolvedRoot(stored: try r.string("root", allowEmpty: true, path: path), indexPath: path)
         // Each entry needs at least its fixed fields, one path byte and its floats: a count
         // the remaining bytes cannot hold is refused before any reservation.
         guard count <= maxEntries else {
@@ -343,7 +354,7 @@ extension EmbeddingIndex {
         var index: EmbeddingIndex
         if fileExists(output) {
             index = try load(output, for: model)
-            guard index.root == root else { throw EmbeddingIndexError.otherFolder(path: output, index: index.root, given: root) }
+            guard index.root.utf8.elementsEqual(root.utf8) else { throw EmbeddingIndexError.otherFolder(path: output, index: index.root, given: root) }
         } else {
             index = try EmbeddingIndex(modelFingerprint: fingerprint, dim: model.config.embedDim, root: root)
         }
@@ -419,13 +430,6 @@ extension EmbeddingIndex {
         }
         return out.sorted { $0.path.utf8.lexicographicallyPrecedes($1.path.utf8) }
     }
-}
-
-/// The absolute path with symlinks resolved, or nil.
-func realPath(_ path: String) -> String? {
-    guard let p = realpath(path, nil) else { return nil }
-    defer { free(p) }
-    return String(cString: p)
 }
 
 /// The index's fields on top of the byte cursor: lengths and stamps are little-endian u32 / u64.

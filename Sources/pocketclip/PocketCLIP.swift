@@ -47,9 +47,12 @@ struct ModelOptions: ParsableArguments {
     var model: String
 
     @Option(help: ArgumentHelp(
-        "MLP activation, for OpenCLIP files without open_clip_config.json: quick_gelu or gelu.",
+        "MLP activation, for OpenCLIP files without open_clip_config.json: quick_gelu or gelu. One that contradicts the checkpoint's config is an error unless --force-activation.",
         valueName: "kind"))
     var activation: Activation?
+
+    @Flag(help: "Run --activation even where the checkpoint's config names the other one (a config known to be wrong).")
+    var forceActivation = false
 
     @Option(help: ArgumentHelp(
         "Tokenizer vocabulary if the checkpoint has none: bpe_simple_vocab_16e6.txt.gz or an HF directory.",
@@ -66,7 +69,12 @@ struct ModelOptions: ParsableArguments {
 
     /// The checkpoint options these flags give.
     var checkpointOptions: CheckpointOptions {
-        CheckpointOptions(activation: activation, tokenizerPath: tokenizer, cropRounding: cropRounding.rounding)
+        CheckpointOptions(activation: activation, forceActivation: forceActivation, tokenizerPath: tokenizer,
+                          cropRounding: cropRounding.rounding)
+    }
+
+    func validate() throws {
+        if forceActivation && activation == nil { throw ValidationError("--force-activation needs --activation quick_gelu or gelu") }
     }
 
     func load(towers: Towers) throws -> CLIPModel {

@@ -95,8 +95,10 @@ final class EmbeddingIndexTests: XCTestCase {
     /// the lie and an allocation.
     func testLyingHeadersAreRefusedBeforeAllocating() throws {
         let dir = try temporaryDirectory()
-        try sample(dim: 4, count: 3).write(to: dir + "/a.index")
+        let index = try sample(dim: 4, count: 3)
+        try index.write(to: dir + "/a.index")
         let good = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/a.index")))
+        let storedRoot = index.storedRoot(forIndexAt: dir + "/a.index")  // relative to dir
         func patched(_ offset: Int, _ value: UInt32) -> [UInt8] { good.indexPatched(offset, value) }
         let cases: [(String, [UInt8], String)] = [
             ("count = 2^32-1", patched(20, .max), "claims"),
@@ -104,8 +106,9 @@ final class EmbeddingIndexTests: XCTestCase {
             ("dim = 2^32-1", patched(16, .max), "dim"),
             ("dim = 0", patched(16, 0), "dim"),
             ("root length = 2^32-1", patched(24, .max), "root length"),
-            ("first path length = 2^31", patched(28 + "/photos/été".utf8.count, 1 << 31), "path length"),
-            ("version 2", patched(8, 2), "version"),
+            ("first path length = 2^31", patched(28 + storedRoot.utf8.count, 1 << 31), "path length"),
+            ("version 3", patched(8, 3), "format version 3; this pocketclip reads versions 1 to 2"),
+            ("version 0", patched(8, 0), "format version 0"),
         ]
         for (name, bytes, mention) in cases {
             let path = dir + "/lie.index"

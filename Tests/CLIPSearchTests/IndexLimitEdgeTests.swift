@@ -72,7 +72,8 @@ final class IndexLimitEdgeTests: XCTestCase {
     }
 
     /// A root and an entry path of exactly maxPathBytes are stored, read and accepted; one byte
-    /// more is refused by the reader and by the in-memory API that builds indexes.
+    /// more is refused by the reader, by the writer (for the root as stored: relative to the
+    /// index's directory) and by the in-memory API that builds indexes (for entry paths).
     func testPathLengthLimit() throws {
         XCTAssertEqual(EmbeddingIndex.maxPathBytes, 4096)
         let n = EmbeddingIndex.maxPathBytes
@@ -86,7 +87,16 @@ final class IndexLimitEdgeTests: XCTestCase {
         var built = try EmbeddingIndex(modelFingerprint: 1, dim: 2, root: root)
         try built.append(path: path, stamp: FileStamp(size: 1, modifiedNanoseconds: 1), embedding: [1, 0])
         XCTAssertEqual(built.paths, [path])
-        assertInvalid("folder path is 4097 bytes, more than the 4096") { _ = try EmbeddingIndex(modelFingerprint: 1, dim: 2, root: root + "r") }
+        // The root is stored relative to the index's directory: a folder named by 4096 bytes
+        // there fits, 4097 do not (only the strings count: neither folder has to exist).
+        let dir = try temporaryDirectory(), base = URL(fileURLWithPath: dir).resolvingSymlinksInPath().path
+        let fits = try EmbeddingIndex(modelFingerprint: 1, dim: 2, root: base + "/" + String(repeating: "r", count: n))
+        XCTAssertEqual(fits.storedRoot(forIndexAt: dir + "/x.index").utf8.count, n)
+        try fits.write(to: dir + "/x.index")
+        XCTAssertEqual(try EmbeddingIndex.read(dir + "/x.index").root, fits.root)
+        let over = try EmbeddingIndex(modelFingerprint: 1, dim: 2, root: base + "/" + String(repeating: "r", count: n + 1))
+        assertInvalid("the folder's path relative to the index is 4097 bytes, more than the 4096") { try over.write(to: dir + "/y.index") }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["x.index"], "a refused write leaves nothing")
         assertInvalid("is 4097 bytes, outside 1...4096") {
             try built.append(path: path + "x", stamp: FileStamp(size: 1, modifiedNanoseconds: 1), embedding: [1, 0])
         }

@@ -9,8 +9,11 @@
 // almost always breaks it, and the reader rightly checks it first), so mutations of the header
 // and entries reach the checks behind it.
 //
-// The format is canonical, so an accepted index written back by the real writer must give the
-// input's exact bytes.
+// Inputs are parsed as if the file lay where the round trip writes it (`scratch`), so a relative
+// root names the same folder before and after. The writer is canonical for what it writes: an
+// accepted index written back, read and written again gives the same bytes, and when the input
+// already stores its root as the writer would (a version-2 file, a root relative to `scratch`'s
+// directory) the first write gives the input's exact bytes.
 
 import CLIPFormat
 import CLIPRuntime
@@ -34,11 +37,12 @@ public func fuzzIndex(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 private let scratch = fuzzScratchDirectory + "/fuzzindex-\(getpid()).index"
 
 private func exercise(_ bytes: [UInt8]) {
-    guard let index = try? EmbeddingIndex.parse(bytes: bytes, path: "<fuzz>") else { return }
+    guard let index = try? EmbeddingIndex.parse(bytes: bytes, path: scratch) else { return }
     // What search relies on: one stamp and `dim` finite values per path.
     precondition(index.dim >= 1 && index.dim <= EmbeddingIndex.maxDim, "dim outside its bounds")
     precondition(index.stamps.count == index.count && index.vectors.count == index.count * index.dim, "entries disagree")
     precondition(index.vectors.allSatisfy(\.isFinite), "non-finite embedding value")
+    precondition(index.root.isEmpty || index.root.hasPrefix("/"), "a root read from a file is absolute")
     precondition((try? index.check(modelFingerprint: index.modelFingerprint, embedDim: index.dim, path: "<fuzz>")) != nil)
     precondition((try? index.check(modelFingerprint: index.modelFingerprint &+ 1, embedDim: index.dim, path: "<fuzz>")) == nil)
     precondition((try? index.check(modelFingerprint: nil, embedDim: index.dim, path: "<fuzz>")) == nil)
@@ -49,13 +53,31 @@ private func exercise(_ bytes: [UInt8]) {
     } else {
         preconditionFailure("a query of the index's size was refused")
     }
-    // Round trip through the writer and the path-based reader: the same bytes, the same index.
+    // Round trip through the writer and the path-based reader: the same index, and the writer
+    // reproduces its own bytes. An absolute root (version 1) can be longer relative to `scratch`
+    // than the format stores: then, and only then, the write is refused.
+    let stored = index.storedRoot(forIndexAt: scratch)
+    if stored.utf8.count > EmbeddingIndex.maxPathBytes {
+        precondition((try? index.write(to: scratch)) == nil, "a root too long to store was written")
+        return
+    }
     do {
         try index.write(to: scratch)
-        let written = try ReadOnlyFile(path: scratch).readAll(limit: bytes.count + 1)
-        precondition(written == bytes, "the writer does not reproduce an index the reader accepted")
+        let written = try ReadOnlyFile(path: scratch).readAll(limit: bytes.count + 3 * 4096)
         let back = try EmbeddingIndex.read(scratch)
         precondition(back.paths == index.paths && back.stamps == index.stamps && back.root == index.root, "a round trip changed the index")
+        precondition(back.vectors.map(\.bitPattern) == index.vectors.map(\.bitPattern), "a round trip changed the vectors")
+        // The header's version (bytes 8..<12) and root length (24..<28); parsing checked the
+        // root's bytes are there.
+        func u32(_ at: Int) -> Int { bytes[at..<(at + 4)].reversed().reduce(0) { $0 << 8 | Int($1) } }
+        let rootLength = u32(24)
+        if u32(8) == Int(EmbeddingIndex.version), rootLength == stored.utf8.count,
+           bytes[28..<(28 + rootLength)].elementsEqual(stored.utf8) {
+            precondition(written == bytes, "the writer does not reproduce an index stored as it writes it")
+        }
+        try back.write(to: scratch)
+        let again = try ReadOnlyFile(path: scratch).readAll(limit: written.count + 1)
+        precondition(again == written, "the writer is not canonical")
     } catch {
         preconditionFailure("an index that parsed could not be written and read back: \(error)")
     }
