@@ -25,10 +25,49 @@ struct PocketCLIP: ParsableCommand {
               pocketclip embed vit-b32.pclip --image cat.jpg --text "a photo of a cat"
               pocketclip inspect vit-b32.pclip
               pocketclip index build vit-b32.pclip photos/ -o photos.index
+              pocketclip tokenize vit-b32.pclip --text "a photo of a cat"
+
+            Exit status: 0 done; 1 the run failed (one line on stderr says why); 3 with \
+            --keep-going, some images could not be used (each named on stderr) and the output \
+            holds the others; 64 a mistake in the arguments (one line on stderr).
             """,
         // Read when first printed, so the kernels named are the ones this CPU (and POCKETCLIP_ISA) picks.
         version: "pocketclip \(pocketclipVersion) (.pclip format \(Pclip.versionMajor).\(Pclip.versionMinor); int8 kernels: \(KernelISA.current.name))",
-        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Profile.self, Index.self] + trainingCommands)
+        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Profile.self, Index.self,
+                      Tokenize.self] + trainingCommands)
+
+    /// ArgumentParser's `main`, except that an argument mistake is one line on stderr (its
+    /// message and where to read more) instead of the message, the usage and a help hint; the
+    /// exit status stays 64 (EX_USAGE). Help, `--version` and the commands' own errors (already
+    /// one line, from `reportingErrors`) go through ArgumentParser unchanged.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = self.message(for: error)
+            guard code == .validationFailure, let first = message.split(separator: "\n").first else { exit(withError: error) }
+            writeStderr("error: \(lowercasingFirst(String(first)))\(helpHint(fullMessage(for: error)))\n")
+            exit(withError: code)  // the status alone: ExitCode prints nothing
+        }
+    }
+}
+
+/// " (see 'pocketclip classify --help')" from the "See '…' for more information." line of
+/// ArgumentParser's full message, which names the subcommand that was being parsed; "" if none.
+private func helpHint(_ fullMessage: String) -> String {
+    for line in fullMessage.split(separator: "\n") {
+        let words = line.split(separator: "'", omittingEmptySubsequences: false)
+        if words.count >= 3, words[0].hasSuffix("See ") { return " (see '\(words[1])')" }
+    }
+    return ""
+}
+
+/// ArgumentParser's messages start with a capital ("Missing expected argument"); ours do not.
+private func lowercasingFirst(_ s: String) -> String {
+    guard let f = s.first, f.isUppercase, s.dropFirst().first?.isUppercase != true else { return s }
+    return f.lowercased() + s.dropFirst()
 }
 
 /// The release this executable is.
@@ -63,6 +102,8 @@ struct ModelOptions: ParsableArguments {
     var threads: Int?
 
     var threadCount: Int { threads ?? WorkerPool.availableCores }
+
+    func validate() throws { try checkThreads(threads) }
 
     /// The checkpoint options these flags give.
     var checkpointOptions: CheckpointOptions {
