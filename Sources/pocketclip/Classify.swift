@@ -115,6 +115,7 @@ struct Classify: ParsableCommand {
                 model = try modelOptions.load(towers: .both)
                 classes = try model.classEmbeddings(labels: names, templates: templates, truncate: truncate)
             }
+            modelOptions.hintIfFloat(model, images: images.count)
             // One image at a time, written as soon as it is scored: memory stays flat however
             // many images are given (tools/bench/rss-flat.sh checks 10,000 in one process).
             let ranks = topK == 0 ? names.count : min(topK, names.count)
@@ -131,7 +132,7 @@ struct Classify: ParsableCommand {
                         written += 1
                     }
                     if progress && ((i + 1) % Self.progressEvery == 0 || i + 1 == images.count) {
-                        writeStderr("classified \(i + 1 - failures.failed.count) of \(images.count) images\n")
+                        writeStderr("classified \(i + 1 - failures.failed.count) of \(images.count) \(plural(images.count, "image"))\n")
                     }
                 }
             } catch {

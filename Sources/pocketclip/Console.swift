@@ -89,8 +89,9 @@ final class ImageFailures {
     }
 }
 
-/// "1 image", "2 images": `noun` with an "s" unless `n` is 1.
-func plural(_ n: Int, _ noun: String) -> String { n == 1 ? noun : noun + "s" }
+/// The noun for `n` things: plural(1, "image") → "image", plural(2, "image") → "images",
+/// plural(2, "class", "classes") → "classes".
+func plural(_ n: Int, _ noun: String, _ plural: String? = nil) -> String { n == 1 ? noun : plural ?? noun + "s" }
 
 /// Standard output could not be written.
 struct OutputError: Error, CustomStringConvertible {

@@ -47,6 +47,7 @@ struct Embed: ParsableCommand {
         try reportingErrors {
             let towers: Towers = texts.isEmpty ? .vision : (images.isEmpty ? .text : .both)
             let model = try modelOptions.load(towers: towers)
+            modelOptions.hintIfFloat(model, images: images.count)
             let finish: ([Float]) -> [Float] = { normalize ? ZeroShot.normalized($0) : $0 }
             let failures = ImageFailures(keepGoing: keepGoing.keepGoing)
             var imageItems: [String] = []

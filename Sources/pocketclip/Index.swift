@@ -93,15 +93,16 @@ struct IndexBuild: ParsableCommand {
                         throw CLIError("\(ModelError.badImage(path: path, reason: reason)) (the build stopped here, keeping what it saved; --keep-going skips such images)")
                     }
                 }
+                if todo == 0 { modelOptions.hintIfFloat(model, images: p.total - p.unchanged) }
                 todo = p.total - p.unchanged
                 let done = p.embedded + p.undecodable.count
                 if p.justSaved || done == todo {
-                    stderrLine("\(done)/\(todo) images\(p.justSaved ? ", saved" : "")")
+                    stderrLine("\(done)/\(todo) \(plural(todo, "image"))\(p.justSaved ? ", saved" : "")")
                 }
             }
             let skipped = r.undecodable.isEmpty ? "" : ", \(r.undecodable.count) undecodable skipped"
             // "wrote" only when the file was written: an up-to-date index is left as it was.
-            print("\(r.saves > 0 ? "wrote \(output):" : "\(output) is up to date:") \(r.unchanged + r.embedded) images (\(r.embedded) embedded, \(r.unchanged) already indexed, \(r.removed) removed\(skipped))")
+            print("\(r.saves > 0 ? "wrote \(output):" : "\(output) is up to date:") \(r.unchanged + r.embedded) \(plural(r.unchanged + r.embedded, "image")) (\(r.embedded) embedded, \(r.unchanged) already indexed, \(r.removed) removed\(skipped))")
             try failures.finish("embedded", total: todo)
         }
     }
@@ -159,7 +160,7 @@ struct IndexQuery: ParsableCommand {
     }
 
     func queryTable(_ idx: EmbeddingIndex, _ hits: [SearchHit]) -> String {
-        var lines = ["\(text.map { "text: \"\($0)\"" } ?? "image: \(image!)")  (\(idx.count) images under \(idx.root))"]
+        var lines = ["\(text.map { "text: \"\($0)\"" } ?? "image: \(image!)")  (\(idx.count) \(plural(idx.count, "image")) under \(idx.root))"]
         for (rank, h) in hits.enumerated() { lines.append("\(rank + 1). \(decimal(Double(h.score), 4))  \(h.path)") }
         return lines.joined(separator: "\n")
     }
@@ -185,7 +186,7 @@ struct IndexInfo: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let idx = try EmbeddingIndex.read(index)
-            print("\(index): \(idx.count) images under \(idx.root), dim \(idx.dim), model fingerprint \(hex8(idx.modelFingerprint))")
+            print("\(index): \(idx.count) \(plural(idx.count, "image")) under \(idx.root), dim \(idx.dim), model fingerprint \(hex8(idx.modelFingerprint))")
             if list { for p in idx.paths { print("  \(p)") } }
         }
     }

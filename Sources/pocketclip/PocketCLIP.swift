@@ -70,6 +70,15 @@ private func lowercasingFirst(_ s: String) -> String {
     return f.lowercased() + s.dropFirst()
 }
 
+/// More images than this through a float model earn the hint to convert it (a handful is fine).
+let floatHintImages = 8
+
+/// `s` as a shell word: as is when plain, else in single quotes.
+func shellQuoted(_ s: String) -> String {
+    let plain = !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || "/._-+=:,@".contains($0) }
+    return plain ? s : "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+}
+
 /// The release this executable is.
 let pocketclipVersion = "0.9.0"
 
@@ -108,6 +117,18 @@ struct ModelOptions: ParsableArguments {
     /// The checkpoint options these flags give.
     var checkpointOptions: CheckpointOptions {
         CheckpointOptions(activation: activation, tokenizerPath: tokenizer, cropRounding: cropRounding.rounding)
+    }
+
+    /// One hint line on stderr when `model` holds float weights (a checkpoint, or an f32/f16
+    /// .pclip) and more than `floatHintImages` images are about to run through it: the int8
+    /// kernels of a q8 .pclip are what this project is for. Stdout (JSON, CSV) is untouched.
+    func hintIfFloat(_ model: CLIPModel, images: Int) {
+        guard images > floatHintImages else { return }
+        let isFloat = model.fingerprint == nil
+            || (try? PclipFile(path: self.model))?.tensors.contains { $0.dtype == .q8 } == false
+        guard isFloat else { return }
+        writeStderr("hint: '\(self.model)' holds float weights; for more than a few images convert it once to a q8 .pclip, "
+            + "which runs on the int8 kernels: pocketclip convert \(shellQuoted(self.model)) -o model.pclip\n")
     }
 
     func load(towers: Towers) throws -> CLIPModel {

@@ -79,7 +79,8 @@ struct Tokenize: ParsableCommand {
                 for (position, id) in r.ids.enumerated() {
                     let cut = position >= context - 1 && r.ids.count > context
                         ? (position == context - 1 ? "  (becomes the end token with --truncate)" : "  (cut)") : ""
-                    print("  \(padLeft("\(id)", width))  \(piece(id))\(cut)")
+                    let digits = "\(id)"
+                    print("  \(String(repeating: " ", count: width - digits.count))\(digits)  \(piece(id))\(cut)")
                 }
             }
         }
