@@ -40,7 +40,8 @@ let modelAccepted = "MODEL is a .pclip file (pocketclip convert), an HF or OpenC
 /// reaches the safetensors reader, which reads its first 8 bytes as a header length of
 /// quintillions.
 func notAModel(_ path: String) -> String? {
-    guard !isDirectory(path), let file = try? ReadOnlyFile(path: path),
+    // A .safetensors name gets the reader's own, more precise, message.
+    guard !isDirectory(path), !path.hasSuffix(".safetensors"), let file = try? ReadOnlyFile(path: path),
           let head = try? file.bytes(at: 0, count: min(file.size, 16)) else { return nil }
     func starts(_ prefix: [UInt8]) -> Bool { head.starts(with: prefix) }
     let firstBytes = "first bytes: " + (head.isEmpty ? "none, the file is empty" : head.prefix(8).map(hexByte).joined(separator: " "))
