@@ -31,7 +31,8 @@ struct Tokenize: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
-    @Option(name: .customLong("text"), help: ArgumentHelp("A text (repeatable).", valueName: "text"))
+    // .unconditional: a text may start with "-" ("--text -3 dB") and is still the text.
+    @Option(name: .customLong("text"), parsing: .unconditionalSingleValue, help: ArgumentHelp("A text (repeatable).", valueName: "text"))
     var texts: [String] = []
 
     @Option(help: ArgumentHelp("A file with one text per line ('-': standard input; blank lines skipped).", valueName: "path"))
