@@ -27,6 +27,7 @@ struct Classify: ParsableCommand {
               pocketclip classify MODEL *.jpg --labels-file classes.txt --csv > out.csv
               find photos -name '*.jpg' > list.txt
               pocketclip classify MODEL --files-from list.txt --labels-file classes.txt --csv --progress
+              pocketclip classify MODEL inbox/*.jpg --head classes.head --csv --keep-going 2> failed.txt
             """)
 
     @OptionGroup var modelOptions: ModelOptions
