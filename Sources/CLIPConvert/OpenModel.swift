@@ -25,7 +25,6 @@ extension CLIPModel {
                 throw error
             }
         }
-        if let what = notAModel(path) { throw CheckpointError.unrecognized(path: path, detail: what + "; " + modelAccepted) }
         let c = try CheckpointLoader.load(path, options: options)
         return try CLIPModel(config: c.config, weights: c.weights, preprocess: c.preprocess, tokenizer: c.tokenizer,
                              threads: threads)
@@ -35,10 +34,16 @@ extension CLIPModel {
 /// What MODEL may be, for the errors that refuse a file.
 let modelAccepted = "MODEL is a .pclip file (pocketclip convert), an HF or OpenCLIP checkpoint directory, or a .safetensors file"
 
-/// What a file that cannot be a model looks like, judged from its first bytes (nil: it may be
-/// safetensors, whose reader checks it in full). Without this an image or a damaged .pclip
-/// reaches the safetensors reader, which reads its first 8 bytes as a header length of
-/// quintillions.
+extension CLIPModel {
+    /// What a file that cannot be a model looks like, judged from its first bytes ("it is a PNG
+    /// image"); nil for a directory, a `.safetensors` name or bytes that may be safetensors (its
+    /// reader checks those in full). Without this an image or a damaged .pclip reaches the
+    /// safetensors reader, which reads its first 8 bytes as a header length of quintillions.
+    ///
+    ///     CLIPModel.describeNonModel("cat.jpg")   // "it is a JPEG image"
+    public static func describeNonModel(_ path: String) -> String? { notAModel(path) }
+}
+
 func notAModel(_ path: String) -> String? {
     // A .safetensors name gets the reader's own, more precise, message.
     guard !isDirectory(path), !path.hasSuffix(".safetensors"), let file = try? ReadOnlyFile(path: path),

@@ -4,6 +4,8 @@
 // lists: line endings, BOMs, stdin).
 
 import ArgumentParser
+import CLIPConvert
+import CLIPFormat
 import CLIPKernels
 import CLIPRuntime
 import CLIPSupport
@@ -174,6 +176,17 @@ func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s +
 func padLeft(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }
 
 // MARK: - Files
+
+/// A .pclip container for `inspect` and `verify`: a file that is not one is named, with what it
+/// looks like (an image, an index, a damaged .pclip), instead of the reader's bare "not a .pclip".
+func openPclip(_ path: String) throws -> PclipFile {
+    do { return try PclipFile(path: path) } catch PclipError.badMagic {
+        let what = CLIPModel.describeNonModel(path) ?? "it does not start with the .pclip magic 89 50 43 4C 49 50 0D 0A"
+        throw CLIError("'\(path)' is not a .pclip file: \(what)")
+    } catch let error as PclipError {
+        throw CLIError("'\(path)': \(error)")  // the reader's messages do not name the file
+    }
+}
 
 func makeDirectory(_ path: String) throws {
     if mkdir(path, 0o755) != 0 && errno != EEXIST {

@@ -135,7 +135,9 @@ struct ModelOptions: ParsableArguments {
         try checkThreads(threads)
         var options = checkpointOptions
         options.towers = towers
-        return try CLIPModel.open(model, options: options, threads: threadCount)
+        do { return try CLIPModel.open(model, options: options, threads: threadCount) } catch let error as PclipError {
+            throw CLIError("'\(model)': \(error)")  // the .pclip reader's messages do not name the file
+        }
     }
 }
 

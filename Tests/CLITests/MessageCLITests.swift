@@ -70,6 +70,19 @@ final class MessageCLITests: XCTestCase {
                            mentions: "'\(head)' is not an embedding index: it is a .pclip file (a model or a class head)")
     }
 
+    /// convert, inspect and verify name a file that is not what they read, and say what it is.
+    func testConvertInspectVerifySayWhatAFileIs() throws {
+        let dir = try temporaryDirectory()
+        assertOneLineError(try pocketclip(["convert", image, "-o", dir + "/m.pclip"]), mentions: "'\(image)' is not a CLIP checkpoint PocketCLIP can read: it is a PNG image")
+        for command in ["inspect", "verify"] {
+            assertOneLineError(try pocketclip([command, image]), mentions: "'\(image)' is not a .pclip file: it is a PNG image")
+        }
+        let cut = dir + "/cut.pclip"
+        try Data(try Data(contentsOf: URL(fileURLWithPath: model)).prefix(100)).write(to: URL(fileURLWithPath: cut))
+        assertOneLineError(try pocketclip(["verify", cut]), mentions: "'\(cut)': ")
+        assertOneLineError(try pocketclip(["classify", cut, image, "--labels", "a"]), mentions: "'\(cut)': ")
+    }
+
     /// A binary labels file is refused as not UTF-8 text (not "label '\u{FFFD}' is given twice").
     func testBinaryLabelsFile() throws {
         let dir = try temporaryDirectory()
