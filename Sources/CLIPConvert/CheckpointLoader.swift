@@ -100,6 +100,7 @@ public enum CheckpointLoader {
     /// Loads the checkpoint at `path` (a directory or a `.safetensors` file).
     public static func load(_ path: String, options: CheckpointOptions = CheckpointOptions()) throws -> Checkpoint {
         guard fileExists(path) else { throw CheckpointError.notFound(path) }
+        if let what = notAModel(path) { throw CheckpointError.unrecognized(path: path, detail: what + "; " + modelAccepted) }
         let (weightsPath, dir) = try locateWeights(path)
         let file = try SafetensorsFile(path: weightsPath)
         // The layout whose patch or token embedding name the file has.

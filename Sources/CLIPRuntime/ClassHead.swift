@@ -60,7 +60,15 @@ public struct ClassHead: Sendable {
 
     /// Reads a head and checks it belongs to `model`.
     public static func load(_ path: String, for model: CLIPModel) throws -> ClassHead {
-        let head = try parse(try PclipFile(path: path), source: path)
+        let file: PclipFile
+        do { file = try PclipFile(path: path) } catch PclipError.badMagic {
+            // Not a .pclip container at all: an index is the usual mix-up.
+            let isIndex = (try? ReadOnlyFile(path: path).bytes(at: 0, count: 8)) == Array("PCLIPIDX".utf8)
+            throw ModelError.invalidInput("'\(path)' is not a class head: "
+                + (isIndex ? "it is an embedding index (from pocketclip index build)" : "it does not start with the .pclip magic")
+                + "; build a head with: pocketclip head build MODEL --labels ... -o FILE")
+        }
+        let head = try parse(file, source: path)
         try head.check(modelFingerprint: model.fingerprint, embedDim: model.config.embedDim, source: path)
         return head
     }
@@ -70,7 +78,8 @@ public struct ClassHead: Sendable {
     /// Also the fuzzer's entry point (Fuzz/FuzzHead), so the fuzzed code is the loader's.
     public static func parse(_ file: PclipFile, source: String) throws -> ClassHead {
         guard let head = file.metadata["head"], head.members != nil else {
-            throw ModelError.invalidInput("'\(source)' is not a class head file (build one with: pocketclip head build MODEL --labels ... -o FILE)")
+            let what = file.metadata["model"] != nil ? ": it is a model (give it as MODEL)" : ""
+            throw ModelError.invalidInput("'\(source)' is not a class head file\(what) (build one with: pocketclip head build MODEL --labels ... -o FILE)")
         }
         guard let labels = strings(head["labels"]), !labels.isEmpty, let templates = strings(head["templates"]),
               let e = head["embed_dim"]?.int, e >= 1, let scale = head["logit_scale"]?.number, Float(scale).isFinite,

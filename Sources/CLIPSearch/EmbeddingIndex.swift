@@ -68,7 +68,9 @@ public enum EmbeddingIndexError: Error, CustomStringConvertible, Equatable {
     public var description: String {
         switch self {
         case let .notAnIndex(path):
-            return "'\(path)' is not an embedding index (no PCLIPIDX magic); build one with: pocketclip index build MODEL FOLDER -o FILE"
+            // A model or class head (.pclip files both) is the usual mix-up: name it.
+            let what = CLIPModel.isPclip(path) ? "it is a .pclip file (a model or a class head)" : "it does not start with the PCLIPIDX magic"
+            return "'\(path)' is not an embedding index: \(what); build one with: pocketclip index build MODEL FOLDER -o FILE"
         case let .unsupportedVersion(path, v):
             return "index '\(path)' has format version \(v); this pocketclip reads versions \(EmbeddingIndex.readableVersions.lowerBound) to \(EmbeddingIndex.readableVersions.upperBound): rebuild the index"
         case let .corrupt(path, detail):

@@ -57,22 +57,23 @@ public struct TrainConfig: Sendable, Equatable, Codable {
         func need(_ ok: Bool, _ msg: String) throws { if !ok { throw TrainError.invalidConfig(msg) } }
         // Bounds far beyond any model this trainer is for, checked before anything is sized
         // from the config (so a hostile config cannot overflow the layout's arithmetic).
-        for (name, value, limit) in [("imageSize", imageSize, 4_096), ("patchSize", patchSize, 4_096),
-                                     ("vocabularySize", vocabularySize, 1 << 20), ("contextLength", contextLength, 4_096),
-                                     ("embedDim", embedDim, 16_384), ("vision.width", vision.width, 16_384),
-                                     ("text.width", text.width, 16_384), ("vision.layers", vision.layers, 256),
-                                     ("text.layers", text.layers, 256), ("vision.mlpWidth", vision.mlpWidth, 65_536),
-                                     ("text.mlpWidth", text.mlpWidth, 65_536)] {
+        // Named as the recipe spells them (`--set image_size=…`, the config file's keys).
+        for (name, value, limit) in [("image_size", imageSize, 4_096), ("patch_size", patchSize, 4_096),
+                                     ("vocab_size", vocabularySize, 1 << 20), ("context_length", contextLength, 4_096),
+                                     ("embed_dim", embedDim, 16_384), ("vision_width", vision.width, 16_384),
+                                     ("text_width", text.width, 16_384), ("vision_layers", vision.layers, 256),
+                                     ("text_layers", text.layers, 256), ("the vision MLP width (4 × vision_width)", vision.mlpWidth, 65_536),
+                                     ("the text MLP width (4 × text_width)", text.mlpWidth, 65_536)] {
             try need(value <= limit, "\(name) is \(value); this trainer accepts at most \(limit)")
         }
         try need(patchSize > 0 && imageSize > 0 && imageSize % patchSize == 0,
-                 "imageSize \(imageSize) must be a positive multiple of patchSize \(patchSize)")
+                 "image_size \(imageSize) must be a positive multiple of patch_size \(patchSize)")
         for (name, t) in [("vision", vision), ("text", text)] {
             try need(t.width > 0 && t.layers >= 0 && t.heads > 0 && t.mlpWidth > 0 && t.width % t.heads == 0,
-                     "\(name) width \(t.width) must be a positive multiple of heads \(t.heads)")
+                     "\(name)_width \(t.width) must be a positive multiple of \(name)_heads \(t.heads)")
         }
         try need(vocabularySize > 1 && contextLength > 0 && embedDim > 0,
-                 "vocabularySize, contextLength and embedDim must be positive (found \(vocabularySize), \(contextLength), \(embedDim))")
+                 "vocab_size, context_length and embed_dim must be positive (found \(vocabularySize), \(contextLength), \(embedDim))")
         let params = ParameterLayout(self).count
         try need(params <= 1 << 31, "the model has \(params) parameters; this trainer is for small models (≤ 2³¹)")
     }

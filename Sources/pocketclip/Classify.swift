@@ -27,6 +27,7 @@ struct Classify: ParsableCommand {
               pocketclip classify MODEL *.jpg --labels-file classes.txt --csv > out.csv
               find photos -name '*.jpg' > list.txt
               pocketclip classify MODEL --files-from list.txt --labels-file classes.txt --csv --progress
+              pocketclip classify MODEL inbox/*.jpg --head classes.head --csv --keep-going 2> failed.txt
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -60,11 +61,17 @@ struct Classify: ParsableCommand {
     @Flag(help: "Truncate prompts longer than the model's context (77 tokens for released CLIPs) instead of failing.")
     var truncate = false
 
-    @Flag(help: "Print JSON instead of a table.")
+    @Flag(help: ArgumentHelp("Print JSON instead of a table.", discussion: """
+        {"results": [{"image": PATH, "labels": [{"label", "probability", "logit"}, …]}, …]}, one \
+        image per line; with --keep-going, or when an image stopped the run, also "errors": \
+        [{"image": PATH, "error": REASON}, …] for the images that could not be used.
+        """))
     var json = false
 
-    @Flag(help: "Print CSV instead of a table: image,label_1,probability_1,... (top-k columns).")
+    @Flag(help: "Print CSV instead of a table: image,label_1,probability_1,... (top-k columns; images that fail have no row).")
     var csv = false
+
+    @OptionGroup var keepGoing: KeepGoingOption
 
     @Flag(help: "Report on stderr every \(Classify.progressEvery) images classified.")
     var progress = false
@@ -79,7 +86,7 @@ struct Classify: ParsableCommand {
         } else if (labels == nil) == (labelsFile == nil) {
             throw ValidationError("give the classes with exactly one of --labels, --labels-file or --head")
         }
-        if topK < 0 { throw ValidationError("--top-k must be 0 (all) or positive") }
+        if topK < 0 { throw ValidationError("--top-k must be 0 (all) or positive, got \(topK)") }
         if json && csv { throw ValidationError("give at most one of --json and --csv") }
     }
 
@@ -91,7 +98,10 @@ struct Classify: ParsableCommand {
                 images += try textLines(filesFrom, limit: Self.maxFileListBytes).filter { !$0.text.isEmpty }.map { String($0.text) }
                 if images.isEmpty { throw CLIError("'\(filesFrom)' lists no image") }
             }
-            for path in images where !fileExists(path) {
+            // Without --keep-going a missing image fails the run before any weights load; with
+            // it, the image is reported and skipped like one that cannot be decoded.
+            let failures = ImageFailures(keepGoing: keepGoing.keepGoing)
+            for path in images where !keepGoing.keepGoing && !fileExists(path) {
                 throw ModelError.invalidInput("image '\(path)' does not exist")
             }
             let model: CLIPModel, names: [String], classes: [[Float]]
@@ -106,20 +116,32 @@ struct Classify: ParsableCommand {
                 model = try modelOptions.load(towers: .both)
                 classes = try model.classEmbeddings(labels: names, templates: templates, truncate: truncate)
             }
+            modelOptions.hintIfFloat(model, images: images.count)
             // One image at a time, written as soon as it is scored: memory stays flat however
             // many images are given (tools/bench/rss-flat.sh checks 10,000 in one process).
             let ranks = topK == 0 ? names.count : min(topK, names.count)
             let output: any ClassifyOutput
             if json { output = JSONLinesArray() } else if csv { output = CSVRows(ranks: ranks) } else { output = TableRows() }
             output.begin()
-            for (i, path) in images.enumerated() {
-                let scores = model.scores(image: try model.embedImage(path: path), classes: classes, labels: names)
-                output.write(path: path, scores: Array(scores.prefix(ranks)), index: i)
-                if progress && ((i + 1) % Self.progressEvery == 0 || i + 1 == images.count) {
-                    writeStderr("classified \(i + 1) of \(images.count) images\n")
+            // A failure midway still ends the document (the JSON array closed) before the error.
+            do {
+                var written = 0
+                for (i, path) in images.enumerated() {
+                    if let embedding = try failures.attempt({ try model.embedImage(path: path) }) {
+                        let scores = model.scores(image: embedding, classes: classes, labels: names)
+                        output.write(path: path, scores: Array(scores.prefix(ranks)), index: written)
+                        written += 1
+                    }
+                    if progress && ((i + 1) % Self.progressEvery == 0 || i + 1 == images.count) {
+                        writeStderr("classified \(i + 1 - failures.failed.count) of \(images.count) \(plural(images.count, "image"))\n")
+                    }
                 }
+            } catch {
+                output.end(failures: failures)
+                throw error
             }
-            output.end()
+            output.end(failures: failures)
+            try failures.finish("classified", total: images.count)
         }
     }
 
@@ -186,7 +208,8 @@ protocol ClassifyOutput {
     func begin()
     /// `index` counts images from 0, in the order given.
     func write(path: String, scores: [LabelScore], index: Int)
-    func end()
+    /// Ends the document; the JSON layout lists `failures` when there are any or --keep-going is on.
+    func end(failures: ImageFailures)
 }
 
 /// The image path, then one indented "label  probability" line per rank.
@@ -201,12 +224,13 @@ struct TableRows: ClassifyOutput {
         }
         print(lines.joined(separator: "\n"))
     }
-    func end() {}
+    func end(failures: ImageFailures) {}
 }
 
 /// `{"results": [...]}` with one image per line: the array is opened before the first image and
-/// closed after the last, so the whole output is one JSON document, written as it goes. (A run
-/// that fails midway leaves it unclosed, and exits non-zero with the error on stderr.)
+/// closed after the last, so the whole output is one JSON document, written as it goes. A run
+/// that fails midway closes it too (and exits non-zero with the error on stderr); images that
+/// could not be used follow in "errors".
 struct JSONLinesArray: ClassifyOutput {
     func begin() { print("{\"results\": [", terminator: "") }
     func write(path: String, scores: [LabelScore], index: Int) {
@@ -216,7 +240,9 @@ struct JSONLinesArray: ClassifyOutput {
         print((index == 0 ? "" : ",\n  ") + "{\"image\": \(jsonQuoted(path)), \"labels\": [\(entries.joined(separator: ", "))]}",
               terminator: "")
     }
-    func end() { print("]}") }
+    func end(failures: ImageFailures) {
+        print(failures.keepGoing || !failures.failed.isEmpty ? "],\n \(failures.jsonMember)}" : "]}")
+    }
 }
 
 /// CSV output for `classify --csv` (RFC 4180: fields with a comma, quote or line break are
@@ -229,5 +255,5 @@ struct CSVRows: ClassifyOutput {
     func write(path: String, scores: [LabelScore], index: Int) {
         print(csvRow([path] + scores.flatMap { [$0.label, jsonNumber($0.probability)] }))
     }
-    func end() {}
+    func end(failures: ImageFailures) {}
 }

@@ -4,7 +4,10 @@
 // lists: line endings, BOMs, stdin).
 
 import ArgumentParser
+import CLIPConvert
+import CLIPFormat
 import CLIPKernels
+import CLIPRuntime
 import CLIPSupport
 
 // MARK: - Errors and exit status
@@ -12,19 +15,85 @@ import CLIPSupport
 /// Runs `body`, turning any error into one line on stderr and exit status 1. What `body` printed
 /// must have reached stdout: a write that failed (a full disk, /dev/full) is such an error too,
 /// so a half-written JSON or CSV never exits 0.
+/// A body that ends with an exit status of its own (3: some images failed) has its output
+/// checked the same way, and a failed write wins.
 func reportingErrors(_ body: () throws -> Void) throws {
+    var status: ExitCode?
     do {
-        try body()
+        do { try body() } catch let e as ExitCode { status = e }
         if fflush(stdout) != 0 || ferror(stdout) != 0 {
             throw OutputError(reason: String(cString: strerror(errno)))
         }
-    } catch let e as ExitCode {
-        throw e
     } catch {
         writeStderr("error: \(error)\n")
         throw ExitCode.failure
     }
+    if let status { throw status }
 }
+
+/// Exit status 3: with `--keep-going`, some images could not be used (each named on stderr); the
+/// output holds all the others. 1 stays "the run failed", 64 "the arguments are wrong".
+let someImagesFailed = ExitCode(3)
+
+/// `--keep-going`, shared by the commands that read many images.
+struct KeepGoingOption: ParsableArguments {
+    @Flag(help: ArgumentHelp(
+        "Skip images that cannot be read or decoded instead of stopping at the first; exit 3 if any was skipped.",
+        discussion: """
+            Each skipped image is one line on stderr, "error: cannot use image 'PATH': REASON", \
+            PATH exactly as given; the end of the run says "N of M images; K failed" on stderr. \
+            Without it, the first such image stops the run with that line and exit 1, and what \
+            was printed before stays a complete document (a JSON array closed, whole CSV rows).
+            """))
+    var keepGoing = false
+}
+
+/// The images of one run that could not be used. With `--keep-going` each is reported on stderr
+/// as it fails and the run goes on; without, the first one's error stops the run.
+final class ImageFailures {
+    let keepGoing: Bool
+    private(set) var failed: [(path: String, reason: String)] = []
+
+    init(keepGoing: Bool) { self.keepGoing = keepGoing }
+
+    /// `body`'s result, or nil when it failed on the image (`ModelError.badImage`) and the run
+    /// keeps going. Any other error, and any error without `--keep-going`, is thrown; a bad
+    /// image is recorded first, so a JSON output can still list it.
+    func attempt<T>(_ body: () throws -> T) throws -> T? {
+        do { return try body() } catch let error as ModelError {
+            guard case let .badImage(path, reason) = error else { throw error }
+            record(path: path, reason: reason)
+            if keepGoing { return nil }
+            throw error
+        }
+    }
+
+    /// Records an image that failed; reported at once with `--keep-going` (without it, the
+    /// caller's thrown error is the report).
+    func record(path: String, reason: String) {
+        failed.append((path, reason))
+        if keepGoing { writeStderr("error: \(ModelError.badImage(path: path, reason: reason))\n") }
+    }
+
+    /// The summary line on stderr ("classified 98 of 100 images; 2 failed") and exit status 3 if
+    /// any image failed; silent on a run without `--keep-going` that had no failure.
+    func finish(_ verb: String, total: Int) throws {
+        guard keepGoing || !failed.isEmpty else { return }
+        let done = total - failed.count
+        writeStderr("\(verb) \(done) of \(total) \(plural(total, "image"))\(failed.isEmpty ? "" : "; \(failed.count) failed")\n")
+        if !failed.isEmpty { throw someImagesFailed }
+    }
+
+    /// `"errors": [{"image": …, "error": …}, …]` for a JSON document.
+    var jsonMember: String {
+        let items = failed.map { "{\"image\": \(jsonQuoted($0.path)), \"error\": \(jsonQuoted($0.reason))}" }
+        return "\"errors\": [\(items.joined(separator: ",\n  "))]"
+    }
+}
+
+/// The noun for `n` things: plural(1, "image") → "image", plural(2, "image") → "images",
+/// plural(2, "class", "classes") → "classes".
+func plural(_ n: Int, _ noun: String, _ plural: String? = nil) -> String { n == 1 ? noun : plural ?? noun + "s" }
 
 /// Standard output could not be written.
 struct OutputError: Error, CustomStringConvertible {
@@ -107,6 +176,17 @@ func pad(_ s: String, _ width: Int) -> String { s.count >= width ? s + " " : s +
 func padLeft(_ s: String, _ width: Int) -> String { s.count >= width ? " " + s : String(repeating: " ", count: width - s.count) + s }
 
 // MARK: - Files
+
+/// A .pclip container for `inspect` and `verify`: a file that is not one is named, with what it
+/// looks like (an image, an index, a damaged .pclip), instead of the reader's bare "not a .pclip".
+func openPclip(_ path: String) throws -> PclipFile {
+    do { return try PclipFile(path: path) } catch PclipError.badMagic {
+        let what = CLIPModel.describeNonModel(path) ?? "it does not start with the .pclip magic 89 50 43 4C 49 50 0D 0A"
+        throw CLIError("'\(path)' is not a .pclip file: \(what)")
+    } catch let error as PclipError {
+        throw CLIError("'\(path)': \(error)")  // the reader's messages do not name the file
+    }
+}
 
 func makeDirectory(_ path: String) throws {
     if mkdir(path, 0o755) != 0 && errno != EEXIST {

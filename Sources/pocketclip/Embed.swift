@@ -15,6 +15,12 @@ struct Embed: ParsableCommand {
             Examples:
               pocketclip embed MODEL --image cat.jpg --image dog.png
               pocketclip embed MODEL --text "a photo of a cat" --normalize
+              pocketclip embed MODEL --image a.jpg --image b.jpg --keep-going
+
+            Output: {"model", "dim", "normalized", "images": [{"path", "embedding"}, …], \
+            "texts": [{"text", "embedding"}, …]}; with --keep-going, also "errors": [{"image": \
+            PATH, "error": REASON}, …] for the images that could not be used (their embeddings \
+            are left out). Without it, a bad image fails the run and nothing is printed.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -24,6 +30,8 @@ struct Embed: ParsableCommand {
 
     @Option(name: .customLong("text"), help: ArgumentHelp("A text (repeatable).", valueName: "text"))
     var texts: [String] = []
+
+    @OptionGroup var keepGoing: KeepGoingOption
 
     @Flag(help: "L2-normalize the embeddings.")
     var normalize = false
@@ -39,11 +47,13 @@ struct Embed: ParsableCommand {
         try reportingErrors {
             let towers: Towers = texts.isEmpty ? .vision : (images.isEmpty ? .text : .both)
             let model = try modelOptions.load(towers: towers)
+            modelOptions.hintIfFloat(model, images: images.count)
             let finish: ([Float]) -> [Float] = { normalize ? ZeroShot.normalized($0) : $0 }
+            let failures = ImageFailures(keepGoing: keepGoing.keepGoing)
             var imageItems: [String] = []
             for path in images {
-                let e = finish(try model.embedImage(path: path))
-                imageItems.append("{\"path\": \(jsonQuoted(path)), \"embedding\": \(jsonArray(e))}")
+                guard let embedding = try failures.attempt({ try model.embedImage(path: path) }) else { continue }
+                imageItems.append("{\"path\": \(jsonQuoted(path)), \"embedding\": \(jsonArray(finish(embedding)))}")
             }
             var textItems: [String] = []
             for text in texts {
@@ -53,8 +63,9 @@ struct Embed: ParsableCommand {
             print("""
                 {"model": \(jsonQuoted(modelOptions.model)), "dim": \(model.config.embedDim), "normalized": \(normalize),
                  "images": [\(imageItems.joined(separator: ",\n  "))],
-                 "texts": [\(textItems.joined(separator: ",\n  "))]}
+                 "texts": [\(textItems.joined(separator: ",\n  "))]\(keepGoing.keepGoing ? ",\n \(failures.jsonMember)" : "")}
                 """)
+            if !images.isEmpty { try failures.finish("embedded", total: images.count) }
         }
     }
 }

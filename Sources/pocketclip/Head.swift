@@ -53,7 +53,7 @@ struct HeadBuild: ParsableCommand {
             let model = try modelOptions.load(towers: .text)
             let head = try ClassHead.build(model: model, labels: names, templates: templates, truncate: truncate)
             try head.write(to: output)
-            print("wrote \(output): \(names.count) classes × \(templates.count) templates")
+            print("wrote \(output): \(names.count) \(plural(names.count, "class", "classes")) × \(templates.count) \(plural(templates.count, "template"))")
         }
     }
 }

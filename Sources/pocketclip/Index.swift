@@ -28,12 +28,17 @@ struct IndexBuild: ParsableCommand {
             tower only, and saves the L2-normalized embeddings with the model's fingerprint. The \
             index is rewritten atomically every --save-every images, so an interrupted build \
             keeps what it saved: run the same command again and it embeds only files that are \
-            new or changed (size or modification time), and drops files that are gone. Images \
-            that cannot be decoded are skipped and counted.
+            new or changed (size or modification time), and drops files that are gone.
+
+            An image that cannot be read or decoded stops the build ("error: cannot use image \
+            'FOLDER/NAME': REASON …", exit 1; the index keeps what was saved). With \
+            --keep-going it is skipped instead: one such line on stderr per image, FOLDER as \
+            given, a summary line at the end, exit 3, and the next run tries it again.
 
             Examples:
               pocketclip index build MODEL photos/ -o photos.index
               pocketclip index build MODEL photos/ -o photos.index --extensions png
+              pocketclip index build MODEL photos/ -o photos.index --keep-going
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -43,6 +48,8 @@ struct IndexBuild: ParsableCommand {
 
     @Option(name: [.customShort("o"), .long], help: ArgumentHelp("The index file to write or continue.", valueName: "path"))
     var output: String
+
+    @OptionGroup var keepGoing: KeepGoingOption
 
     @Option(help: "Images per forward pass.")
     var batch: Int = 16
@@ -54,8 +61,8 @@ struct IndexBuild: ParsableCommand {
     var extensions: String = "png,jpg,jpeg,webp"
 
     func validate() throws {
-        if batch < 1 { throw ValidationError("--batch must be at least 1") }
-        if saveEvery < 1 { throw ValidationError("--save-every must be at least 1") }
+        if batch < 1 { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        if saveEvery < 1 { throw ValidationError("--save-every must be at least 1, got \(saveEvery)") }
         if parsedExtensions.isEmpty { throw ValidationError("--extensions names no extension") }
     }
 
@@ -71,21 +78,32 @@ struct IndexBuild: ParsableCommand {
             // it must change (an up-to-date index on a read-only disk is fine), before embedding.
             if !fileExists(output) { try checkWritable(output) }
             let model = try modelOptions.load(towers: .vision)
+            let failures = ImageFailures(keepGoing: keepGoing.keepGoing)
+            var todo = 0
             var options = IndexBuildOptions()
             (options.extensions, options.batchSize, options.saveEvery) = (parsedExtensions, batch, saveEvery)
             let r = try EmbeddingIndex.build(model: model, folder: folder, output: output, options: options,
                                              beforeWriting: { try checkWritable(output) }) { p in
-                let todo = p.total - p.unchanged
+                // The library skips what it cannot decode; without --keep-going the first such
+                // image stops the build here (the index keeps what it saved).
+                for (name, reason) in p.undecodable[failures.failed.count...] {
+                    let path = folder.hasSuffix("/") ? folder + name : folder + "/" + name
+                    failures.record(path: path, reason: reason)
+                    if !keepGoing.keepGoing {
+                        throw CLIError("\(ModelError.badImage(path: path, reason: reason)) (the build stopped here, keeping what it saved; --keep-going skips such images)")
+                    }
+                }
+                if todo == 0 { modelOptions.hintIfFloat(model, images: p.total - p.unchanged) }
+                todo = p.total - p.unchanged
                 let done = p.embedded + p.undecodable.count
                 if p.justSaved || done == todo {
-                    stderrLine("\(done)/\(todo) images\(p.justSaved ? ", saved" : "")")
+                    stderrLine("\(done)/\(todo) \(plural(todo, "image"))\(p.justSaved ? ", saved" : "")")
                 }
             }
-            for (path, reason) in r.undecodable.prefix(5) { stderrLine("skipped \(path): \(reason)") }
-            if r.undecodable.count > 5 { stderrLine("... and \(r.undecodable.count - 5) more undecodable images") }
             let skipped = r.undecodable.isEmpty ? "" : ", \(r.undecodable.count) undecodable skipped"
             // "wrote" only when the file was written: an up-to-date index is left as it was.
-            print("\(r.saves > 0 ? "wrote \(output):" : "\(output) is up to date:") \(r.unchanged + r.embedded) images (\(r.embedded) embedded, \(r.unchanged) already indexed, \(r.removed) removed\(skipped))")
+            print("\(r.saves > 0 ? "wrote \(output):" : "\(output) is up to date:") \(r.unchanged + r.embedded) \(plural(r.unchanged + r.embedded, "image")) (\(r.embedded) embedded, \(r.unchanged) already indexed, \(r.removed) removed\(skipped))")
+            try failures.finish("embedded", total: todo)
         }
     }
 }
@@ -126,7 +144,7 @@ struct IndexQuery: ParsableCommand {
 
     func validate() throws {
         if (text == nil) == (image == nil) { throw ValidationError("give exactly one of --text or --image") }
-        if topK < 0 { throw ValidationError("--top-k must be 0 (all) or positive") }
+        if topK < 0 { throw ValidationError("--top-k must be 0 (all) or positive, got \(topK)") }
     }
 
     func run() throws {
@@ -142,7 +160,7 @@ struct IndexQuery: ParsableCommand {
     }
 
     func queryTable(_ idx: EmbeddingIndex, _ hits: [SearchHit]) -> String {
-        var lines = ["\(text.map { "text: \"\($0)\"" } ?? "image: \(image!)")  (\(idx.count) images under \(idx.root))"]
+        var lines = ["\(text.map { "text: \"\($0)\"" } ?? "image: \(image!)")  (\(idx.count) \(plural(idx.count, "image")) under \(idx.root))"]
         for (rank, h) in hits.enumerated() { lines.append("\(rank + 1). \(decimal(Double(h.score), 4))  \(h.path)") }
         return lines.joined(separator: "\n")
     }
@@ -168,7 +186,7 @@ struct IndexInfo: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let idx = try EmbeddingIndex.read(index)
-            print("\(index): \(idx.count) images under \(idx.root), dim \(idx.dim), model fingerprint \(hex8(idx.modelFingerprint))")
+            print("\(index): \(idx.count) \(plural(idx.count, "image")) under \(idx.root), dim \(idx.dim), model fingerprint \(hex8(idx.modelFingerprint))")
             if list { for p in idx.paths { print("  \(p)") } }
         }
     }

@@ -32,7 +32,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let f = try PclipFile(path: file)
+            let f = try openPclip(file)
             let (config, logitScale, preprocess, _) = try CLIPModel.validate(f)
             let memory = load ? try LoadedMemory.measure(f) : nil
             if json {

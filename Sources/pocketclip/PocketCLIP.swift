@@ -25,10 +25,58 @@ struct PocketCLIP: ParsableCommand {
               pocketclip embed vit-b32.pclip --image cat.jpg --text "a photo of a cat"
               pocketclip inspect vit-b32.pclip
               pocketclip index build vit-b32.pclip photos/ -o photos.index
+              pocketclip tokenize vit-b32.pclip --text "a photo of a cat"
+
+            Exit status: 0 done; 1 the run failed (one line on stderr says why); 3 with \
+            --keep-going, some images could not be used (each named on stderr) and the output \
+            holds the others; 64 a mistake in the arguments (one line on stderr).
             """,
         // Read when first printed, so the kernels named are the ones this CPU (and POCKETCLIP_ISA) picks.
         version: "pocketclip \(pocketclipVersion) (.pclip format \(Pclip.versionMajor).\(Pclip.versionMinor); int8 kernels: \(KernelISA.current.name))",
-        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Profile.self, Index.self] + trainingCommands)
+        subcommands: [Classify.self, Embed.self, Convert.self, Inspect.self, Verify.self, Head.self, Bench.self, Profile.self, Index.self,
+                      Tokenize.self] + trainingCommands)
+
+    /// ArgumentParser's `main`, except that an argument mistake is one line on stderr (its
+    /// message and where to read more) instead of the message, the usage and a help hint; the
+    /// exit status stays 64 (EX_USAGE). Help, `--version` and the commands' own errors (already
+    /// one line, from `reportingErrors`) go through ArgumentParser unchanged.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            let message = self.message(for: error)
+            guard code == .validationFailure, let first = message.split(separator: "\n").first else { exit(withError: error) }
+            writeStderr("error: \(lowercasingFirst(String(first)))\(helpHint(fullMessage(for: error)))\n")
+            exit(withError: code)  // the status alone: ExitCode prints nothing
+        }
+    }
+}
+
+/// " (see 'pocketclip classify --help')" from the "See '…' for more information." line of
+/// ArgumentParser's full message, which names the subcommand that was being parsed; "" if none.
+private func helpHint(_ fullMessage: String) -> String {
+    for line in fullMessage.split(separator: "\n") {
+        let words = line.split(separator: "'", omittingEmptySubsequences: false)
+        if words.count >= 3, words[0].hasSuffix("See ") { return " (see '\(words[1])')" }
+    }
+    return ""
+}
+
+/// ArgumentParser's messages start with a capital ("Missing expected argument"); ours do not.
+private func lowercasingFirst(_ s: String) -> String {
+    guard let f = s.first, f.isUppercase, s.dropFirst().first?.isUppercase != true else { return s }
+    return f.lowercased() + s.dropFirst()
+}
+
+/// More images than this through a float model earn the hint to convert it (a handful is fine).
+let floatHintImages = 8
+
+/// `s` as a shell word: as is when plain, else in single quotes.
+func shellQuoted(_ s: String) -> String {
+    let plain = !s.isEmpty && s.allSatisfy { $0.isLetter || $0.isNumber || "/._-+=:,@".contains($0) }
+    return plain ? s : "'" + s.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
 }
 
 /// The release this executable is.
@@ -67,6 +115,8 @@ struct ModelOptions: ParsableArguments {
 
     var threadCount: Int { threads ?? WorkerPool.availableCores }
 
+    func validate() throws { try checkThreads(threads) }
+
     /// The checkpoint options these flags give.
     var checkpointOptions: CheckpointOptions {
         CheckpointOptions(activation: activation, forceActivation: forceActivation, tokenizerPath: tokenizer,
@@ -77,11 +127,25 @@ struct ModelOptions: ParsableArguments {
         if forceActivation && activation == nil { throw ValidationError("--force-activation needs --activation quick_gelu or gelu") }
     }
 
+    /// One hint line on stderr when `model` holds float weights (a checkpoint, or an f32/f16
+    /// .pclip) and more than `floatHintImages` images are about to run through it: the int8
+    /// kernels of a q8 .pclip are what this project is for. Stdout (JSON, CSV) is untouched.
+    func hintIfFloat(_ model: CLIPModel, images: Int) {
+        guard images > floatHintImages else { return }
+        let isFloat = model.fingerprint == nil
+            || (try? PclipFile(path: self.model))?.tensors.contains { $0.dtype == .q8 } == false
+        guard isFloat else { return }
+        writeStderr("hint: '\(self.model)' holds float weights; for more than a few images convert it once to a q8 .pclip, "
+            + "which runs on the int8 kernels: pocketclip convert \(shellQuoted(self.model)) -o model.pclip\n")
+    }
+
     func load(towers: Towers) throws -> CLIPModel {
         try checkThreads(threads)
         var options = checkpointOptions
         options.towers = towers
-        return try CLIPModel.open(model, options: options, threads: threadCount)
+        do { return try CLIPModel.open(model, options: options, threads: threadCount) } catch let error as PclipError {
+            throw CLIError("'\(model)': \(error)")  // the .pclip reader's messages do not name the file
+        }
     }
 }
 

@@ -21,7 +21,7 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let f = try PclipFile(path: file)
+            let f = try openPclip(file)
             try f.verifyAll()
             let (_, _, _, towers) = try CLIPModel.validate(f)
             _ = try CLIPModel.load(pclip: file, towers: towers)

@@ -165,7 +165,7 @@ final class ModelTests: XCTestCase {
         XCTAssertThrowsError(try CLIPTrainModel(config: bad, seed: 0))
         var huge = Self.tiny; huge.text.width = 1 << 40  // would overflow the layout's sizes
         XCTAssertThrowsError(try CLIPTrainModel(config: huge, seed: 0)) { error in
-            XCTAssertTrue("\(error)".contains("text.width"), "\(error)")
+            XCTAssertTrue("\(error)".contains("text_width"), "\(error)")
         }
     }
 }

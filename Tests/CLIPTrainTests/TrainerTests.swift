@@ -111,7 +111,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(try TrainRecipe(fields: [("vision_width", "64"), ("vision_heads", "2")]).model.vision.mlpWidth, 256)
         for (key, value, mention) in [("stepz", "1", "unknown recipe key"), ("steps", "many", "integer"), ("steps", "0", "steps"),
                                       ("batch_size", "1", "negatives"), ("learning_rate", "nan", "number"),
-                                      ("activation", "relu", "quick_gelu"), ("vision_heads", "3", "multiple of heads")] {
+                                      ("activation", "relu", "quick_gelu"), ("vision_heads", "3", "multiple of vision_heads")] {
             XCTAssertThrowsError(try TrainRecipe(fields: [(key, value)]), "\(key)=\(value)") { e in
                 XCTAssertTrue("\(e)".contains(mention), "'\(e)' should mention '\(mention)'")
             }
