@@ -115,16 +115,15 @@ struct ModelOptions: ParsableArguments {
 
     var threadCount: Int { threads ?? WorkerPool.availableCores }
 
-    func validate() throws { try checkThreads(threads) }
+    func validate() throws {
+        try checkThreads(threads)
+        if forceActivation && activation == nil { throw ValidationError("--force-activation needs --activation quick_gelu or gelu") }
+    }
 
     /// The checkpoint options these flags give.
     var checkpointOptions: CheckpointOptions {
         CheckpointOptions(activation: activation, forceActivation: forceActivation, tokenizerPath: tokenizer,
                           cropRounding: cropRounding.rounding)
-    }
-
-    func validate() throws {
-        if forceActivation && activation == nil { throw ValidationError("--force-activation needs --activation quick_gelu or gelu") }
     }
 
     /// One hint line on stderr when `model` holds float weights (a checkpoint, or an f32/f16
