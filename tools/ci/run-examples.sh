@@ -10,7 +10,9 @@
 #      and the image bag.png finds itself first (ranking checked on the default model only:
 #      another model is not trained on these garments).
 #   3. board-service --once over a copy of examples/images plus one broken file: every image
-#      logged and moved to done/, the broken one logged as ERROR and moved to failed/.
+#      logged and moved to done/, the broken one logged as ERROR and moved to rejected/; then
+#      an image that gets pocketclip killed (a stand-in for the kernel's OOM killer: a wrapper
+#      that sends itself SIGKILL when it sees that name) is rejected and the rest classified.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=${1:-models/pocketclip-fmnist.pclip}
@@ -59,7 +61,17 @@ head -n 4 "$work/board.log"
 [ "$(grep -vc ',ERROR,' "$work/board.log")" = $((${#images[@]} + 1)) ] || fail "log: a header and one line per image"
 grep -q '^[0-9TZ:-]*,broken.png,ERROR,' "$work/board.log" || fail "broken.png should be logged as ERROR"
 [ "$(ls "$work/inbox/done" | wc -l)" = ${#images[@]} ] || fail "every image should be in done/"
-[ -f "$work/inbox/failed/broken.png" ] || fail "broken.png should be in failed/"
+[ -f "$work/inbox/rejected/broken.png" ] || fail "broken.png should be in rejected/"
 [ -z "$(find "$work/inbox" -maxdepth 1 -type f)" ] || fail "the inbox should be empty"
+mkdir "$work/inbox2"
+cp "${images[@]:0:3}" "$work/inbox2/"
+cp "${images[0]}" "$work/inbox2/poison.png"
+printf '#!/usr/bin/env bash\nfor a in "$@"; do [ "$a" = poison.png ] && kill -9 $$; done\nexec "%s" "$@"\n' "$POCKETCLIP" >"$work/killed-by-poison"
+chmod +x "$work/killed-by-poison"
+POCKETCLIP=$work/killed-by-poison examples/board-service/board-service.sh -m "$model" --once "$work/inbox2" "$work/board2.log" \
+  || fail "the service should go on past an image that gets pocketclip killed"
+grep -q '^[0-9TZ:-]*,poison.png,ERROR,.*killed by signal 9' "$work/board2.log" || fail "poison.png should be logged as killed"
+[ -f "$work/inbox2/rejected/poison.png" ] || fail "poison.png should be in rejected/"
+[ "$(ls "$work/inbox2/done" | wc -l)" = 3 ] || fail "the three other images should be in done/"
 
 echo "examples: all three ran and checked"

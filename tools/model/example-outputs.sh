@@ -78,23 +78,30 @@ echo "not an image" >"$work/inbox/broken.png"
     | sed "s|$work/||g"
   echo "\$ cat board.log"
   cat "$work/board.log"
-  echo "\$ ls inbox/done | wc -l; ls inbox/failed"
-  ls "$work/inbox/done" | wc -l; ls "$work/inbox/failed"
+  echo "\$ ls inbox/done | wc -l; ls inbox/rejected"
+  ls "$work/inbox/done" | wc -l; ls "$work/inbox/rejected"
   echo '```'
 } >"$work/board"
 block board examples/board-service/README.md
 
 # The memory budget: peak RSS of each process the service runs, on this release build.
 head=$work/inbox/.pocketclip/classes.head
-convert examples/images/sneaker.png -filter point -resize 1920x1080\! -quality 90 "$work/photo-1080p.jpg"
-convert examples/images/sneaker.png -filter point -resize 4000x3000\! -quality 90 "$work/photo-12mp.jpg"
+# Colour photos (ImageMagick's plasma, blurred a little: smooth colour fields with fine noise;
+# the 12-megapixel PNG is ~11 MB, the JPEG ~2 MB, as a camera's would be), and an 81-megapixel PNG
+# (a gradient: a small file that declares a huge image). Needs ImageMagick (imagemagick).
+convert -size 1920x1080 -seed 1 plasma:fractal -depth 8 -quality 90 "$work/photo-1080p.jpg"
+convert -size 4000x3000 -seed 2 plasma:fractal -blur 0x1 -depth 8 "$work/photo-12mp.png"
+convert "$work/photo-12mp.png" -quality 90 "$work/photo-12mp.jpg"
+convert -size 9000x9000 gradient:orange-navy "$work/huge-81mp.png"
 c=("$POCKETCLIP" classify "$model" --head "$head" --threads 1 --top-k 1 --csv --)
 { echo "| what the service runs | peak RSS |"; echo "|---|---|"
   echo "| start-up: \`head build\` (text tower, once) | $(peak "$POCKETCLIP" head build "$model" --labels-file examples/fashion-labels.txt --templates-file examples/fashion-templates.txt -o "$work/h.head") |"
   echo "| \`classify --head --threads 1\`, one bundled image | $(peak "${c[@]}" examples/images/bag.png) |"
   echo "| the same, a batch of all ten bundled images | $(peak "${c[@]}" examples/images/*.png) |"
-  echo "| the same, one 1920×1080 JPEG | $(peak "${c[@]}" "$work/photo-1080p.jpg") |"
-  echo "| the same, one 4000×3000 JPEG | $(peak "${c[@]}" "$work/photo-12mp.jpg") |"
+  echo "| the same, one 1920×1080 colour JPEG | $(peak "${c[@]}" "$work/photo-1080p.jpg") |"
+  echo "| the same, one 4000×3000 colour JPEG ($(du -k "$work/photo-12mp.jpg" | awk '{ printf "%.1f MB", $1 / 1024 }')) | $(peak "${c[@]}" "$work/photo-12mp.jpg") |"
+  echo "| the same, one 4000×3000 colour PNG ($(du -k "$work/photo-12mp.png" | awk '{ printf "%.1f MB", $1 / 1024 }')) | $(peak "${c[@]}" "$work/photo-12mp.png") |"
+  echo "| the same, one 9000×9000 PNG (81 megapixels) | $(peak "${c[@]}" "$work/huge-81mp.png") |"
   echo "| for comparison: \`classify\` with both towers, ten images | $(peak "$POCKETCLIP" classify "$model" --labels-file examples/fashion-labels.txt --templates-file examples/fashion-templates.txt --threads 1 --csv -- examples/images/*.png) |"
   echo
   echo "Model file: $(du -k "$model" | awk '{ printf "%.1f MB", $1 / 1024 }') ($(basename "$model")); measured with \`/usr/bin/time -v\` on a release build by \`tools/model/example-outputs.sh\`."
