@@ -208,10 +208,29 @@ func checkWritable(_ path: String) throws { try AtomicFileWriter(path: path).abo
 /// (PromptTemplates.maxLabels) of up to ~160 bytes each.
 let maxTextFileBytes = 16 << 20
 
-/// A UTF-8 text file (labels lists, image lists), bounded in size; "-" reads standard input.
+/// A UTF-8 text file (labels lists, image lists), bounded in size. "-" reads standard input; a
+/// pipe or terminal (`/dev/stdin`, a shell's `<(command)`) is read to its end like it.
 func readTextFile(_ path: String, limit: Int = maxTextFileBytes) throws -> String {
-    let bytes = path == "-" ? try readStandardInput(limit: limit) : try ReadOnlyFile(path: path).readAll(limit: limit)
+    let bytes: [UInt8]
+    if path == "-" {
+        bytes = try readToEnd(STDIN_FILENO, name: "standard input", limit: limit)
+    } else if isStream(path) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError.cannotOpen(path: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        bytes = try readToEnd(fd, name: path, limit: limit)
+    } else {
+        bytes = try ReadOnlyFile(path: path).readAll(limit: limit)
+    }
     return String(decoding: bytes, as: UTF8.self)
+}
+
+/// True for a pipe, socket or character device: something read to its end, with no size to check first.
+private func isStream(_ path: String) -> Bool {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return false }
+    let type = st.st_mode & S_IFMT
+    return type == S_IFIFO || type == S_IFCHR || type == S_IFSOCK
 }
 
 /// `--threads` as given: at least 1, at most `WorkerPool.maxThreads` (4 × the cores this process
@@ -223,17 +242,17 @@ func checkThreads(_ threads: Int?) throws {
     }
 }
 
-/// Standard input to its end, refused past `limit` bytes.
-func readStandardInput(limit: Int) throws -> [UInt8] {
+/// An open descriptor to its end, refused past `limit` bytes.
+private func readToEnd(_ fd: Int32, name: String, limit: Int) throws -> [UInt8] {
     var bytes: [UInt8] = [], chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
-        let n = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if n < 0 && errno == EINTR { continue }
-        if n < 0 { throw FileError.readFailed(path: "standard input", reason: String(cString: strerror(errno))) }
+        if n < 0 { throw FileError.readFailed(path: name, reason: String(cString: strerror(errno))) }
         if n == 0 { return bytes }
         bytes += chunk[0..<n]
         if bytes.count > limit {
-            throw FileError.readFailed(path: "standard input", reason: "more than the \(limit) bytes allowed for it")
+            throw FileError.readFailed(path: name, reason: "more than the \(limit) bytes allowed for it")
         }
     }
 }

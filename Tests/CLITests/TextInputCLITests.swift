@@ -54,6 +54,11 @@ final class TextInputCLITests: XCTestCase {
             let piped = try pocketclip(["classify", model, "--files-from", "-"] + common, stdin: bytes)
             XCTAssertEqual(piped.status, 0, "\(name) on standard input: \(piped.stderr)")
             XCTAssertEqual(piped.stdout, expected.stdout, "\(name) on standard input")
+            // A pipe given by name (what `<(command)` and /dev/stdin are) has no size to check
+            // first: it is read to its end like "-".
+            let named = try pocketclip(["classify", model, "--files-from", "/dev/stdin"] + common, stdin: bytes)
+            XCTAssertEqual(named.status, 0, "\(name) through /dev/stdin: \(named.stderr)")
+            XCTAssertEqual(named.stdout, expected.stdout, "\(name) through /dev/stdin")
         }
     }
 
