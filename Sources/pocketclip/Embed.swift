@@ -28,7 +28,7 @@ struct Embed: ParsableCommand {
     @Option(name: .customLong("image"), help: ArgumentHelp("An image file (repeatable).", valueName: "path"))
     var images: [String] = []
 
-    @Option(name: .customLong("text"), help: ArgumentHelp("A text (repeatable).", valueName: "text"))
+    @Option(name: .customLong("text"), parsing: .unconditionalSingleValue, help: ArgumentHelp("A text (repeatable).", valueName: "text"))
     var texts: [String] = []
 
     @OptionGroup var keepGoing: KeepGoingOption

@@ -127,7 +127,7 @@ struct IndexQuery: ParsableCommand {
     @Argument(help: "The index file (from `pocketclip index build`).")
     var index: String
 
-    @Option(help: ArgumentHelp("Search by this text.", valueName: "text"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Search by this text.", valueName: "text"))
     var text: String?
 
     @Option(help: ArgumentHelp("Search by this image.", valueName: "path"))

@@ -94,4 +94,12 @@ final class TextInputCLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains("labels.txt"), r.stderr)
         }
     }
+
+    /// A text may start with "-" ("-20% off", "--"): `--text` takes the next argument whatever it is.
+    func testTextValuesMayStartWithADash() throws {
+        let r = try pocketclip(["embed", model, "--text", "-a bag", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("\"-a bag\""), r.stdout)
+    }
+
 }
