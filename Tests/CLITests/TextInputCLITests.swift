@@ -97,7 +97,7 @@ final class TextInputCLITests: XCTestCase {
 
     /// A text may start with "-" ("-20% off", "--"): `--text` takes the next argument whatever it is.
     func testTextValuesMayStartWithADash() throws {
-        let r = try pocketclip(["embed", model, "--text", "-a bag", "--json"])
+        let r = try pocketclip(["embed", model, "--text", "-a bag"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("\"-a bag\""), r.stdout)
     }
