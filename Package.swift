@@ -31,6 +31,9 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(
             name: "CImageCodecs", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        // libjpeg's scanline API (Debian: libjpeg62-turbo-dev, the same libjpeg-turbo as TurboJPEG)
+        // behind functions that keep its longjmp inside C: JPEG decoded one row at a time.
+        .target(name: "CJPEGRows", linkerSettings: [.linkedLibrary("jpeg")]),
         // OpenBLAS sgemm for the float training module only; the runtime never reaches it.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
@@ -40,7 +43,7 @@ let package = Package(
 
         // Leaves: each imports nothing of the project but CLIPSupport.
         .target(name: "CLIPTokenizer", dependencies: ["CLIPSupport"]),
-        .target(name: "CLIPImage", dependencies: ["CImageCodecs", "CZlib", "CLIPSupport"]),
+        .target(name: "CLIPImage", dependencies: ["CJPEGRows", "CZlib", "CLIPSupport"]),
         // The int8 inner loops in C: per-function target attributes and run-time dispatch
         // (AVX2 / AVX-VNNI / NEON / NEON dotprod / portable), so no unsafeFlags.
         .target(name: "CLIPKernelsC"),

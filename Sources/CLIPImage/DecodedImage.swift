@@ -99,6 +99,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     case tooManyPixels(width: Int, height: Int, limit: Int)
     case invalidConfig(String)
     case invalidArgument(String)
+    /// A buffer sized by the image could not be allocated (`bytes` for `purpose`).
+    case outOfMemory(image: String, width: Int, height: Int, bytes: Int, purpose: String)
 
     public var description: String {
         switch self {
@@ -124,6 +126,10 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
             return "invalid preprocessing config: \(what)"
         case .invalidArgument(let what):
             return "invalid argument: \(what)"
+        case .outOfMemory(let image, let w, let h, let bytes, let purpose):
+            let mb = (Double(bytes) / 1_048_576 * 10).rounded(.up) / 10
+            return "not enough memory to decode \(w)x\(h) image '\(image)' (needs \(mb) MB for \(purpose)); "
+                + "free some memory, raise the process limit (ulimit -v) or downscale the image first."
         }
     }
 }
