@@ -101,7 +101,7 @@ let package = Package(
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CLIPSupport", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPConvert", "CLIPRuntime", "CLIPImage", "CLIPTokenizer", "CLIPSupport", "CorpusSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport", "CImageCodecs", "CZlib"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -127,8 +127,10 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
         case .invalidArgument(let what):
             return "invalid argument: \(what)"
         case .outOfMemory(let image, let w, let h, let bytes, let purpose):
-            let mb = (Double(bytes) / 1_048_576 * 10).rounded(.up) / 10
-            return "not enough memory to decode \(w)x\(h) image '\(image)' (needs \(mb) MB for \(purpose)); "
+            let mb = Double(bytes) / 1_048_576
+            let shown = mb >= 10 ? "\(Int(mb.rounded(.up)))" : "\((mb * 10).rounded(.up) / 10)"
+            let dims = w > 0 && h > 0 ? "\(w)x\(h) " : ""
+            return "not enough memory to decode \(dims)image '\(image)' (needs \(shown) MB for \(purpose)); "
                 + "free some memory, raise the process limit (ulimit -v) or downscale the image first."
         }
     }

@@ -162,8 +162,9 @@ public enum Preprocessor {
     /// `rgb8` of an image file, streamed: the file is read in pieces and decoded a row at a time
     /// through the resize, so memory is O(width x filter rows), not O(width x height)
     /// (docs/preprocessing.md). The result is the same as `rgb8(ImageDecoder.decode(path:))`.
-    public static func rgb8(path: String, config: PreprocessConfig) throws -> [UInt8] {
-        try ImageDecoder.withRows(path: path, maxPixels: ImageLimits.maxPixelCount) {
+    public static func rgb8(path: String, config: PreprocessConfig,
+                            maxPixels: Int = ImageLimits.maxPixelCount) throws -> [UInt8] {
+        try ImageDecoder.withRows(path: path, maxPixels: maxPixels) {
             try rgb8(rows: $0, config: config, name: path)
         }
     }
