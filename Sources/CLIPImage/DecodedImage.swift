@@ -99,7 +99,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     case tooManyPixels(width: Int, height: Int, limit: Int)
     case invalidConfig(String)
     case invalidArgument(String)
-    /// A buffer sized by the image could not be allocated (`bytes` for `purpose`).
+    /// A buffer sized by the image could not be allocated (`bytes` for `purpose`; 0 when the
+    /// allocator does not say how much, and `purpose` then says what failed).
     case outOfMemory(image: String, width: Int, height: Int, bytes: Int, purpose: String)
 
     public var description: String {
@@ -130,7 +131,8 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
             let mb = Double(bytes) / 1_048_576
             let shown = mb >= 10 ? "\(Int(mb.rounded(.up)))" : "\((mb * 10).rounded(.up) / 10)"
             let dims = w > 0 && h > 0 ? "\(w)x\(h) " : ""
-            return "not enough memory to decode \(dims)image '\(image)' (needs \(shown) MB for \(purpose)); "
+            let need = bytes > 0 ? "needs \(shown) MB for \(purpose)" : purpose
+            return "not enough memory to decode \(dims)image '\(image)' (\(need)); "
                 + "free some memory, raise the process limit (ulimit -v) or downscale the image first."
         }
     }

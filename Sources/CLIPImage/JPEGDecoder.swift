@@ -79,9 +79,9 @@ final class JPEGRowDecoder: RowDecoder {
     private static func error(_ handle: OpaquePointer, _ context: AllocationContext) -> ImageError {
         let message = message(handle)
         if pc_jpeg_rows_failure(handle) == PC_JPEG_OUT_OF_MEMORY {
-            return ImageError.outOfMemory(image: context.image, width: context.width, height: context.height,
-                                          bytes: 2 * context.width * context.height,
-                                          purpose: "libjpeg's buffers (\(message); a progressive JPEG holds all its coefficients)")
+            return ImageError.outOfMemory(image: context.image, width: context.width, height: context.height, bytes: 0,
+                                          purpose: "libjpeg could not allocate its buffers: \(message); a progressive JPEG "
+                                              + "holds all its DCT coefficients, 2 bytes per sample")
         }
         return ImageError.corrupt(format: "JPEG", detail: message)
     }
