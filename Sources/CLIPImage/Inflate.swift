@@ -17,6 +17,20 @@ struct InflateError: Error {
     var truncated = false
 }
 
+/// A z_stream at a fixed address (zlib keeps a pointer back to it, so it must not move), ended
+/// and freed with its owner. Its own object because Swift runs no deinit for an object whose
+/// init throws.
+private final class ZStream {
+    let pointer = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+    var initialised = false
+    init() { pointer.initialize(to: z_stream()) }
+    deinit {
+        if initialised { inflateEnd(pointer) }
+        pointer.deinitialize(count: 1)
+        pointer.deallocate()
+    }
+}
+
 /// Inflates the concatenated IDAT chunks of a PNG into exactly `expected` bytes, handed out in
 /// pieces by `fill`; `finish` then checks that the stream ends there (no missing and no extra
 /// data). Errors are the ones the PNG decoder reports: truncated when the data ends early or the
@@ -27,9 +41,8 @@ final class RowInflater {
     private let total: Int, expected: Int, sawEnd: Bool
     private let piece: CheckedBuffer<UInt8>
     private let context: AllocationContext
-    // zlib keeps a pointer back to its z_stream, so the struct must not move: heap-allocated.
-    private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
-    private var initialised = false
+    private let owner = ZStream()
+    private var stream: UnsafeMutablePointer<z_stream> { owner.pointer }
     private var segment = 0, segmentDone = 0
     private var produced = 0
     private var ended = false
@@ -43,18 +56,11 @@ final class RowInflater {
         self.sawEnd = sawEnd
         self.piece = piece
         self.context = context
-        stream.initialize(to: z_stream())
         guard total >= 2 else { throw fail(InflateError(message: "compressed data ends early", truncated: true)) }
         let status = inflateInit_(stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         if status == Z_MEM_ERROR { throw outOfMemory() }
         guard status == Z_OK else { throw fail(InflateError(message: "zlib could not be initialised")) }
-        initialised = true
-    }
-
-    deinit {
-        if initialised { inflateEnd(stream) }
-        stream.deinitialize(count: 1)
-        stream.deallocate()
+        owner.initialised = true
     }
 
     private func fail(_ e: InflateError) -> ImageError {

@@ -26,9 +26,18 @@ enum JPEGDecoder {
     }
 }
 
+/// Owns a CJPEGRows decompressor. Swift runs no deinit for an object whose init throws, so the
+/// handle lives in its own object, released whichever way the decoder's init ends.
+private final class JPEGHandle {
+    let pointer: OpaquePointer
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+    deinit { pc_jpeg_rows_close(pointer) }
+}
+
 final class JPEGRowDecoder: RowDecoder {
     let info: DecodedImage
-    private let handle: OpaquePointer
+    private let owner: JPEGHandle
+    private var handle: OpaquePointer { owner.pointer }
     private let source: ByteSource
     private var context: AllocationContext
     private var y = 0
@@ -47,7 +56,7 @@ final class JPEGRowDecoder: RowDecoder {
             throw ImageError.outOfMemory(image: name, width: 0, height: 0, bytes: 64 * 1024 + 1024,
                                          purpose: "the JPEG decompressor")
         }
-        self.handle = handle
+        owner = JPEGHandle(handle)
         var width: Int32 = 0, height: Int32 = 0, color: Int32 = 0
         context = AllocationContext(image: name)
         guard pc_jpeg_rows_read_header(handle, &width, &height, &color) == 0 else {
@@ -70,8 +79,6 @@ final class JPEGRowDecoder: RowDecoder {
         context = AllocationContext(image: name, width: Int(width), height: Int(height))
         guard pc_jpeg_rows_start(handle) == 0 else { throw JPEGRowDecoder.error(handle, context) }
     }
-
-    deinit { pc_jpeg_rows_close(handle) }
 
     private static func message(_ handle: OpaquePointer) -> String { String(cString: pc_jpeg_rows_message(handle)) }
 
