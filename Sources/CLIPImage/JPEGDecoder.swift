@@ -18,14 +18,6 @@
 
 import CJPEGRows
 
-enum JPEGDecoder {
-    /// The whole image (tests, the fuzz target): the row decoder's rows collected.
-    static func decode(_ data: [UInt8], maxPixels: Int) throws -> DecodedImage {
-        try ImageDecoder.collect(JPEGRowDecoder(.memory(data), name: "image in memory", maxPixels: maxPixels),
-                                 name: "image in memory")
-    }
-}
-
 /// Owns a CJPEGRows decompressor. Swift runs no deinit for an object whose init throws, so the
 /// handle lives in its own object, released whichever way the decoder's init ends.
 private final class JPEGHandle {

@@ -22,12 +22,6 @@ import CLIPSupport
 
 enum PNGDecoder {
     static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
-
-    /// The whole image (tests, the fuzz target): the row decoder's rows collected.
-    static func decode(_ data: [UInt8], maxPixels: Int) throws -> DecodedImage {
-        try ImageDecoder.collect(PNGRowDecoder(.memory(data), name: "image in memory", maxPixels: maxPixels),
-                                 name: "image in memory")
-    }
 }
 
 final class PNGRowDecoder: RowDecoder {

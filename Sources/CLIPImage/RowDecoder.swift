@@ -94,7 +94,6 @@ extension ImageDecoder {
             }
             image.pixels = pixels
         }
-        _ = row
         try decoder.finish()
         return image
     }

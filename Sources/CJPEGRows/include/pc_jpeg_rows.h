@@ -5,7 +5,7 @@
 // setjmp and returns a status, so no longjmp ever crosses a Swift frame. After a fatal error every
 // later call fails at once; pc_jpeg_rows_close is always safe.
 //
-// Decoding settings are TurboJPEG's tjDecompress2 with TJFLAG_ACCURATEDCT (what JPEGDecoder used
+// Decoding settings are TurboJPEG's tjDecompress2 with TJFLAG_ACCURATEDCT (what the JPEG decoder used
 // before): JDCT_ISLOW, fancy upsampling, no scaling; output RGB, GRAY or CMYK. Messages follow
 // TurboJPEG: the fatal error's text, else the first warning's.
 #ifndef PC_JPEG_ROWS_H
