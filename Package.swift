@@ -34,6 +34,9 @@ let package = Package(
         // libwebp and its demuxer (libwebpdemux's .pc requires libwebp): WebP stills and the first
         // frame of animations, decoded as Pillow's _webp module does (WebPDecoder.swift).
         .systemLibrary(name: "CWebP", pkgConfig: "libwebpdemux", providers: [.apt(["libwebp-dev"])]),
+        // libjpeg's scanline API (Debian: libjpeg62-turbo-dev, the same libjpeg-turbo as TurboJPEG)
+        // behind functions that keep its longjmp inside C: JPEG decoded one row at a time.
+        .target(name: "CJPEGRows", linkerSettings: [.linkedLibrary("jpeg")]),
         // OpenBLAS sgemm for the float training module only; the runtime never reaches it.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
@@ -43,7 +46,7 @@ let package = Package(
 
         // Leaves: each imports nothing of the project but CLIPSupport.
         .target(name: "CLIPTokenizer", dependencies: ["CLIPSupport"]),
-        .target(name: "CLIPImage", dependencies: ["CImageCodecs", "CWebP", "CZlib", "CLIPSupport"]),
+        .target(name: "CLIPImage", dependencies: ["CJPEGRows", "CWebP", "CZlib", "CLIPSupport"]),
         // The int8 inner loops in C: per-function target attributes and run-time dispatch
         // (AVX2 / AVX-VNNI / NEON / NEON dotprod / portable), so no unsafeFlags.
         .target(name: "CLIPKernelsC"),
@@ -101,7 +104,7 @@ let package = Package(
         .testTarget(name: "CLIPConvertTests", dependencies: ["CLIPConvert", "CLIPFormat", "CLIPRuntime", "CLIPSupport", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainTests", dependencies: ["CLIPTrain", "CLIPTokenizer", "CorpusSupport"]),
         .testTarget(name: "CLIPTrainDataTests", dependencies: ["CLIPTrainData", "CLIPTrain", "CLIPConvert", "CLIPRuntime", "CLIPImage", "CLIPTokenizer", "CLIPSupport", "CorpusSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["pocketclip", "CorpusSupport", "CImageCodecs", "CZlib"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -13,15 +13,14 @@
     return ((t >> 8) + t) >> 8
 }
 
-/// Pillow's `convert("RGB")` of interleaved samples in `mode` (no alpha compositing).
-/// `.gray16` must already be reduced to `.gray`.
-func convertToRGB(_ px: [UInt8], mode: PixelMode, palette: [UInt8]) -> [UInt8] {
+/// Pillow's `convert("RGB")` of `n` interleaved pixels in `mode` (no alpha compositing) into
+/// `out` (3n bytes). `.gray16` must already be reduced to `.gray`.
+func convertToRGB(_ px: UnsafePointer<UInt8>, count n: Int, mode: PixelMode, palette: [UInt8],
+                  into out: UnsafeMutablePointer<UInt8>) {
     let c = mode.channels
-    let n = c == 0 ? 0 : px.count / c
-    var out = [UInt8](repeating: 0, count: n * 3)
     switch mode {
     case .rgb:
-        return px
+        out.update(from: px, count: n * 3)
     case .bilevel, .gray, .grayAlpha:
         for i in 0..<n {
             let g = px[i * c]
@@ -37,12 +36,14 @@ func convertToRGB(_ px: [UInt8], mode: PixelMode, palette: [UInt8]) -> [UInt8] {
         }
     case .palette:
         let entries = palette.count / 3
-        for i in 0..<n {
-            let p = Int(px[i])
-            guard p < entries else { continue }  // past the palette: black
-            out[i * 3] = palette[p * 3]
-            out[i * 3 + 1] = palette[p * 3 + 1]
-            out[i * 3 + 2] = palette[p * 3 + 2]
+        palette.withUnsafeBufferPointer { pal in
+            for i in 0..<n {
+                let p = Int(px[i])
+                let known = p < entries  // past the palette: black
+                out[i * 3] = known ? pal[p * 3] : 0
+                out[i * 3 + 1] = known ? pal[p * 3 + 1] : 0
+                out[i * 3 + 2] = known ? pal[p * 3 + 2] : 0
+            }
         }
     case .cmyk:
         for i in 0..<n {
@@ -55,17 +56,26 @@ func convertToRGB(_ px: [UInt8], mode: PixelMode, palette: [UInt8]) -> [UInt8] {
     case .gray16:
         preconditionFailure("reduce .gray16 to .gray before converting")
     }
+}
+
+/// The array form of `convertToRGB(_:count:mode:palette:into:)`.
+func convertToRGB(_ px: [UInt8], mode: PixelMode, palette: [UInt8]) -> [UInt8] {
+    if mode == .rgb { return px }
+    let n = mode.channels == 0 ? 0 : px.count / mode.channels
+    var out = [UInt8](repeating: 0, count: n * 3)
+    px.withUnsafeBufferPointer { src in
+        out.withUnsafeMutableBufferPointer { convertToRGB(src.baseAddress!, count: n, mode: mode, palette: palette, into: $0.baseAddress!) }
+    }
     return out
 }
 
-/// RGBA -> RGBa / LA -> La: colour channels multiplied by alpha (the alpha is the last channel).
-func premultiply(_ px: [UInt8], channels c: Int) -> [UInt8] {
-    var out = px
-    for i in stride(from: 0, to: px.count, by: c) {
+/// RGBA -> RGBa / LA -> La for `n` pixels: colour channels multiplied by alpha (the last channel).
+func premultiply(_ px: UnsafePointer<UInt8>, count n: Int, channels c: Int, into out: UnsafeMutablePointer<UInt8>) {
+    for i in stride(from: 0, to: n * c, by: c) {
         let a = Int(px[i + c - 1])
         for ch in 0..<(c - 1) { out[i + ch] = UInt8(truncatingIfNeeded: mulDiv255(Int(px[i + ch]), a)) }
+        out[i + c - 1] = px[i + c - 1]
     }
-    return out
 }
 
 /// RGBa -> RGBA / La -> LA: Pillow's truncating division, clipped.
@@ -85,30 +95,28 @@ func unpremultiply(_ px: inout [UInt8], channels c: Int) {
     return UInt8(truncatingIfNeeded: (((t >> 8) + t) >> 8) >> 7)
 }
 
-/// HF `convert_to_rgb`: images with an alpha channel or PNG transparency are converted to RGBA
-/// and composited onto opaque white; others go through plain `convert("RGB")`.
-/// `.gray16` must already be reduced to `.gray` (its 16-bit colour key is matched by the caller).
-func convertToRGBOnWhite(_ image: DecodedImage, keyMask: [Bool]?) -> [UInt8] {
-    let n = image.width * image.height
-    let px = image.pixels
-    var alpha: [UInt8]?
-    switch image.mode {
-    case .grayAlpha, .rgba:
-        let c = image.mode.channels
-        alpha = (0..<n).map { px[$0 * c + c - 1] }
-    case .palette:
-        if let pa = image.paletteAlpha { alpha = px.map { Int($0) < pa.count ? pa[Int($0)] : 255 } }
-    case .gray, .bilevel, .rgb:
-        if let mask = keyMask { alpha = mask.map { $0 ? 0 : 255 } }
-    default:
-        break
-    }
-    var rgb = convertToRGB(px, mode: image.mode, palette: image.palette)
-    if let a = alpha {
+/// HF `convert_to_rgb` for one row of `n` pixels: images with an alpha channel or PNG
+/// transparency are converted to RGBA and composited onto opaque white; others go through plain
+/// `convert("RGB")`. `keyed(i)` tells whether pixel i matches a tRNS colour key (nil: no key).
+/// `.gray16` must already be reduced to `.gray` (its 16-bit key is matched by the caller).
+func convertRowToRGBOnWhite(_ px: UnsafePointer<UInt8>, count n: Int, mode: PixelMode, palette: [UInt8],
+                            paletteAlpha: [UInt8]?, keyed: ((Int) -> Bool)?, into rgb: UnsafeMutablePointer<UInt8>) {
+    convertToRGB(px, count: n, mode: mode, palette: palette, into: rgb)
+    func composite(_ alpha: (Int) -> Int) {
         for i in 0..<n {
-            let al = Int(a[i])
+            let al = alpha(i)
             for ch in 0..<3 { rgb[i * 3 + ch] = compositeOnWhite(Int(rgb[i * 3 + ch]), alpha: al) }
         }
     }
-    return rgb
+    switch mode {
+    case .grayAlpha, .rgba:
+        let c = mode.channels
+        composite { Int(px[$0 * c + c - 1]) }
+    case .palette:
+        if let pa = paletteAlpha { composite { Int(px[$0]) < pa.count ? Int(pa[Int(px[$0])]) : 255 } }
+    case .gray, .bilevel, .rgb:
+        if let keyed = keyed { composite { keyed($0) ? 0 : 255 } }
+    default:
+        break
+    }
 }

@@ -99,8 +99,9 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
     case tooManyPixels(width: Int, height: Int, limit: Int)
     case invalidConfig(String)
     case invalidArgument(String)
-    /// A buffer the size of the image could not be allocated (malloc or libwebp said so).
-    case outOfMemory(detail: String)
+    /// A buffer sized by the image could not be allocated (`bytes` for `purpose`; 0 when the
+    /// allocator does not say how much, and `purpose` then says what failed).
+    case outOfMemory(image: String, width: Int, height: Int, bytes: Int, purpose: String)
 
     public var description: String {
         switch self {
@@ -132,8 +133,13 @@ public enum ImageError: Error, CustomStringConvertible, Equatable {
             return "invalid preprocessing config: \(what)"
         case .invalidArgument(let what):
             return "invalid argument: \(what)"
-        case .outOfMemory(let detail):
-            return "out of memory: \(detail). Free memory, raise the process's memory limit or downscale the image."
+        case .outOfMemory(let image, let w, let h, let bytes, let purpose):
+            let mb = Double(bytes) / 1_048_576
+            let shown = mb >= 10 ? "\(Int(mb.rounded(.up)))" : "\((mb * 10).rounded(.up) / 10)"
+            let dims = w > 0 && h > 0 ? "\(w)x\(h) " : ""
+            let need = bytes > 0 ? "needs \(shown) MB for \(purpose)" : purpose
+            return "not enough memory to decode \(dims)image '\(image)' (\(need)); "
+                + "free some memory, raise the process limit (ulimit -v) or downscale the image first."
         }
     }
 }

@@ -79,15 +79,15 @@ public enum ImageDecoder {
     /// Reads and decodes an image file. Throws `ImageError` for unreadable, non-image, truncated,
     /// corrupt, empty or oversized (> `maxPixels`) files.
     public static func decode(path: String, maxPixels: Int = ImageLimits.maxPixelCount) throws -> DecodedImage {
-        let data = try readFile(path)
-        return try decode(bytes: data, maxPixels: maxPixels)
+        try withRows(path: path, maxPixels: maxPixels) { try collect($0, name: path) }
     }
 
     /// Largest file read (1 GiB): far above any real PNG/JPEG/WebP within `ImageLimits.maxPixelCount`.
     public static let maxFileBytes = 1 << 30
 
-    /// POSIX read, so a missing file or a directory gives the system's reason (strerror).
-    private static func readFile(_ path: String) throws -> [UInt8] {
+    /// Opens `path` and gives `body` a row decoder reading it in pieces (the file is never held
+    /// whole). POSIX calls, so a missing file or a directory gives the system's reason (strerror).
+    static func withRows<T>(path: String, maxPixels: Int, _ body: (RowDecoder) throws -> T) throws -> T {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw ImageError.fileNotReadable(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
@@ -103,18 +103,7 @@ public enum ImageDecoder {
         var head = [UInt8](repeating: 0, count: min(size, signatureBytes))
         let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
         if got == head.count { _ = try sniff(head, fileSize: size) }
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        while done < size {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, size - done) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                if n == 0 { break }
-                throw ImageError.fileNotReadable(path: path, reason: String(cString: strerror(errno)))
-            }
-            done += n
-        }
-        return Array(bytes.prefix(done))
+        return try body(rowDecoder(.file(fd: fd, size: size, path: path), name: path, maxPixels: maxPixels))
     }
 
     /// The formats read, told apart by their first bytes (never by the file name).
@@ -149,11 +138,8 @@ public enum ImageDecoder {
 
     /// Decodes PNG, JPEG or WebP bytes (format found from the signature, not a file name).
     public static func decode(bytes: [UInt8], maxPixels: Int = ImageLimits.maxPixelCount) throws -> DecodedImage {
-        switch try sniff(Array(bytes.prefix(signatureBytes)), fileSize: bytes.count) {
-        case .png: return try PNGDecoder.decode(bytes, maxPixels: maxPixels)
-        case .jpeg: return try JPEGDecoder.decode(bytes, maxPixels: maxPixels)
-        case .webp: return try WebPDecoder.decode(bytes, maxPixels: maxPixels)
-        }
+        let decoder = try rowDecoder(.memory(bytes), name: "image in memory", maxPixels: maxPixels)
+        return try collect(decoder, name: "image in memory")
     }
 }
 
@@ -194,56 +180,89 @@ public enum Preprocessor {
     public static func rgb8(_ image: DecodedImage, config: PreprocessConfig) throws -> [UInt8] {
         try config.validate()
         try image.validate()
-        var img = image
-        var keyMask: [Bool]?  // pixels matching a PNG tRNS colour key; only the HF order uses it
-        let wantsKey = config.order == .convertThenResize
-        if img.mode == .gray16 {
-            // Deviation from Pillow (docs/preprocessing.md): 16-bit gray keeps its high byte,
-            // as Pillow does for 16-bit RGB/RGBA/LA PNGs, instead of convert("RGB") clipping it.
-            if wantsKey, let key = img.transparentKey?.first { keyMask = img.samples16.map { Int($0) == key } }
-            img.pixels = img.samples16.map { UInt8(truncatingIfNeeded: $0 >> 8) }
-            img.samples16 = []
-            img.mode = .gray
-        } else if wantsKey, let key = img.transparentKey, key.count >= img.mode.channels,
-                  img.mode == .gray || img.mode == .bilevel || img.mode == .rgb {
-            let c = img.mode.channels
-            keyMask = (0..<(img.width * img.height)).map { i in (0..<c).allSatisfy { Int(img.pixels[i * c + $0]) == key[$0] } }
+        return try rgb8(rows: ImageRows(image), config: config, name: "image in memory")
+    }
+
+    /// `rgb8` of an image file, streamed: the file is read in pieces and decoded a row at a time
+    /// through the resize, so memory is O(width x filter rows), not O(width x height)
+    /// (docs/preprocessing.md). The result is the same as `rgb8(ImageDecoder.decode(path:))`.
+    public static func rgb8(path: String, config: PreprocessConfig,
+                            maxPixels: Int = ImageLimits.maxPixelCount) throws -> [UInt8] {
+        try ImageDecoder.withRows(path: path, maxPixels: maxPixels) {
+            try rgb8(rows: $0, config: config, name: path)
         }
-        let size = config.size
-        let (nw, nh) = resizedSize(width: img.width, height: img.height, size: size)
+    }
+
+    /// The pipeline: each row is converted as its mode requires (16-bit to 8, HF's composite on
+    /// white, premultiplied alpha) and pushed through the resize; the window of the resized image
+    /// is then placed in the crop and converted to RGB.
+    static func rgb8(rows decoder: RowDecoder, config: PreprocessConfig, name: String) throws -> [UInt8] {
+        try config.validate()
+        let info = decoder.info
+        let w = info.width, h = info.height, size = config.size
+        let context = AllocationContext(image: name, width: w, height: h)
+        // Deviation from Pillow (docs/preprocessing.md): 16-bit gray keeps its high byte, as
+        // Pillow does for 16-bit RGB/RGBA/LA PNGs, instead of convert("RGB") clipping it.
+        let mode8: PixelMode = info.mode == .gray16 ? .gray : info.mode
+        let (nw, nh) = resizedSize(width: w, height: h, size: size)
         let left = cropOrigin(extent: nw, size: size, rounding: config.cropRounding)
         let top = cropOrigin(extent: nh, size: size, rounding: config.cropRounding)
         // The part of the crop that lies inside the resized image (all of it unless padding).
         let x0 = max(left, 0), y0 = max(top, 0)
         let window = PixelWindow(x: x0, y: y0, width: min(left + size, nw) - x0, height: min(top + size, nh) - y0)
-        let sameSize = nw == img.width && nh == img.height
+        let sameSize = nw == w && nh == h
 
-        var mode = img.mode
-        var samples: [UInt8]
-        switch config.order {
-        case .convertThenResize:
-            let rgb = convertToRGBOnWhite(img, keyMask: keyMask)
-            samples = try resizeBicubic(rgb, width: img.width, height: img.height, channels: 3, outWidth: nw,
-                                    outHeight: nh, window: window)
-            mode = .rgb
-        case .resizeThenConvert:
-            let c = mode.channels
-            if mode == .palette || mode == .bilevel {
-                samples = try resizeNearest(img.pixels, width: img.width, height: img.height, channels: c,
-                                        outWidth: nw, outHeight: nh, window: window)
-            } else if (mode == .grayAlpha || mode == .rgba) && !sameSize {
-                // Pillow resizes LA/RGBA as premultiplied La/RGBa and converts back.
-                let pre = premultiply(img.pixels, channels: c)
-                samples = try resizeBicubic(pre, width: img.width, height: img.height, channels: c, outWidth: nw,
-                                        outHeight: nh, window: window)
-                unpremultiply(&samples, channels: c)
-            } else {
-                samples = try resizeBicubic(img.pixels, width: img.width, height: img.height, channels: c,
-                                        outWidth: nw, outHeight: nh, window: window)
+        // Pixels matching a PNG tRNS colour key: only the HF order uses them.
+        let hf = config.order == .convertThenResize
+        let key = hf ? info.transparentKey : nil
+        let key16 = info.mode == .gray16 ? key?.first : nil
+        let key8 = info.mode != .gray16 && (mode8 == .gray || mode8 == .bilevel || mode8 == .rgb)
+            && (key?.count ?? 0) >= mode8.channels ? key : nil
+
+        let c8 = mode8.channels
+        let outMode: PixelMode = hf ? .rgb : mode8
+        let c = outMode.channels
+        let nearest = !hf && (mode8 == .palette || mode8 == .bilevel)
+        // Pillow resizes LA/RGBA as premultiplied La/RGBa and converts back.
+        let premultiplied = !hf && (mode8 == .grayAlpha || mode8 == .rgba) && !sameSize
+        let resizer = try RowResizer(nearest: nearest, width: w, height: h, channels: c, outWidth: nw, outHeight: nh,
+                                     window: window, context)
+        let raw = try CheckedBuffer<UInt8>(count: w * info.mode.channels, for: "one decoded row", context)
+        let raw16 = try CheckedBuffer<UInt16>(count: info.mode == .gray16 ? w : 0, for: "one decoded row", context)
+        let row8 = try CheckedBuffer<UInt8>(count: info.mode == .gray16 ? w : 0, for: "one row", context)
+        let work = try CheckedBuffer<UInt8>(count: hf || premultiplied ? w * c : 0, for: "one converted row", context)
+        for y in 0..<h {
+            try decoder.nextRow(raw.pointer, raw16.pointer)
+            var p = UnsafePointer(raw.pointer)
+            if info.mode == .gray16 {
+                for i in 0..<w { row8.pointer[i] = UInt8(truncatingIfNeeded: raw16.pointer[i] >> 8) }
+                p = UnsafePointer(row8.pointer)
             }
+            if hf {
+                let keyed: ((Int) -> Bool)?
+                if let k = key16 {
+                    let s = raw16.pointer
+                    keyed = { Int(s[$0]) == k }
+                } else if let k = key8 {
+                    let s = p
+                    keyed = { i in (0..<c8).allSatisfy { Int(s[i * c8 + $0]) == k[$0] } }
+                } else {
+                    keyed = nil
+                }
+                convertRowToRGBOnWhite(p, count: w, mode: mode8, palette: info.palette, paletteAlpha: info.paletteAlpha,
+                                       keyed: keyed, into: work.pointer)
+                p = UnsafePointer(work.pointer)
+            } else if premultiplied {
+                premultiply(p, count: w, channels: c, into: work.pointer)
+                p = UnsafePointer(work.pointer)
+            }
+            resizer.push(p, y: y)
         }
+        try decoder.finish()
+
+        var samples = resizer.output
+        if premultiplied { unpremultiply(&samples, channels: c) }
         // Place the window in the size x size crop (zero padding outside, as both references do).
-        let c = mode.channels
         var crop: [UInt8]
         if window.width == size && window.height == size {
             crop = samples
@@ -254,7 +273,7 @@ public enum Preprocessor {
                 for i in 0..<(window.width * c) { crop[dst + i] = samples[row * window.width * c + i] }
             }
         }
-        return mode == .rgb ? crop : convertToRGB(crop, mode: mode, palette: img.palette)
+        return outMode == .rgb ? crop : convertToRGB(crop, mode: outMode, palette: info.palette)
     }
 
     /// Normalizes an HWC uint8 RGB crop into CHW floats: `(x / 255 - mean) / std`, in Float32 in
@@ -275,8 +294,9 @@ public enum Preprocessor {
         return normalize(rgb: rgb, size: config.size, mean: config.mean, std: config.std)
     }
 
-    /// Convenience: file -> normalized float CHW [3, size, size].
+    /// File -> normalized float CHW [3, size, size], streamed (see `rgb8(path:config:)`).
     public static func pixels(path: String, config: PreprocessConfig) throws -> [Float] {
-        try pixels(ImageDecoder.decode(path: path), config: config)
+        let rgb = try rgb8(path: path, config: config)
+        return normalize(rgb: rgb, size: config.size, mean: config.mean, std: config.std)
     }
 }

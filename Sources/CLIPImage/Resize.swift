@@ -82,7 +82,7 @@ func bicubicCoefficients(inSize: Int, outSize: Int, outRange: Range<Int>) -> Axi
     return AxisCoefficients(ksize: ksize, start: start, count: count, weights: weights)
 }
 
-@inline(__always) private func clip8(_ acc: Int) -> UInt8 {
+@inline(__always) func clip8(_ acc: Int) -> UInt8 {
     let v = acc >> resamplePrecisionBits
     return v < 0 ? 0 : (v > 255 ? 255 : UInt8(truncatingIfNeeded: v))
 }
@@ -104,95 +104,113 @@ private func checkResizeArguments(_ count: Int, _ width: Int, _ height: Int, _ c
     }
 }
 
-/// Horizontal pass: rows `rowStart ..< rowStart + rowCount` of `s` (rows of `rowPixels` pixels)
-/// -> [rowCount, taps.start.count, c]. Tap positions are shifted left by `colOffset`.
+/// One row of the horizontal pass: `taps.start.count` output pixels from the input row `s`,
+/// whose pixel 0 is input column `colOffset`.
 /// The tap loop is written out for 1, 3 and 4 channels (gray, RGB, RGBA/CMYK): keeping every
 /// channel's sum in a register is ~2x faster than a loop over channels.
+@inline(__always)
+func horizontalRow(_ s: UnsafePointer<UInt8>, _ o: UnsafeMutablePointer<UInt8>, colOffset: Int,
+                   _ taps: AxisCoefficients, _ kk: UnsafeBufferPointer<Int32>, channels c: Int) {
+    let half = 1 << (resamplePrecisionBits - 1)
+    var q = 0
+    for xx in 0..<taps.start.count {
+        let k = xx * taps.ksize, n = taps.count[xx]
+        var p = (taps.start[xx] - colOffset) * c
+        switch c {
+        case 1:
+            var a0 = half
+            for x in 0..<n {
+                a0 &+= Int(s[p + x]) &* Int(kk[k + x])
+            }
+            o[q] = clip8(a0)
+        case 3:
+            var a0 = half, a1 = half, a2 = half
+            for x in 0..<n {
+                let w = Int(kk[k + x])
+                a0 &+= Int(s[p]) &* w
+                a1 &+= Int(s[p + 1]) &* w
+                a2 &+= Int(s[p + 2]) &* w
+                p += 3
+            }
+            o[q] = clip8(a0)
+            o[q + 1] = clip8(a1)
+            o[q + 2] = clip8(a2)
+        case 4:
+            var a0 = half, a1 = half, a2 = half, a3 = half
+            for x in 0..<n {
+                let w = Int(kk[k + x])
+                a0 &+= Int(s[p]) &* w
+                a1 &+= Int(s[p + 1]) &* w
+                a2 &+= Int(s[p + 2]) &* w
+                a3 &+= Int(s[p + 3]) &* w
+                p += 4
+            }
+            o[q] = clip8(a0)
+            o[q + 1] = clip8(a1)
+            o[q + 2] = clip8(a2)
+            o[q + 3] = clip8(a3)
+        default:
+            for ch in 0..<c {
+                var a = half
+                for x in 0..<n { a &+= Int(s[p + x * c + ch]) &* Int(kk[k + x]) }
+                o[q + ch] = clip8(a)
+            }
+        }
+        q += c
+    }
+}
+
+/// Horizontal pass: rows `rowStart ..< rowStart + rowCount` of `s` (rows of `rowPixels` pixels)
+/// -> [rowCount, taps.start.count, c]. Tap positions are shifted left by `colOffset`.
 private func horizontalPass(_ s: UnsafeBufferPointer<UInt8>, rowPixels: Int, rowStart: Int, rowCount: Int,
                             colOffset: Int, _ taps: AxisCoefficients, channels c: Int) -> [UInt8] {
     let outCols = taps.start.count
-    let half = 1 << (resamplePrecisionBits - 1)
     var out = [UInt8](repeating: 0, count: rowCount * outCols * c)
     out.withUnsafeMutableBufferPointer { o in
         taps.weights.withUnsafeBufferPointer { kk in
             for row in 0..<rowCount {
-                let inRow = (rowStart + row) * rowPixels * c
-                var q = row * outCols * c
-                for xx in 0..<outCols {
-                    let k = xx * taps.ksize, n = taps.count[xx]
-                    var p = inRow + (taps.start[xx] - colOffset) * c
-                    switch c {
-                    case 1:
-                        var a0 = half
-                        for x in 0..<n {
-                            a0 &+= Int(s[p + x]) &* Int(kk[k + x])
-                        }
-                        o[q] = clip8(a0)
-                    case 3:
-                        var a0 = half, a1 = half, a2 = half
-                        for x in 0..<n {
-                            let w = Int(kk[k + x])
-                            a0 &+= Int(s[p]) &* w
-                            a1 &+= Int(s[p + 1]) &* w
-                            a2 &+= Int(s[p + 2]) &* w
-                            p += 3
-                        }
-                        o[q] = clip8(a0)
-                        o[q + 1] = clip8(a1)
-                        o[q + 2] = clip8(a2)
-                    case 4:
-                        var a0 = half, a1 = half, a2 = half, a3 = half
-                        for x in 0..<n {
-                            let w = Int(kk[k + x])
-                            a0 &+= Int(s[p]) &* w
-                            a1 &+= Int(s[p + 1]) &* w
-                            a2 &+= Int(s[p + 2]) &* w
-                            a3 &+= Int(s[p + 3]) &* w
-                            p += 4
-                        }
-                        o[q] = clip8(a0)
-                        o[q + 1] = clip8(a1)
-                        o[q + 2] = clip8(a2)
-                        o[q + 3] = clip8(a3)
-                    default:
-                        for ch in 0..<c {
-                            var a = half
-                            for x in 0..<n { a &+= Int(s[p + x * c + ch]) &* Int(kk[k + x]) }
-                            o[q + ch] = clip8(a)
-                        }
-                    }
-                    q += c
-                }
+                horizontalRow(s.baseAddress! + (rowStart + row) * rowPixels * c, o.baseAddress! + row * outCols * c,
+                              colOffset: colOffset, taps, kk, channels: c)
             }
         }
     }
     return out
 }
 
+/// One row of the vertical pass: output row `yy` of `taps`, `rowLen` bytes, from input rows
+/// `row(taps.start[yy] + t)` for each tap t; `a` is scratch of `rowLen` sums. Accumulates whole
+/// rows so the inner loop walks memory linearly.
+@inline(__always)
+func verticalRow(_ yy: Int, _ taps: AxisCoefficients, _ kk: UnsafeBufferPointer<Int32>, rowLen: Int,
+                 _ a: UnsafeMutablePointer<Int32>, _ o: UnsafeMutablePointer<UInt8>,
+                 row: (Int) -> UnsafePointer<UInt8>) {
+    let half = Int32(1 << (resamplePrecisionBits - 1))
+    let k = yy * taps.ksize, n = taps.count[yy]
+    for i in 0..<rowLen { a[i] = half }
+    // Int32 sums, as in Pillow: |sum| <= 255 * sum(|w|) * 2^22 stays below 2^31 for bicubic.
+    for y in 0..<n {
+        let w = kk[k + y], line = row(taps.start[yy] + y)
+        for i in 0..<rowLen { a[i] &+= Int32(line[i]) &* w }
+    }
+    for i in 0..<rowLen { o[i] = clip8(Int(a[i])) }
+}
+
 /// Vertical pass: columns `colStart ..< colStart + colCount` of `s` (rows of `rowPixels` pixels)
 /// -> [taps.start.count, colCount, c]. Tap positions are shifted up by `rowOffset`.
-/// Accumulates whole rows into one reusable sum buffer, so the inner loop walks memory linearly.
 private func verticalPass(_ s: UnsafeBufferPointer<UInt8>, rowPixels: Int, rowOffset: Int, colStart: Int,
                           colCount: Int, _ taps: AxisCoefficients, channels c: Int) -> [UInt8] {
     let outRows = taps.start.count
     let rowLen = colCount * c, stride = rowPixels * c
-    let half = Int32(1 << (resamplePrecisionBits - 1))
     var out = [UInt8](repeating: 0, count: outRows * rowLen)
-    // Int32 sums, as in Pillow: |sum| <= 255 * sum(|w|) * 2^22 stays below 2^31 for bicubic.
     var acc = [Int32](repeating: 0, count: rowLen)
     out.withUnsafeMutableBufferPointer { o in
         acc.withUnsafeMutableBufferPointer { a in
             taps.weights.withUnsafeBufferPointer { kk in
+                let base = s.baseAddress! + colStart * c
                 for yy in 0..<outRows {
-                    let k = yy * taps.ksize, n = taps.count[yy]
-                    let base = (taps.start[yy] - rowOffset) * stride + colStart * c
-                    for i in 0..<rowLen { a[i] = half }
-                    for y in 0..<n {
-                        let w = kk[k + y], line = base + y * stride
-                        for i in 0..<rowLen { a[i] &+= Int32(s[line + i]) &* w }
+                    verticalRow(yy, taps, kk, rowLen: rowLen, a.baseAddress!, o.baseAddress! + yy * rowLen) {
+                        UnsafePointer(base + ($0 - rowOffset) * stride)
                     }
-                    let q = yy * rowLen
-                    for i in 0..<rowLen { o[q + i] = clip8(Int(a[i])) }
                 }
             }
         }
@@ -266,30 +284,8 @@ public func resizeNearest(_ src: [UInt8], width: Int, height: Int, channels: Int
                           window: PixelWindow? = nil) throws -> [UInt8] {
     let win = window ?? PixelWindow(x: 0, y: 0, width: outWidth, height: outHeight)
     try checkResizeArguments(src.count, width, height, channels, outWidth, outHeight, win)
-    func positions(inSize: Int, outSize: Int, range: Range<Int>) -> [Int] {
-        let a = Double(inSize) / Double(outSize)
-        var o = a * 0.5
-        var table = [Int](repeating: -1, count: range.count)
-        // Accumulate from 0 exactly as Pillow does, so rounding drift matches bit for bit. For a
-        // window starting past 2^24 outputs (only degenerate strips, e.g. 10^7 x 1 at 224) start
-        // from the closed form instead, so the loop cannot run for minutes; positions may then
-        // differ from Pillow's drifted sum by one source pixel.
-        var first = 0
-        if range.lowerBound > 1 << 24 {
-            first = range.lowerBound
-            o = a * 0.5 + a * Double(first)
-        }
-        for i in first..<range.upperBound {
-            if i >= range.lowerBound {
-                let p = o < 0 ? -1 : Int(o)
-                table[i - range.lowerBound] = p < inSize ? p : -1
-            }
-            o += a
-        }
-        return table
-    }
-    let xs = positions(inSize: width, outSize: outWidth, range: win.x..<(win.x + win.width))
-    let ys = positions(inSize: height, outSize: outHeight, range: win.y..<(win.y + win.height))
+    let xs = nearestPositions(inSize: width, outSize: outWidth, range: win.x..<(win.x + win.width))
+    let ys = nearestPositions(inSize: height, outSize: outHeight, range: win.y..<(win.y + win.height))
     var out = [UInt8](repeating: 0, count: win.width * win.height * channels)
     for (row, sy) in ys.enumerated() where sy >= 0 {
         for (col, sx) in xs.enumerated() where sx >= 0 {
@@ -299,4 +295,28 @@ public func resizeNearest(_ src: [UInt8], width: Int, height: Int, channels: Int
         }
     }
     return out
+}
+
+/// Source index of each output in `range` for NEAREST along one axis (-1: outside the source).
+func nearestPositions(inSize: Int, outSize: Int, range: Range<Int>) -> [Int] {
+    let a = Double(inSize) / Double(outSize)
+    var o = a * 0.5
+    var table = [Int](repeating: -1, count: range.count)
+    // Accumulate from 0 exactly as Pillow does, so rounding drift matches bit for bit. For a
+    // window starting past 2^24 outputs (only degenerate strips, e.g. 10^7 x 1 at 224) start
+    // from the closed form instead, so the loop cannot run for minutes; positions may then
+    // differ from Pillow's drifted sum by one source pixel.
+    var first = 0
+    if range.lowerBound > 1 << 24 {
+        first = range.lowerBound
+        o = a * 0.5 + a * Double(first)
+    }
+    for i in first..<range.upperBound {
+        if i >= range.lowerBound {
+            let p = o < 0 ? -1 : Int(o)
+            table[i - range.lowerBound] = p < inSize ? p : -1
+        }
+        o += a
+    }
+    return table
 }

@@ -24,20 +24,22 @@ import CLIPSupport
 import CWebP
 
 enum WebPDecoder {
-    static func decode(_ data: [UInt8], maxPixels: Int) throws -> DecodedImage {
+    /// Decodes a whole WebP file; `name` is what an out-of-memory error calls the image.
+    static func decode(_ data: [UInt8], name: String, maxPixels: Int) throws -> DecodedImage {
         try data.withUnsafeBufferPointer { buf in
-            try decode(buf.baseAddress!, count: buf.count, maxPixels: maxPixels)
+            try decode(buf.baseAddress!, count: buf.count, name: name, maxPixels: maxPixels)
         }
     }
 
-    private static func decode(_ bytes: UnsafePointer<UInt8>, count: Int, maxPixels: Int) throws -> DecodedImage {
+    private static func decode(_ bytes: UnsafePointer<UInt8>, count: Int, name: String, maxPixels: Int) throws -> DecodedImage {
         var features = WebPBitstreamFeatures()
         let status = WebPGetFeatures(bytes, count, &features)
-        guard status == VP8_STATUS_OK else { throw error(status, stage: "header", bytes, count) }
+        guard status == VP8_STATUS_OK else { throw error(status, stage: "header", AllocationContext(image: name), bytes, count) }
         // Decompression-bomb guard: from the header (the canvas of an animation), before anything
         // the size of the image is allocated.
         let w = Int(features.width), h = Int(features.height)
         try checkDimensions(width: w, height: h, maxPixels: maxPixels)
+        let context = AllocationContext(image: name, width: w, height: h)
 
         var webpData = WebPData(bytes: bytes, size: count)
         guard let demuxer = WebPDemux(&webpData) else {
@@ -48,9 +50,9 @@ enum WebPDecoder {
         let mode: PixelMode = features.has_alpha != 0 ? .rgba : .rgb
         let pixelCount = w * h
         if features.has_animation != 0 {
-            return try firstFrame(&webpData, width: w, height: h, mode: mode, bytes: bytes, count: count)
+            return try firstFrame(&webpData, mode: mode, context, bytes: bytes, count: count)
         }
-        var pixels = try allocatePixels(pixelCount * mode.channels, what: "the \(w)x\(h) WebP image")
+        var pixels: [UInt8] = try checkedArray(count: pixelCount * mode.channels, for: "the decoded image", context)
         var config = WebPDecoderConfig()
         guard WebPInitDecoderConfig(&config) != 0 else {
             throw ImageError.unsupported(format: "WebP", detail: "libwebp's decoder does not match its header (ABI version)")
@@ -65,18 +67,20 @@ enum WebPDecoder {
             WebPFreeDecBuffer(&config.output)  // external memory: frees nothing of ours
             return s
         }
-        guard decoded == VP8_STATUS_OK else { throw error(decoded, stage: "image data", bytes, count) }
+        guard decoded == VP8_STATUS_OK else { throw error(decoded, stage: "image data", context, bytes, count) }
         return DecodedImage(mode: mode, width: w, height: h, pixels: pixels)
     }
 
     /// The first frame of an animation, as Pillow's `Image.open` holds it: the animation decoder's
     /// RGBA canvas after frame 1, its alpha dropped when the file has none.
-    private static func firstFrame(_ webpData: inout WebPData, width w: Int, height h: Int, mode: PixelMode,
+    private static func firstFrame(_ webpData: inout WebPData, mode: PixelMode, _ context: AllocationContext,
                                    bytes: UnsafePointer<UInt8>, count: Int) throws -> DecodedImage {
+        let w = context.width, h = context.height
         // The decoder allocates two RGBA canvases (its own and the previous frame's).
-        try probeAllocation(2 * 4 * w * h, what: "the \(w)x\(h) WebP animation canvas")
+        _ = try CheckedBuffer<UInt8>(count: 2 * 4 * w * h, for: "libwebp's two animation canvases", context)
         guard let decoder = WebPAnimDecoderNew(&webpData, nil) else {
-            throw ImageError.outOfMemory(detail: "libwebp could not create the animation decoder for a \(w)x\(h) canvas")
+            throw ImageError.outOfMemory(image: context.image, width: w, height: h, bytes: 2 * 4 * w * h,
+                                         purpose: "libwebp's two animation canvases")
         }
         defer { WebPAnimDecoderDelete(decoder) }
         var info = WebPAnimInfo()
@@ -92,7 +96,7 @@ enum WebPDecoder {
             throw ImageError.corrupt(format: "WebP", detail: "the first animation frame could not be decoded")
         }
         let pixelCount = w * h
-        var pixels = try allocatePixels(pixelCount * mode.channels, what: "the \(w)x\(h) WebP image")
+        var pixels: [UInt8] = try checkedArray(count: pixelCount * mode.channels, for: "the decoded image", context)
         if mode == .rgba {
             pixels.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: rgba, count: pixelCount * 4) }
         } else {
@@ -128,12 +132,14 @@ enum WebPDecoder {
         return .corrupt(format: "WebP", detail: "libwebp's demuxer cannot parse its RIFF chunks")
     }
 
-    private static func error(_ status: VP8StatusCode, stage: String, _ bytes: UnsafePointer<UInt8>, _ count: Int) -> ImageError {
+    private static func error(_ status: VP8StatusCode, stage: String, _ context: AllocationContext,
+                              _ bytes: UnsafePointer<UInt8>, _ count: Int) -> ImageError {
         switch status {
         case VP8_STATUS_NOT_ENOUGH_DATA:
             return .truncated(format: "WebP", detail: "the \(stage) ends after \(count) bytes")
         case VP8_STATUS_OUT_OF_MEMORY:
-            return .outOfMemory(detail: "libwebp could not allocate its buffers for the \(stage)")
+            return .outOfMemory(image: context.image, width: context.width, height: context.height, bytes: 0,
+                                purpose: "libwebp could not allocate its buffers for the \(stage)")
         case VP8_STATUS_UNSUPPORTED_FEATURE:
             return .unsupported(format: "WebP", detail: "libwebp does not support a feature of the \(stage)")
         default:
@@ -143,19 +149,5 @@ enum WebPDecoder {
             }
             return .corrupt(format: "WebP", detail: "libwebp cannot decode the \(stage) (VP8 status \(status.rawValue))")
         }
-    }
-
-    /// A zeroed pixel buffer, refused with an error instead of the abort a failed Swift array
-    /// allocation would be: the same number of bytes is first asked of malloc, and given back.
-    static func allocatePixels(_ count: Int, what: String) throws -> [UInt8] {
-        try probeAllocation(count, what: what)
-        return [UInt8](repeating: 0, count: count)
-    }
-
-    static func probeAllocation(_ count: Int, what: String) throws {
-        guard let p = malloc(max(count, 1)) else {
-            throw ImageError.outOfMemory(detail: "\(count) bytes for \(what) could not be allocated")
-        }
-        free(p)
     }
 }

@@ -9,7 +9,11 @@ final class ConvertTests: XCTestCase {
     }
 
     func testPremultiplyMatchesPillowRGBa() throws {
-        let got = grid { v, a in premultiply([UInt8(v), UInt8(v), UInt8(v), UInt8(a)], channels: 4)[0] }
+        let got = grid { v, a -> UInt8 in
+            var out = [UInt8](repeating: 0, count: 4)
+            premultiply([UInt8(v), UInt8(v), UInt8(v), UInt8(a)], count: 1, channels: 4, into: &out)
+            return out[0]
+        }
         XCTAssertEqual(got, try Fixtures.bytes("convert/premultiply.raw"))
     }
 
