@@ -92,6 +92,10 @@ head=$work/inbox/.pocketclip/classes.head
 convert -size 1920x1080 -seed 1 plasma:fractal -depth 8 -quality 90 "$work/photo-1080p.jpg"
 convert -size 4000x3000 -seed 2 plasma:fractal -blur 0x1 -depth 8 "$work/photo-12mp.png"
 convert "$work/photo-12mp.png" -quality 90 "$work/photo-12mp.jpg"
+# The layouts that are decoded whole (docs/preprocessing.md): progressive JPEG, interlaced PNG, WebP.
+convert "$work/photo-12mp.png" -quality 90 -interlace Plane "$work/photo-12mp-progressive.jpg"
+convert "$work/photo-12mp.png" -interlace PNG "$work/photo-12mp-interlaced.png"
+convert "$work/photo-12mp.png" -quality 85 "$work/photo-12mp.webp"
 convert -size 9000x9000 gradient:orange-navy "$work/huge-81mp.png"
 c=("$POCKETCLIP" classify "$model" --head "$head" --threads 1 --top-k 1 --csv --)
 { echo "| what the service runs | peak RSS |"; echo "|---|---|"
@@ -102,6 +106,9 @@ c=("$POCKETCLIP" classify "$model" --head "$head" --threads 1 --top-k 1 --csv --
   echo "| the same, one 4000×3000 colour JPEG ($(du -k "$work/photo-12mp.jpg" | awk '{ printf "%.1f MB", $1 / 1024 }')) | $(peak "${c[@]}" "$work/photo-12mp.jpg") |"
   echo "| the same, one 4000×3000 colour PNG ($(du -k "$work/photo-12mp.png" | awk '{ printf "%.1f MB", $1 / 1024 }')) | $(peak "${c[@]}" "$work/photo-12mp.png") |"
   echo "| the same, one 9000×9000 PNG (81 megapixels) | $(peak "${c[@]}" "$work/huge-81mp.png") |"
+  echo "| decoded whole: one 4000×3000 progressive colour JPEG (4:4:4) | $(peak "${c[@]}" "$work/photo-12mp-progressive.jpg") |"
+  echo "| decoded whole: one 4000×3000 interlaced colour PNG | $(peak "${c[@]}" "$work/photo-12mp-interlaced.png") |"
+  echo "| decoded whole: one 4000×3000 colour WebP | $(peak "${c[@]}" "$work/photo-12mp.webp") |"
   echo "| for comparison: \`classify\` with both towers, ten images | $(peak "$POCKETCLIP" classify "$model" --labels-file examples/fashion-labels.txt --templates-file examples/fashion-templates.txt --threads 1 --csv -- examples/images/*.png) |"
   echo
   echo "Model file: $(du -k "$model" | awk '{ printf "%.1f MB", $1 / 1024 }') ($(basename "$model")); measured with \`/usr/bin/time -v\` on a release build by \`tools/model/example-outputs.sh\`."
