@@ -49,9 +49,9 @@ final class KeepGoingCLITests: XCTestCase {
         assertReported(j.stderr, bad: bad, summary: summary)
         let doc = json(j.stdout)
         let results = doc?["results"] as? [[String: Any]] ?? []
-        XCTAssertEqual(results.map { $0["image"] as? String }, good)
+        XCTAssertEqual(strings(results, "image"), good)
         let errors = doc?["errors"] as? [[String: Any]] ?? []
-        XCTAssertEqual(errors.map { $0["image"] as? String }, bad)
+        XCTAssertEqual(strings(errors, "image"), bad)
         XCTAssertTrue(errors.allSatisfy { !(($0["error"] as? String) ?? "").isEmpty })
 
         let c = try pocketclip(args + ["--csv"])
@@ -86,8 +86,8 @@ final class KeepGoingCLITests: XCTestCase {
         XCTAssertEqual(j.stderr.split(separator: "\n").count, 1, j.stderr)
         XCTAssertTrue(j.stderr.hasPrefix("error: cannot use image '\(bad[0])': "), j.stderr)
         let doc = json(j.stdout)
-        XCTAssertEqual((doc?["results"] as? [[String: Any]])?.map { $0["image"] as? String }, [good[0]])
-        XCTAssertEqual((doc?["errors"] as? [[String: Any]])?.map { $0["image"] as? String }, [bad[0]])
+        XCTAssertEqual(strings(doc?["results"], "image"), [good[0]])
+        XCTAssertEqual(strings(doc?["errors"], "image"), [bad[0]])
 
         let c = try pocketclip(args + ["--csv"])
         XCTAssertEqual(c.status, 1)
@@ -104,9 +104,9 @@ final class KeepGoingCLITests: XCTestCase {
         XCTAssertEqual(k.status, 3, k.stderr)
         assertReported(k.stderr, bad: bad, summary: "embedded 3 of 5 images; 2 failed")
         let doc = json(k.stdout)
-        XCTAssertEqual((doc?["images"] as? [[String: Any]])?.map { $0["path"] as? String }, good)
+        XCTAssertEqual(strings(doc?["images"], "path"), good)
         XCTAssertEqual((doc?["texts"] as? [Any])?.count, 1)
-        XCTAssertEqual((doc?["errors"] as? [[String: Any]])?.map { $0["image"] as? String }, bad)
+        XCTAssertEqual(strings(doc?["errors"], "image"), bad)
 
         // Without it: nothing on stdout (the document is printed whole or not at all), one line.
         assertOneLineError(try pocketclip(args), mentions: "cannot use image '\(bad[0])'")
@@ -136,3 +136,10 @@ final class KeepGoingCLITests: XCTestCase {
         XCTAssertTrue(go.stdout.contains("3 images (1 embedded, 2 already indexed, 0 removed, 1 undecodable skipped)"), go.stdout)
     }
 }
+
+/// The `key` member of each object of a JSON array (a placeholder where it is not a string), or
+/// nil when `array` is not an array of objects. Typed out so every compiler infers the same types.
+func strings(_ array: Any?, _ key: String) -> [String]? {
+    (array as? [[String: Any]])?.map { ($0[key] as? String) ?? "<\(key) is not a string>" }
+}
+

@@ -61,7 +61,7 @@ final class TokenizeCLITests: XCTestCase {
     func testTextsFromAFile() throws {
         let bytes = Data([0xEF, 0xBB, 0xBF]) + Data("a photo of a cat\r\n\r\nsneaker\r\n".utf8)
         let doc = try tokenizeJSON(["--texts-file", "-"], stdin: bytes)
-        XCTAssertEqual((doc["texts"] as? [[String: Any]])?.map { $0["text"] as? String }, ["a photo of a cat", "sneaker"])
+        XCTAssertEqual(strings(doc["texts"], "text"), ["a photo of a cat", "sneaker"])
         assertOneLineError(try pocketclip(["tokenize", model]), mentions: "--text")
     }
 }
