@@ -5,8 +5,9 @@
 
 Writes OUTDIR/small.png (224x224), photo.jpg and photo.png (colour 4000x3000: smooth colour
 fields plus sensor-like noise, so the PNG does not compress to nothing: ~20 MB), and big.png
-(9000x9000, smooth only: compresses to a few MB). Needs Pillow; seeded, so reruns make the same
-files.
+(9000x9000, smooth only: compresses to a few MB), and vga.jpg / vga.png (a 640x480 photo, the
+size where the per-image time is mostly decoding and resizing). Needs Pillow; seeded, so reruns
+make the same files.
 """
 import random
 import sys
@@ -33,6 +34,9 @@ def main(out):
     p.save(f"{out}/photo.jpg", quality=90)
     p.save(f"{out}/photo.png", compress_level=6)
     smooth(9000, 9000, rng).save(f"{out}/big.png", compress_level=6)
+    v = photo(640, 480, rng)
+    v.save(f"{out}/vga.jpg", quality=90)
+    v.save(f"{out}/vga.png", compress_level=6)
 
 
 if __name__ == "__main__":
