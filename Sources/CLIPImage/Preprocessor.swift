@@ -98,11 +98,6 @@ public enum ImageDecoder {
         guard size <= maxFileBytes else {
             throw ImageError.fileNotReadable(path: path, reason: "file is \(size) bytes, above the \(maxFileBytes)-byte limit (ImageDecoder.maxFileBytes)")
         }
-        // The signature first: a large file that is not an image read here is refused unread, and
-        // an empty or cut-short one is named as such.
-        var head = [UInt8](repeating: 0, count: min(size, signatureBytes))
-        let got = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, 0) }
-        if got == head.count { _ = try sniff(head, fileSize: size) }
         return try body(rowDecoder(.file(fd: fd, size: size, path: path), name: path, maxPixels: maxPixels))
     }
 

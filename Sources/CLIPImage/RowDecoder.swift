@@ -71,6 +71,8 @@ enum ByteSource {
 
 extension ImageDecoder {
     /// A row decoder over `source` (format from its first bytes), or the same errors decode gives.
+    /// The first bytes decide, before anything else is read: a large file that is not an image is
+    /// refused unread, and an empty or cut-short one is named as such.
     static func rowDecoder(_ source: ByteSource, name: String, maxPixels: Int) throws -> RowDecoder {
         var head = [UInt8](repeating: 0, count: min(source.count, signatureBytes))
         _ = try head.withUnsafeMutableBytes { try source.read(at: 0, into: $0.baseAddress!, count: $0.count) }
